@@ -1,0 +1,216 @@
+"""The local Airflow runtime: one environment for every Airflow process, and start/stop/status of its components.
+
+The same `airflow_env()` is used by `make airflow-start`, the demo, `sa airflow -- <cli args>` and the end-to-end
+tests, so what is tested is what runs. Components run as separate process groups (api-server, scheduler,
+dag-processor, triggerer) with pid files and logs under `$AIRFLOW_HOME/run/`; `stop` sends SIGTERM to each group.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from include.config import Settings, get_settings, local_secret
+from include.warehouse.bootstrap import ensure_database
+
+COMPONENTS: dict[str, list[str]] = {
+    "api-server": ["api-server"],
+    "scheduler": ["scheduler", "--skip-serve-logs"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer", "--skip-serve-logs"],
+}
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "admin"  # a fixed, local-only login, printed by `make airflow-start`; API bound to 127.0.0.1
+
+
+class AirflowAlreadyRunning(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ComponentState:
+    name: str
+    pid: int | None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+
+def _fernet_key(settings: Settings) -> str:
+    import base64
+
+    # A Fernet key is 32 url-safe base64-encoded bytes; derive it from a generated local secret.
+    raw = local_secret("airflow_fernet_seed", settings).encode()[:32].ljust(32, b"0")
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def base_url(settings: Settings) -> str:
+    return f"http://127.0.0.1:{settings.airflow_port}"
+
+
+def metadata_db_url(settings: Settings) -> str:
+    url = settings.admin_url(settings.airflow_db)
+    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for every Airflow process of this project (values already set in `base` win)."""
+    settings = settings or get_settings()
+    home = settings.airflow_home
+    home.mkdir(parents=True, exist_ok=True)
+    passwords_file = home / "simple_auth_manager_passwords.json"
+    if not passwords_file.exists():
+        passwords_file.write_text(json.dumps({ADMIN_USER: ADMIN_PASSWORD}))
+    env = dict(os.environ if base is None else base)
+    defaults = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(settings.dags_folder),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__CORE__FERNET_KEY": _fernet_key(settings),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(settings),
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(settings.airflow_port),
+        "AIRFLOW__API__BASE_URL": base_url(settings),
+        "AIRFLOW__API_AUTH__JWT_SECRET": local_secret("airflow_jwt_secret", settings),
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        "AIRFLOW__COSMOS__CACHE_DIR": str(settings.local_dir / "cosmos"),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW_CONN_WAREHOUSE_LOADER": settings.role_url(settings.roles.loader),
+        "AIRFLOW_CONN_WAREHOUSE_TRANSFORMER": settings.role_url(settings.roles.transformer),
+        "AIRFLOW_CONN_WAREHOUSE_READER": settings.role_url(settings.roles.reader),
+        "NO_PROXY": "*",
+    }
+    for key, value in defaults.items():
+        env.setdefault(key, value)
+    return env
+
+
+def airflow_cli(args: list[str], settings: Settings | None = None, **kwargs: object) -> subprocess.CompletedProcess:
+    """Run the `airflow` CLI of this venv with the project's environment."""
+    return subprocess.run([_airflow_bin(), *args], env=airflow_env(settings), check=False, **kwargs)  # type: ignore[call-overload]
+
+
+def _airflow_bin() -> str:
+    return str(Path(sys.executable).with_name("airflow"))
+
+
+def _run_dir(settings: Settings) -> Path:
+    path = settings.airflow_home / "run"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie child of this process counts as dead
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def component_states(settings: Settings | None = None) -> list[ComponentState]:
+    settings = settings or get_settings()
+    states = []
+    for name in COMPONENTS:
+        pid_file = _run_dir(settings) / f"{name}.pid"
+        pid = int(pid_file.read_text()) if pid_file.exists() else None
+        states.append(ComponentState(name, pid if pid is not None and _alive(pid) else None))
+    return states
+
+
+def migrate(settings: Settings | None = None) -> None:
+    """Create the metadata database on the warehouse server (own database) and migrate it."""
+    settings = settings or get_settings()
+    ensure_database(settings.airflow_db, settings)
+    result = airflow_cli(["db", "migrate"], settings, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+
+
+def start(settings: Settings | None = None, wait_s: float = 120) -> None:
+    """Migrate, then start all components; refuse when any of them already runs."""
+    settings = settings or get_settings()
+    running = [s for s in component_states(settings) if s.running]
+    if running:
+        listed = ", ".join(f"{s.name} (pid {s.pid})" for s in running)
+        raise AirflowAlreadyRunning(
+            f"Airflow is already running for {settings.airflow_home}: {listed}. "
+            "Use it at " + base_url(settings) + ", or stop it first with `make airflow-stop`."
+        )
+    migrate(settings)
+    env = airflow_env(settings)
+    for name, args in COMPONENTS.items():
+        log = open(_run_dir(settings) / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+        proc = subprocess.Popen(
+            [_airflow_bin(), *args], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=settings.project_root,
+        )
+        (_run_dir(settings) / f"{name}.pid").write_text(str(proc.pid))
+    wait_healthy(settings, wait_s)
+
+
+def wait_healthy(settings: Settings | None = None, timeout_s: float = 120) -> dict:
+    """Poll `/api/v2/monitor/health` until metadatabase and scheduler report healthy."""
+    settings = settings or get_settings()
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base_url(settings) + "/api/v2/monitor/health", timeout=5) as response:
+                health = json.load(response)
+            last = health
+            if all(health.get(k, {}).get("status") == "healthy" for k in ("metadatabase", "scheduler")):
+                return health
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError) as exc:
+            last = exc
+        dead = [s.name for s in component_states(settings) if not s.running]
+        if dead:
+            logs = ", ".join(str(_run_dir(settings) / f"{n}.log") for n in dead)
+            raise RuntimeError(f"Airflow component(s) {dead} exited during start-up; see {logs}")
+        time.sleep(2)
+    raise TimeoutError(f"Airflow was not healthy after {timeout_s:.0f}s (last answer: {last})")
+
+
+def stop(settings: Settings | None = None, timeout_s: float = 60) -> list[str]:
+    """SIGTERM every component's process group, then SIGKILL what is left after `timeout_s`."""
+    settings = settings or get_settings()
+    stopped = []
+    states = [s for s in component_states(settings) if s.running]
+    for state in states:
+        assert state.pid is not None
+        try:
+            os.killpg(state.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout_s
+    for state in states:
+        assert state.pid is not None
+        while _alive(state.pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        if _alive(state.pid):
+            try:
+                os.killpg(state.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        stopped.append(state.name)
+    for name in COMPONENTS:
+        (_run_dir(settings) / f"{name}.pid").unlink(missing_ok=True)
+    return stopped

@@ -1,0 +1,109 @@
+"""`sa` — the project's command line: warehouse and Airflow lifecycle, used by the Makefile and the README.
+
+    sa warehouse start|stop|status|bootstrap
+    sa airflow start|stop|status|migrate
+    sa airflow-cli -- <airflow CLI args>     (runs `airflow` with the project's environment)
+    sa env                                    (prints the resolved settings, secrets masked)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from include.config import Settings, get_settings
+
+
+def _warehouse(action: str, settings: Settings) -> int:
+    from include.warehouse import bootstrap, embedded
+
+    if action in ("start", "bootstrap") and settings.is_embedded:
+        print(embedded.start(settings).describe())
+    if action == "stop":
+        if not settings.is_embedded:
+            print("WAREHOUSE_URL points at an external server: nothing to stop")
+            return 0
+        print(embedded.stop(settings).describe())
+    if action == "status":
+        if settings.is_embedded:
+            state = embedded.status(settings)
+            print(state.describe())
+            return 0 if state.running else 3
+        print(f"external warehouse: {_mask(settings.admin_url())}")
+    if action == "bootstrap":
+        created = bootstrap.bootstrap(settings)
+        print("warehouse bootstrapped" + (f" (created {', '.join(created)})" if created else " (nothing new)"))
+        print(f"  database {settings.warehouse_db} at {_mask(settings.admin_url())}")
+        print(f"  roles {', '.join(settings.roles.all())}; schemas analytics, staging, marts, audit")
+    return 0
+
+
+def _airflow(action: str, settings: Settings) -> int:
+    from include import airflow_local
+
+    if action == "start":
+        try:
+            airflow_local.start(settings)
+        except airflow_local.AirflowAlreadyRunning as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        print(f"Airflow is up at {airflow_local.base_url(settings)}  (login: "
+              f"{airflow_local.ADMIN_USER} / {airflow_local.ADMIN_PASSWORD})")
+        print(f"  logs and pid files: {settings.airflow_home / 'run'}; stop with `make airflow-stop`")
+    elif action == "stop":
+        stopped = airflow_local.stop(settings)
+        print("stopped " + (", ".join(stopped) if stopped else "nothing (Airflow was not running)"))
+    elif action == "status":
+        states = airflow_local.component_states(settings)
+        for state in states:
+            print(f"  {state.name:14} {'running, pid ' + str(state.pid) if state.running else 'stopped'}")
+        return 0 if all(s.running for s in states) else 3
+    elif action == "migrate":
+        airflow_local.migrate(settings)
+        print(f"Airflow metadata database {settings.airflow_db} migrated")
+    return 0
+
+
+def _mask(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _print_env(settings: Settings) -> int:
+    for key, value in sorted(vars(settings).items()):
+        print(f"{key:24} {value}")
+    print(f"{'admin_url':24} {_mask(settings.admin_url())}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", module="platformdirs")
+    parser = argparse.ArgumentParser(prog="sa", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("warehouse").add_argument("action", choices=["start", "stop", "status", "bootstrap"])
+    sub.add_parser("airflow").add_argument("action", choices=["start", "stop", "status", "migrate"])
+    cli = sub.add_parser("airflow-cli")
+    cli.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("env")
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "warehouse":
+        return _warehouse(args.action, settings)
+    if args.command == "airflow":
+        return _airflow(args.action, settings)
+    if args.command == "airflow-cli":
+        from include.airflow_local import airflow_cli
+
+        forwarded = args.args[1:] if args.args[:1] == ["--"] else args.args
+        return airflow_cli(forwarded, settings).returncode
+    return _print_env(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

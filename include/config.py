@@ -1,0 +1,163 @@
+"""The one settings module: every path, URL, schema name and knob, read from the environment.
+
+Every value has a documented default (see `.env.example`) so that a fresh clone runs with no configuration:
+the embedded PostgreSQL under `.local/`, Airflow's home under `.local/airflow`, the landing zone under
+`.local/landing` and exports under `.local/exports`. Setting `WAREHOUSE_URL` points everything at an external
+PostgreSQL server instead.
+
+Settings are read on every call of `get_settings()` (cheap) rather than cached at import time, so tests and CLIs
+can change the environment and see the change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+SCHEMA_SOURCES = "analytics"
+SCHEMA_STAGING = "staging"
+SCHEMA_MARTS = "marts"
+SCHEMA_AUDIT = "audit"
+ALL_SCHEMAS = (SCHEMA_SOURCES, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT)
+
+
+@dataclass(frozen=True)
+class RoleNames:
+    """Least-privilege roles: the loader writes sources and audit, the transformer builds staging and marts,
+    the reader only reads marts (exports, MCP)."""
+
+    loader: str
+    transformer: str
+    reader: str
+
+    def all(self) -> tuple[str, str, str]:
+        return (self.loader, self.transformer, self.reader)
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_root: Path
+    local_dir: Path
+    landing_root: Path
+    export_root: str
+    airflow_home: Path
+    embedded_pgdata: Path
+    embedded_port: int
+    external_warehouse_url: str | None
+    warehouse_db: str
+    airflow_db: str
+    airflow_port: int
+    roles: RoleNames
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.external_warehouse_url is None
+
+    @property
+    def secrets_file(self) -> Path:
+        return self.local_dir / "secrets.json"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_root / "dbt"
+
+    @property
+    def gx_root(self) -> Path:
+        return self.project_root / "great_expectations"
+
+    @property
+    def dags_folder(self) -> Path:
+        return self.project_root / "dags"
+
+    def admin_url(self, database: str | None = None) -> str:
+        """Superuser (or database owner) URL used for bootstrap and Airflow's metadata database."""
+        if self.external_warehouse_url is not None:
+            return _with_database(self.external_warehouse_url, database or self.warehouse_db)
+        password = local_secret("postgres_password", self)
+        return (
+            f"postgresql://postgres:{quote(password, safe='')}@127.0.0.1:{self.embedded_port}/"
+            f"{database or self.warehouse_db}"
+        )
+
+    def role_url(self, role: str) -> str:
+        """URL connecting to the warehouse database as one of the least-privilege roles."""
+        parts = urlsplit(self.admin_url())
+        host = parts.hostname or "127.0.0.1"
+        port = f":{parts.port}" if parts.port else ""
+        password = quote(role_password(role, self), safe="")
+        netloc = f"{quote(role, safe='')}:{password}@{host}{port}"
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+    def connection_parts(self) -> dict[str, str | int]:
+        """Host, port and database of the warehouse: the same values dbt's profile and Asset URIs are built from."""
+        parts = urlsplit(self.admin_url())
+        return {
+            "host": parts.hostname or "127.0.0.1",
+            "port": parts.port or 5432,
+            "dbname": parts.path.lstrip("/") or self.warehouse_db,
+        }
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, ""))
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (see `.env.example` for every variable and its default)."""
+    local_dir = Path(_env("SA_LOCAL_DIR", str(PROJECT_ROOT / ".local"))).resolve()
+    prefix = _env("SA_ROLE_PREFIX", "sa")
+    external = os.environ.get("WAREHOUSE_URL", "").strip() or None
+    return Settings(
+        project_root=PROJECT_ROOT,
+        local_dir=local_dir,
+        landing_root=Path(_env("SA_LANDING_ROOT", str(local_dir / "landing"))).resolve(),
+        export_root=_env("SA_EXPORT_ROOT", str(local_dir / "exports")),
+        airflow_home=Path(_env("AIRFLOW_HOME", str(local_dir / "airflow"))).resolve(),
+        embedded_pgdata=Path(_env("SA_EMBEDDED_PGDATA", str(local_dir / "pgdata"))).resolve(),
+        embedded_port=int(_env("SA_EMBEDDED_PG_PORT", "55432")),
+        external_warehouse_url=external,
+        warehouse_db=_env("WAREHOUSE_DB", urlsplit(external).path.lstrip("/") if external else "")
+        or "support_analytics",
+        airflow_db=_env("AIRFLOW_METADATA_DB", "airflow"),
+        airflow_port=int(_env("SA_AIRFLOW_PORT", "8080")),
+        roles=RoleNames(loader=f"{prefix}_loader", transformer=f"{prefix}_transformer", reader=f"{prefix}_reader"),
+    )
+
+
+def local_secret(name: str, settings: Settings) -> str:
+    """A secret generated once per checkout and kept in `.local/secrets.json` (mode 0600, never committed).
+
+    Used for the embedded server's passwords, the Airflow JWT secret and the like, so no secret lives in the repo
+    and a fresh clone needs no manual step.
+    """
+    path = settings.secrets_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in stored:
+        stored[name] = secrets.token_urlsafe(48)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2, sort_keys=True))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return stored[name]
+
+
+def role_password(role: str, settings: Settings) -> str:
+    """Password of a warehouse role: `SA_<KIND>_PASSWORD` from the environment, else a generated local secret."""
+    for kind, name in zip(("LOADER", "TRANSFORMER", "READER"), settings.roles.all(), strict=True):
+        if name == role:
+            from_env = os.environ.get(f"SA_{kind}_PASSWORD", "").strip()
+            return from_env or local_secret(f"{kind.lower()}_password", settings)
+    raise ValueError(f"unknown warehouse role {role!r}; expected one of {settings.roles.all()}")

@@ -1,0 +1,171 @@
+"""The source contract of `shared/spec/sources.md`, as data.
+
+One definition serves every consumer: the warehouse DDL, the extract's casts and row checks, the Great Expectations
+suites and the tests. Table order is load order: reference tables come before the tables that reference them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_batch_id", "text"),
+    ("_source_file", "text"),
+    ("_loaded_at", "timestamptz"),
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    pg_type: str
+    required: bool = True
+    allowed: tuple[str, ...] = ()
+    references: str | None = None  # "<table>.<column>"
+    min_value: float | None = None
+    max_value: float | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    primary_key: str
+    columns: tuple[Column, ...]
+    append_only: bool = False
+    pii: tuple[str, ...] = field(default=())
+    freshness_column: str | None = "updated_at"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def foreign_keys(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.references)
+
+
+SEGMENTS = ("Standard", "Premium", "Business", "Student")
+CHANNELS = ("app", "web", "phone", "email", "chat")
+PRIORITIES = ("low", "medium", "high", "urgent")
+STATUSES = ("open", "in_progress", "resolved", "closed")
+SEVERITIES = ("low", "medium", "high", "critical")
+DEVICES = ("ios", "android", "web")
+
+
+def _c(name: str, pg_type: str, **kwargs: object) -> Column:
+    return Column(name, pg_type, **kwargs)  # type: ignore[arg-type]
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "customers",
+        "customer_id",
+        (
+            _c("customer_id", "text"),
+            _c("customer_name", "text"),
+            _c("email", "text"),
+            _c("phone", "text", required=False),
+            _c("customer_segment", "text", allowed=SEGMENTS),
+            _c("city", "text"),
+            _c("signup_date", "date"),
+            _c("updated_at", "timestamptz"),
+        ),
+        pii=("customer_name", "email", "phone"),
+    ),
+    Table(
+        "products",
+        "product_id",
+        (
+            _c("product_id", "text"),
+            _c("product_name", "text"),
+            _c("product_category", "text"),
+            _c("product_type", "text"),
+            _c("monthly_fee", "numeric(12,2)", min_value=0),
+            _c("launched_at", "date"),
+            _c("updated_at", "timestamptz"),
+        ),
+    ),
+    Table(
+        "ticket_categories",
+        "category_id",
+        (
+            _c("category_id", "text"),
+            _c("category_name", "text"),
+            _c("updated_at", "timestamptz"),
+        ),
+    ),
+    Table(
+        "root_causes",
+        "root_cause_id",
+        (
+            _c("root_cause_id", "text"),
+            _c("root_cause_name", "text"),
+            _c("severity", "text", allowed=SEVERITIES),
+            _c("related_release", "text", required=False),
+            _c("updated_at", "timestamptz"),
+        ),
+    ),
+    Table(
+        "customer_products",
+        "holding_id",
+        (
+            _c("holding_id", "text"),
+            _c("customer_id", "text", references="customers.customer_id"),
+            _c("product_id", "text", references="products.product_id"),
+            _c("opened_at", "date"),
+            _c("closed_at", "date", required=False),
+            _c("monthly_revenue", "numeric(12,2)", min_value=0),
+            _c("updated_at", "timestamptz"),
+        ),
+    ),
+    Table(
+        "support_tickets",
+        "ticket_id",
+        (
+            _c("ticket_id", "text"),
+            _c("customer_id", "text", references="customers.customer_id"),
+            _c("product_id", "text", references="products.product_id"),
+            _c("category_id", "text", references="ticket_categories.category_id"),
+            _c("root_cause_id", "text", required=False, references="root_causes.root_cause_id"),
+            _c("channel", "text", allowed=CHANNELS),
+            _c("priority", "text", allowed=PRIORITIES),
+            _c("status", "text", allowed=STATUSES),
+            _c("subject", "text", required=False),
+            _c("app_version", "text", required=False),
+            _c("created_at", "timestamptz"),
+            _c("first_response_at", "timestamptz", required=False),
+            _c("resolved_at", "timestamptz", required=False),
+            _c("resolution_time_hours", "numeric", required=False, min_value=0),
+            _c("satisfaction_score", "integer", required=False, min_value=1, max_value=5),
+            _c("updated_at", "timestamptz"),
+        ),
+    ),
+    Table(
+        "customer_logins",
+        "login_id",
+        (
+            _c("login_id", "text"),
+            _c("customer_id", "text", references="customers.customer_id"),
+            _c("login_at", "timestamptz"),
+            _c("device", "text", allowed=DEVICES),
+            _c("app_version", "text", required=False),
+        ),
+        append_only=True,
+        freshness_column="login_at",
+    ),
+)
+
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def table(name: str) -> Table:
+    try:
+        return TABLES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown source table {name!r}; the contract has {sorted(TABLES_BY_NAME)}") from None

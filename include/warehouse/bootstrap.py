@@ -1,0 +1,116 @@
+"""Create (idempotently) the warehouse database, its schemas, the three least-privilege roles and the tables.
+
+Privileges, by design:
+- loader      — owns `analytics` (source tables) and `audit` (load log, quarantine, validation results).
+- transformer — reads `analytics`, owns what it builds in `staging` and `marts`; cannot write `analytics`/`audit`.
+- reader      — reads `marts` only (exports, MCP server); no access to `analytics` (PII) or `staging`.
+Nobody else may connect to the warehouse database.
+
+Running the bootstrap again changes nothing that exists, re-applies grants and resets role passwords to the
+configured ones (so rotating `SA_*_PASSWORD` is a re-run).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psycopg import sql
+
+from include import contract
+from include.config import (
+    SCHEMA_AUDIT,
+    SCHEMA_MARTS,
+    SCHEMA_SOURCES,
+    SCHEMA_STAGING,
+    Settings,
+    get_settings,
+    role_password,
+)
+from include.warehouse.connect import connect
+
+SQL_DIR = Path(__file__).parent / "sql"
+
+
+def _ident(*names: str) -> sql.Identifier:
+    return sql.Identifier(*names)
+
+
+def ensure_database(name: str, settings: Settings) -> bool:
+    """Create database `name` if missing; returns True when it was created."""
+    with connect("admin", settings, autocommit=True, database="postgres") as conn:
+        exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+        if exists:
+            return False
+        conn.execute(sql.SQL("create database {}").format(_ident(name)))
+        return True
+
+
+def _ensure_roles(conn: object, settings: Settings) -> None:
+    for role in settings.roles.all():
+        password = role_password(role, settings)
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (role,)).fetchone()  # type: ignore[attr-defined]
+        verb = "alter" if exists else "create"
+        conn.execute(  # type: ignore[attr-defined]
+            sql.SQL(verb + " role {} with login nosuperuser nocreatedb nocreaterole noinherit password {}").format(
+                _ident(role), sql.Literal(password)
+            )
+        )
+
+
+def source_table_ddl(table: contract.Table) -> sql.Composed:
+    """`create table if not exists analytics.<table>` with the contract's columns, audit columns and primary key."""
+    columns = [
+        sql.SQL("{} {}").format(_ident(c.name), sql.SQL(c.pg_type)) for c in table.columns
+    ] + [sql.SQL("{} {} not null").format(_ident(name), sql.SQL(pg_type)) for name, pg_type in contract.AUDIT_COLUMNS]
+    columns.append(sql.SQL("primary key ({})").format(_ident(table.primary_key)))
+    return sql.SQL("create table if not exists {} ({})").format(
+        _ident(SCHEMA_SOURCES, table.name), sql.SQL(", ").join(columns)
+    )
+
+
+def _grants(settings: Settings) -> list[sql.Composable]:
+    loader, transformer, reader = (_ident(r) for r in settings.roles.all())
+    db = _ident(settings.warehouse_db)
+    src, stg, marts, audit = (_ident(s) for s in (SCHEMA_SOURCES, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT))
+    q = sql.SQL
+    return [
+        q("revoke all on database {} from public").format(db),
+        q("grant connect, temporary on database {} to {}, {}, {}").format(db, loader, transformer, reader),
+        q("revoke all on schema public from public"),
+        q("alter schema {} owner to {}").format(src, loader),
+        q("alter schema {} owner to {}").format(audit, loader),
+        q("alter schema {} owner to {}").format(stg, transformer),
+        q("alter schema {} owner to {}").format(marts, transformer),
+        q("grant usage on schema {} to {}").format(src, transformer),
+        q("grant select on all tables in schema {} to {}").format(src, transformer),
+        q("alter default privileges for role {} in schema {} grant select on tables to {}").format(
+            loader, src, transformer
+        ),
+        q("grant usage on schema {} to {}").format(marts, reader),
+        q("grant select on all tables in schema {} to {}").format(marts, reader),
+        q("alter default privileges for role {} in schema {} grant select on tables to {}").format(
+            transformer, marts, reader
+        ),
+    ]
+
+
+def bootstrap(settings: Settings | None = None) -> list[str]:
+    """Bring the warehouse to the expected shape; returns a short log of what was created."""
+    settings = settings or get_settings()
+    created: list[str] = []
+    if ensure_database(settings.warehouse_db, settings):
+        created.append(f"database {settings.warehouse_db}")
+    with connect("admin", settings) as conn:
+        conn.execute("select pg_advisory_xact_lock(hashtext('support-analytics bootstrap'))")
+        _ensure_roles(conn, settings)
+        for schema in (SCHEMA_SOURCES, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT):
+            conn.execute(sql.SQL("create schema if not exists {}").format(_ident(schema)))
+        for statement in _grants(settings):
+            conn.execute(statement)
+        # Tables are created as the loader so that it owns them (and default privileges apply).
+        conn.execute(sql.SQL("set local role {}").format(_ident(settings.roles.loader)))
+        for table in contract.TABLES:
+            conn.execute(source_table_ddl(table))
+        conn.execute((SQL_DIR / "audit.sql").read_text())
+        conn.execute("reset role")
+    return created

@@ -1,0 +1,75 @@
+"""Test-wide set-up: every test run gets its own local folder, embedded warehouse port and Airflow home.
+
+The developer's `.local/` (demo warehouse, Airflow) is never touched: tests use `.local/pytest/` with free ports,
+and the environment is fixed here, before anything imports Airflow, so the DAG tests see the same configuration as
+the test warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_LOCAL = ROOT / ".local" / "pytest"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+for _var in ("WAREHOUSE_URL", "WAREHOUSE_DB", "SA_ROLE_PREFIX", "AIRFLOW_HOME", "SA_LANDING_ROOT", "SA_EXPORT_ROOT",
+             "SA_EMBEDDED_PGDATA", "SA_LOADER_PASSWORD", "SA_TRANSFORMER_PASSWORD", "SA_READER_PASSWORD"):
+    os.environ.pop(_var, None)
+for _var in [v for v in os.environ if v.startswith("AIRFLOW__") or v.startswith("AIRFLOW_CONN_")]:
+    os.environ.pop(_var, None)
+os.environ["SA_LOCAL_DIR"] = str(TEST_LOCAL)
+os.environ["SA_EMBEDDED_PG_PORT"] = os.environ.get("SA_TEST_PG_PORT") or str(_free_port())
+os.environ["SA_AIRFLOW_PORT"] = os.environ.get("SA_TEST_AIRFLOW_PORT") or str(_free_port())
+
+from include.config import get_settings  # noqa: E402
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Fresh state per run (a previous run's server is stopped first). xdist workers share the controller's folder.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    from include.warehouse import embedded
+
+    if TEST_LOCAL.exists():
+        pid_file = TEST_LOCAL / "pgdata" / "postmaster.pid"
+        if pid_file.exists():
+            try:
+                embedded.stop()
+            except Exception:
+                pass
+        shutil.rmtree(TEST_LOCAL, ignore_errors=True)
+    TEST_LOCAL.mkdir(parents=True, exist_ok=True)
+    from include.airflow_local import airflow_env
+
+    os.environ.update(airflow_env(get_settings()))
+
+
+@pytest.fixture(scope="session")
+def warehouse() -> Iterator[object]:
+    """The embedded warehouse, started and bootstrapped once per run; stopped at the end."""
+    from include.warehouse import bootstrap, embedded
+
+    settings = get_settings()
+    embedded.start(settings)
+    bootstrap.bootstrap(settings)
+    yield settings
+    embedded.stop(settings)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch

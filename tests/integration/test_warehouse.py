@@ -1,0 +1,111 @@
+"""The warehouse bootstrap on the embedded server: schemas, tables, and least privilege that really holds."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from include import contract
+from include.config import Settings
+from include.warehouse import bootstrap, embedded
+from include.warehouse.connect import connect
+
+pytestmark = pytest.mark.integration
+
+
+def _denied(kind: str, settings: Settings, statement: str) -> bool:
+    with connect(kind, settings) as conn:  # type: ignore[arg-type]
+        try:
+            conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege:
+            return True
+    return False
+
+
+def test_embedded_server_listens_on_tcp_loopback(warehouse: Settings) -> None:
+    state = embedded.status(warehouse)
+    assert state.running and state.port == warehouse.embedded_port
+    with connect("admin", warehouse) as conn:
+        assert conn.info.host == "127.0.0.1"
+        assert conn.execute("show server_version_num").fetchone()[0] >= "180000"
+        assert conn.execute("show unix_socket_directories").fetchone()[0] == ""
+
+
+def test_start_and_bootstrap_are_idempotent(warehouse: Settings) -> None:
+    first_pid = embedded.status(warehouse).pid
+    assert embedded.start(warehouse).pid == first_pid
+    assert bootstrap.bootstrap(warehouse) == []
+    with connect("admin", warehouse) as conn:
+        schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+        tables = {r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'analytics'")}
+    assert {"analytics", "staging", "marts", "audit"} <= schemas
+    assert tables == {t.name for t in contract.TABLES}
+
+
+def test_source_tables_follow_the_contract_with_audit_columns(warehouse: Settings) -> None:
+    with connect("admin", warehouse) as conn:
+        for table in contract.TABLES:
+            rows = conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
+                (table.name,),
+            ).fetchall()
+            assert [r[0] for r in rows] == [*table.column_names, "_batch_id", "_source_file", "_loaded_at"]
+
+
+def test_reader_reads_marts_only(warehouse: Settings) -> None:
+    with connect("admin", warehouse) as conn:
+        conn.execute(f"set role {warehouse.roles.transformer}")
+        conn.execute("create table if not exists marts.privilege_probe (x int)")
+        conn.execute("insert into marts.privilege_probe values (1)")
+        conn.commit()
+    with connect("reader", warehouse) as conn:
+        assert conn.execute("select count(*) from marts.privilege_probe").fetchone()[0] >= 1
+    assert _denied("reader", warehouse, "select * from analytics.customers")
+    assert _denied("reader", warehouse, "create table staging.x (x int)")
+    assert _denied("reader", warehouse, "insert into marts.privilege_probe values (2)")
+    assert _denied("reader", warehouse, "select * from audit.load_batches")
+
+
+def test_transformer_reads_sources_but_cannot_write_them(warehouse: Settings) -> None:
+    with connect("transformer", warehouse) as conn:
+        conn.execute("select count(*) from analytics.support_tickets")
+    assert _denied("transformer", warehouse, "delete from analytics.support_tickets")
+    assert _denied("transformer", warehouse, "delete from audit.load_batches")
+    assert _denied("transformer", warehouse, "create table analytics.x (x int)")
+
+
+def test_loader_cannot_touch_models(warehouse: Settings) -> None:
+    assert _denied("loader", warehouse, "create table marts.x (x int)")
+    assert _denied("loader", warehouse, "create table staging.x (x int)")
+    with connect("loader", warehouse) as conn:
+        conn.execute("select count(*) from audit.quarantine")
+
+
+def test_unknown_roles_cannot_connect(warehouse: Settings) -> None:
+    with connect("admin", warehouse) as conn:
+        conn.execute("drop role if exists sa_stranger")
+        conn.execute("create role sa_stranger login password 'stranger-pass'")
+        conn.commit()
+    url = f"postgresql://sa_stranger:stranger-pass@127.0.0.1:{warehouse.embedded_port}/{warehouse.warehouse_db}"
+    with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+        psycopg.connect(url)
+
+
+def test_wrong_password_is_rejected(warehouse: Settings) -> None:
+    url = f"postgresql://{warehouse.roles.reader}:wrong@127.0.0.1:{warehouse.embedded_port}/{warehouse.warehouse_db}"
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(url)
+
+
+def test_port_in_use_is_reported_clearly(warehouse: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dataclasses
+    import socket
+
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        other = dataclasses.replace(warehouse, embedded_pgdata=warehouse.local_dir / "pgdata-other",
+                                    embedded_port=squatter.getsockname()[1])
+        with pytest.raises(embedded.EmbeddedServerError, match="is taken by another process"):
+            embedded.start(other)
