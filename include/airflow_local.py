@@ -7,6 +7,7 @@ dag-processor, triggerer) with pid files and logs under `$AIRFLOW_HOME/run/`; `s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -196,20 +197,16 @@ def stop(settings: Settings | None = None, timeout_s: float = 60) -> list[str]:
     states = [s for s in component_states(settings) if s.running]
     for state in states:
         assert state.pid is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(state.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + timeout_s
     for state in states:
         assert state.pid is not None
         while _alive(state.pid) and time.monotonic() < deadline:
             time.sleep(0.3)
         if _alive(state.pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(state.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         stopped.append(state.name)
     for name in COMPONENTS:
         (_run_dir(settings) / f"{name}.pid").unlink(missing_ok=True)

@@ -34,6 +34,8 @@ os.environ["SA_LOCAL_DIR"] = str(TEST_LOCAL)
 os.environ["SA_EMBEDDED_PG_PORT"] = os.environ.get("SA_TEST_PG_PORT") or str(_free_port())
 os.environ["SA_AIRFLOW_PORT"] = os.environ.get("SA_TEST_AIRFLOW_PORT") or str(_free_port())
 
+import contextlib
+
 from include.config import get_settings  # noqa: E402
 
 
@@ -46,10 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if TEST_LOCAL.exists():
         pid_file = TEST_LOCAL / "pgdata" / "postmaster.pid"
         if pid_file.exists():
-            try:
+            with contextlib.suppress(Exception):
                 embedded.stop()
-            except Exception:
-                pass
         shutil.rmtree(TEST_LOCAL, ignore_errors=True)
     TEST_LOCAL.mkdir(parents=True, exist_ok=True)
     from include.airflow_local import airflow_env

@@ -15,8 +15,5 @@ def connect(kind: RoleKind = "loader", settings: Settings | None = None, *, auto
             database: str | None = None) -> psycopg.Connection:
     """Open a psycopg connection as `kind`; the caller owns (and closes) it."""
     settings = settings or get_settings()
-    if kind == "admin":
-        url = settings.admin_url(database)
-    else:
-        url = settings.role_url(getattr(settings.roles, kind))
+    url = settings.admin_url(database) if kind == "admin" else settings.role_url(getattr(settings.roles, kind))
     return psycopg.connect(url, autocommit=autocommit, application_name=f"support-analytics:{kind}")
