@@ -7,6 +7,7 @@ the test warehouse.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -33,8 +34,6 @@ for _var in [v for v in os.environ if v.startswith("AIRFLOW__") or v.startswith(
 os.environ["SA_LOCAL_DIR"] = str(TEST_LOCAL)
 os.environ["SA_EMBEDDED_PG_PORT"] = os.environ.get("SA_TEST_PG_PORT") or str(_free_port())
 os.environ["SA_AIRFLOW_PORT"] = os.environ.get("SA_TEST_AIRFLOW_PORT") or str(_free_port())
-
-import contextlib
 
 from include.config import get_settings  # noqa: E402
 
