@@ -1,0 +1,53 @@
+# support-analytics — the two commands are `make demo` and `make test`; everything else is a building block.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SA := $(BIN)/sa
+STAMP := $(VENV)/.installed
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH" >&2; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip uv
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip check --python $(BIN)/python
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv from requirements.lock (idempotent)
+
+lock: ## re-resolve requirements.in into requirements.lock
+	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
+
+warehouse-start: install ## start the embedded PostgreSQL (no-op when WAREHOUSE_URL is set) and bootstrap it
+	$(SA) warehouse bootstrap
+warehouse-stop: install ## stop the embedded PostgreSQL
+	$(SA) warehouse stop
+warehouse-status: install ## is the embedded PostgreSQL running?
+	$(SA) warehouse status
+
+airflow-start: warehouse-start ## start api-server, scheduler, dag-processor, triggerer (refuses a second copy)
+	$(SA) airflow start
+airflow-stop: install ## stop every local Airflow component
+	$(SA) airflow stop
+airflow-status: install ## which Airflow components run
+	$(SA) airflow status
+
+demo: install ## the main job on the embedded default (idempotent)
+	$(BIN)/python -m include.demo
+
+test: install ## lint + the whole test suite (what CI runs); pytest exits 5, a failure, when it collects no test
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install ## ruff
+	$(BIN)/ruff check .
+
+stop: airflow-stop warehouse-stop ## stop everything local
+
+.PHONY: help install lock warehouse-start warehouse-stop warehouse-status airflow-start airflow-stop airflow-status demo test lint stop
