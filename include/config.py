@@ -54,6 +54,9 @@ class Settings:
     airflow_db: str
     airflow_port: int
     roles: RoleNames
+    max_quarantined_key_rows: int
+    max_quarantined_parse_rows: int
+    manifest_wait_timeout_s: int
 
     @property
     def is_embedded(self) -> bool:
@@ -96,12 +99,15 @@ class Settings:
 
     def connection_parts(self) -> dict[str, str | int]:
         """Host, port and database of the warehouse: the same values dbt's profile and Asset URIs are built from."""
-        parts = urlsplit(self.admin_url())
-        return {
-            "host": parts.hostname or "127.0.0.1",
-            "port": parts.port or 5432,
-            "dbname": parts.path.lstrip("/") or self.warehouse_db,
-        }
+        if self.external_warehouse_url is None:
+            return {"host": "127.0.0.1", "port": self.embedded_port, "dbname": self.warehouse_db}
+        parts = urlsplit(self.external_warehouse_url)
+        return {"host": parts.hostname or "127.0.0.1", "port": parts.port or 5432, "dbname": self.warehouse_db}
+
+    def table_uri(self, schema: str, table: str) -> str:
+        """The Asset URI of a warehouse table, built exactly as Cosmos builds the URIs of dbt sources and models."""
+        parts = self.connection_parts()
+        return f"postgres://{parts['host']}:{parts['port']}/{parts['dbname']}/{schema}/{table}"
 
 
 def _with_database(url: str, database: str) -> str:
@@ -133,6 +139,9 @@ def get_settings() -> Settings:
         airflow_db=_env("AIRFLOW_METADATA_DB", "airflow"),
         airflow_port=int(_env("SA_AIRFLOW_PORT", "8080")),
         roles=RoleNames(loader=f"{prefix}_loader", transformer=f"{prefix}_transformer", reader=f"{prefix}_reader"),
+        max_quarantined_key_rows=int(_env("SA_MAX_QUARANTINED_KEY_ROWS", "0")),
+        max_quarantined_parse_rows=int(_env("SA_MAX_QUARANTINED_PARSE_ROWS", "0")),
+        manifest_wait_timeout_s=int(_env("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600))),
     )
 
 

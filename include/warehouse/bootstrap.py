@@ -94,6 +94,23 @@ def _grants(settings: Settings) -> list[sql.Composable]:
     ]
 
 
+IS_VALID_PG16 = """
+create or replace function audit.sa_is_valid(value text, type_name text) returns boolean
+language sql stable parallel safe as $$ select pg_input_is_valid(value, type_name) $$
+"""
+# PostgreSQL 15 has no pg_input_is_valid(): try the cast and catch the error (slower, same answers).
+IS_VALID_PG15 = """
+create or replace function audit.sa_is_valid(value text, type_name text) returns boolean
+language plpgsql stable as $$
+begin
+    execute format('select %L::%s', value, type_name);
+    return true;
+exception when others then
+    return false;
+end $$
+"""
+
+
 def bootstrap(settings: Settings | None = None) -> list[str]:
     """Bring the warehouse to the expected shape; returns a short log of what was created."""
     settings = settings or get_settings()
@@ -112,5 +129,7 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         for table in contract.TABLES:
             conn.execute(source_table_ddl(table))
         conn.execute((SQL_DIR / "audit.sql").read_text())
+        version = int(conn.execute("show server_version_num").fetchone()[0])
+        conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)
         conn.execute("reset role")
     return created

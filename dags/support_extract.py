@@ -1,0 +1,92 @@
+"""
+### support_extract — land one day of the source systems in `analytics`
+
+**Schedule:** nightly at 02:00 UTC for the previous day (the run for logical date *D* covers day *D* and starts
+after it is over). Backfills: `sa airflow-cli -- backfill create --dag-id support_extract --from-date A --to-date B`.
+
+**What it does, per logical date**
+1. `wait_for_delivery` waits (reschedule mode, no worker held) for `<landing>/<D>/_manifest.json`, the file the
+   source system writes last. Fails after `SA_MANIFEST_WAIT_TIMEOUT_S` (6 h) naming the folder it waited for.
+2. `verify_delivery` checks every file's sha256 against the manifest and every header against the contract
+   (`shared/spec/sources.md`) — before anything is written.
+3. `load_<table>` COPYs each file into a staging table, types and checks it, quarantines rows that cannot land
+   (`audit.quarantine`: file, line, raw row, reason) and upserts the rest — one transaction per table, reference
+   tables first. Every attempt is logged in `audit.load_batches`.
+4. `validate_<table>` runs the Great Expectations suite of each table; `publish_validated_batch` then emits the
+   Asset that schedules `support_transform`.
+
+**Rerun a day:** clear the run (or trigger with conf `{"date": "YYYY-MM-DD"}`): loads are idempotent upserts, a
+rerun leaves the same contents. **Bootstrap** the history: trigger with conf `{"batch": "history"}` or run
+`sa load history`.
+
+**On failure** the alert names the file and line/column or the failed expectation; see the README run-book.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
+
+from include import contract
+from include.orchestration import batch_id_from_context, default_args, source_table_uris
+
+SOURCE_ASSETS = {name: Asset(uri=uri, name=f"analytics.{name}") for name, uri in source_table_uris().items()}
+
+
+@dag(
+    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["support-analytics", "extract"],
+    doc_md=__doc__,
+)
+def support_extract() -> None:
+    @task
+    def resolve_batch(**context: Any) -> str:
+        """The landing folder this run loads: `history`, or the logical date (see the DAG doc)."""
+        return batch_id_from_context(context)
+
+    @task.sensor(poke_interval=60, timeout=7 * 3600, mode="reschedule", retries=0)
+    def wait_for_delivery(batch_id: str, **context: Any) -> PokeReturnValue:
+        """Waits for the folder's `_manifest.json`, which the source system writes last."""
+        from include.ingest.sensor import delivery_complete
+
+        started = context["dag_run"].start_date
+        return PokeReturnValue(is_done=delivery_complete(batch_id, started, pendulum.now("UTC")))
+
+    @task(retries=0)
+    def verify_delivery(batch_id: str) -> None:
+        """sha256 and headers of every file, before any table is touched. Bad input does not heal: no retries."""
+        from include.ingest.batch import verify_batch
+
+        verify_batch(batch_id)
+
+    batch_id = resolve_batch()
+    verified = wait_for_delivery(batch_id) >> verify_delivery(batch_id)
+
+    loads = {}
+    for table in contract.TABLES:
+
+        @task(task_id=f"load_{table.name}", outlets=[SOURCE_ASSETS[table.name]])
+        def load(batch_id: str, table_name: str = table.name) -> dict[str, object]:
+            from include.ingest.batch import load_table
+
+            result = load_table(batch_id, table_name)
+            print(f"{result.table}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
+                  f"{result.rows_quarantined} quarantined in {result.seconds:.2f}s")
+            return {"rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
+                    "rows_quarantined": result.rows_quarantined}
+
+        loads[table.name] = load(batch_id)
+        verified >> loads[table.name]
+    for table in contract.TABLES:
+        for fk in table.foreign_keys:
+            parent = fk.references.split(".")[0]  # type: ignore[union-attr]
+            loads[parent] >> loads[table.name]
+
+
+support_extract()

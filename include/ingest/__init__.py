@@ -1,0 +1,1 @@
+"""The extract: land one batch folder of the landing zone into schema `analytics`, idempotently."""

@@ -1,0 +1,177 @@
+"""Load a batch folder (`history` or one logical date) into `analytics`, one transaction per table.
+
+Order of work, so that bad input never leaves anything half-written:
+1. `verify_batch`: the manifest exists, every file's sha256 matches, every header matches the contract — checked for
+   all files before any table is touched.
+2. `load_table` per table, in contract order (reference tables first), each in one transaction: stage via COPY,
+   type and check in SQL, quarantine rejected rows, then upsert. If the quarantine exceeds its threshold the
+   quarantine and the failed log entry are committed but `analytics` is untouched.
+A killed process leaves at most a `running` entry in `audit.load_batches`; the table's transaction rolls back and
+the rerun completes it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import psycopg
+
+from include import contract
+from include.config import Settings, get_settings
+from include.ingest import checks
+from include.ingest.errors import LoadError, ManifestMismatch, QuarantineThresholdExceeded
+from include.ingest.manifest import FileEntry, Manifest, read_manifest, sha256_of, verify_checksums
+from include.ingest.stage import check_header, create_raw_table, stage_file
+from include.warehouse.connect import connect
+
+HISTORY = "history"
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    batch_id: str
+    table: str
+    rows_in: int
+    rows_loaded: int
+    rows_quarantined: int
+    seconds: float
+
+
+def batch_id_for(day: date | str) -> str:
+    return day if isinstance(day, str) else day.isoformat()
+
+
+def _logical_date(batch_id: str) -> date | None:
+    return None if batch_id == HISTORY else date.fromisoformat(batch_id)
+
+
+def verify_batch(batch_id: str, settings: Settings | None = None) -> Manifest:
+    """Manifest present, checksums match, headers match the contract: else raise before anything is written."""
+    settings = settings or get_settings()
+    manifest = read_manifest(settings.landing_root / batch_id)
+    verify_checksums(manifest)
+    for table in contract.TABLES:
+        check_header(table, manifest.files[table.name].path)
+    return manifest
+
+
+def _log_start(batch_id: str, entry: FileEntry, settings: Settings) -> None:
+    with connect("loader", settings, autocommit=True) as conn:
+        conn.execute(
+            "insert into audit.load_batches as b (batch_id, logical_date, table_name, source_file, sha256, status,"
+            " started_at) values (%s, %s, %s, %s, %s, 'running', now())"
+            " on conflict (batch_id, table_name) do update set source_file = excluded.source_file,"
+            " sha256 = excluded.sha256, status = 'running', message = null, rows_in = 0, rows_loaded = 0,"
+            " rows_quarantined = 0, started_at = excluded.started_at, finished_at = null",
+            (batch_id, _logical_date(batch_id), entry.table, str(entry.path), entry.sha256),
+        )
+
+
+def _log_finish(conn: psycopg.Connection, batch_id: str, table: str, status: str, message: str | None,
+                rows: tuple[int, int, int]) -> None:
+    conn.execute(
+        "update audit.load_batches set status = %s, message = %s, rows_in = %s, rows_loaded = %s,"
+        " rows_quarantined = %s, finished_at = clock_timestamp() where batch_id = %s and table_name = %s",
+        (status, message, *rows, batch_id, table),
+    )
+
+
+def _log_failure(batch_id: str, table: str, message: str, settings: Settings) -> None:
+    with connect("loader", settings, autocommit=True) as conn:
+        _log_finish(conn, batch_id, table, "failed", message, (0, 0, 0))
+
+
+def _threshold_problem(counts: dict[str, int], settings: Settings) -> str | None:
+    key_rows = sum(counts.get(kind, 0) for kind in checks.KEY_KINDS)
+    parse_rows = sum(counts.get(kind, 0) for kind in checks.PARSE_KINDS)
+    problems = []
+    if key_rows > settings.max_quarantined_key_rows:
+        problems.append(f"{key_rows} rows with key/required/duplicate problems "
+                        f"(SA_MAX_QUARANTINED_KEY_ROWS={settings.max_quarantined_key_rows})")
+    if parse_rows > settings.max_quarantined_parse_rows:
+        problems.append(f"{parse_rows} malformed or uncastable rows "
+                        f"(SA_MAX_QUARANTINED_PARSE_ROWS={settings.max_quarantined_parse_rows})")
+    return "; ".join(problems) or None
+
+
+def load_table(batch_id: str, table_name: str, settings: Settings | None = None,
+               manifest: Manifest | None = None) -> TableLoad:
+    """Load one table of a verified batch in one transaction; raise LoadError (naming file/line/column) on failure."""
+    settings = settings or get_settings()
+    table = contract.table(table_name)
+    manifest = manifest or read_manifest(settings.landing_root / batch_id)
+    entry = manifest.files[table_name]
+    started = time.monotonic()
+    _log_start(batch_id, entry, settings)
+    try:
+        if sha256_of(entry.path) != entry.sha256:
+            raise ManifestMismatch(f"{entry.path}: sha256 does not match the manifest")
+        check_header(table, entry.path)
+        result = _load_in_transaction(batch_id, table, entry, settings)
+    except LoadError as exc:
+        if not isinstance(exc, QuarantineThresholdExceeded):  # that one is logged inside its own transaction
+            _log_failure(batch_id, table_name, str(exc), settings)
+        raise
+    except Exception as exc:
+        _log_failure(batch_id, table_name, f"{type(exc).__name__}: {exc}", settings)
+        raise
+    return TableLoad(batch_id, table_name, *result, seconds=time.monotonic() - started)
+
+
+def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
+                         settings: Settings) -> tuple[int, int, int]:
+    params = {"batch_id": batch_id, "table": table.name, "source_file": str(entry.path),
+              "now": datetime.now(UTC)}
+    with connect("loader", settings) as conn:
+        conn.execute("set local timezone = 'UTC'")
+        conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"support-analytics load {table.name}",))
+        create_raw_table(conn, table)
+        staged = stage_file(conn, table, entry.path)
+        if staged.rows_in != entry.rows:
+            raise ManifestMismatch(
+                f"{entry.path}: {staged.rows_in} data rows in the file but the manifest says {entry.rows}"
+            )
+        conn.execute(checks.build_checked(table))
+        conn.execute("delete from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name))
+        conn.execute(checks.insert_quarantine(table), params)
+        if staged.malformed:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "insert into audit.quarantine (batch_id, table_name, source_file, line_number, raw_line, reason,"
+                    " quarantined_at) values (%s, %s, %s, %s, %s, %s, %s)",
+                    [(batch_id, table.name, str(entry.path), m.line_number, m.raw_line, f"malformed: {m.reason}",
+                      params["now"]) for m in staged.malformed],
+                )
+        counts = dict(conn.execute(checks.reason_counts()).fetchall())
+        if staged.malformed:
+            counts["malformed"] = len(staged.malformed)
+        quarantined = sum(counts.values())
+        valid = staged.rows_in - quarantined
+        problem = _threshold_problem(counts, settings)
+        if problem:
+            firsts = [(m.line_number, m.reason) for m in staged.malformed[:5]]
+            firsts += conn.execute(checks.first_reasons()).fetchall()
+            message = (f"{entry.path.name} → analytics.{table.name}: {problem}. Nothing was loaded; "
+                       f"see audit.quarantine (batch_id={batch_id!r}). First: "
+                       + "; ".join(f"line {line}: {reason}" for line, reason in sorted(firsts)[:5]))
+            _log_finish(conn, batch_id, table.name, "failed", message, (staged.rows_in, 0, quarantined))
+            conn.commit()
+            raise QuarantineThresholdExceeded(message)
+        conn.execute(checks.upsert(table), params)
+        _log_finish(conn, batch_id, table.name, "success", None, (staged.rows_in, valid, quarantined))
+    return staged.rows_in, valid, quarantined
+
+
+def load_batch(batch_id: str, settings: Settings | None = None) -> list[TableLoad]:
+    """Verify the whole folder, then load every table in contract order (used for `history` and by the CLI)."""
+    settings = settings or get_settings()
+    manifest = verify_batch(batch_id, settings)
+    return [load_table(batch_id, table.name, settings, manifest) for table in contract.TABLES]
+
+
+def landing_folder(batch_id: str, settings: Settings | None = None) -> Path:
+    settings = settings or get_settings()
+    return settings.landing_root / batch_id

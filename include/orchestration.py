@@ -1,0 +1,61 @@
+"""What every DAG of the project shares: default_args, the batch a run works on, and the Assets that chain them.
+
+Kept free of heavy imports: DAG files import this at parse time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from include import contract
+from include.config import SCHEMA_MARTS, SCHEMA_SOURCES, get_settings
+
+OWNER = "data-platform"
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    """Retries with exponential backoff and a hard time limit per task; callbacks are added by `include.notify`."""
+    args: dict[str, Any] = {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=20),
+        "execution_timeout": timedelta(hours=1),
+    }
+    args.update(overrides)
+    return args
+
+
+def batch_id_from_context(context: dict[str, Any]) -> str:
+    """The landing folder a run works on.
+
+    - run conf `{"batch": "history"}` or `{"date": "YYYY-MM-DD"}` wins (manual reruns and the bootstrap);
+    - a scheduled or backfill run works on its logical date (data interval start: the run for 2025-11-01 starts
+      after that day is over);
+    - a manual run without conf (logical_date is None in Airflow 3) works on the day before it was triggered,
+      the latest complete day.
+    """
+    conf = (context.get("dag_run") and context["dag_run"].conf) or {}
+    if conf.get("batch"):
+        return str(conf["batch"])
+    if conf.get("date"):
+        return date.fromisoformat(str(conf["date"])).isoformat()
+    logical = context.get("logical_date")
+    if logical is not None:
+        return logical.date().isoformat()
+    run_after = context["dag_run"].run_after
+    return (run_after.date() - timedelta(days=1)).isoformat()
+
+
+def source_table_uris() -> dict[str, str]:
+    settings = get_settings()
+    return {t.name: settings.table_uri(SCHEMA_SOURCES, t.name) for t in contract.TABLES}
+
+
+def mart_uri(model: str) -> str:
+    return get_settings().table_uri(SCHEMA_MARTS, model)
+
+
+VALIDATED_BATCH_URI = "support-analytics://analytics/validated-batch"
