@@ -3,6 +3,7 @@
     sa warehouse start|stop|status|bootstrap
     sa airflow start|stop|status|migrate
     sa airflow-cli -- <airflow CLI args>     (runs `airflow` with the project's environment)
+    sa load <history|YYYY-MM-DD> ...          (lands batch folders of the landing zone, as the DAG does)
     sa env                                    (prints the resolved settings, secrets masked)
 """
 
@@ -65,6 +66,23 @@ def _airflow(action: str, settings: Settings) -> int:
     return 0
 
 
+def _load(batches: list[str], settings: Settings) -> int:
+    from include.ingest.batch import load_batch
+    from include.ingest.errors import LoadError
+
+    for batch_id in batches:
+        try:
+            results = load_batch(batch_id, settings)
+        except LoadError as exc:
+            print(f"{batch_id}: FAILED — {exc}", file=sys.stderr)
+            return 1
+        rows = sum(r.rows_loaded for r in results)
+        quarantined = sum(r.rows_quarantined for r in results)
+        seconds = sum(r.seconds for r in results)
+        print(f"{batch_id}: {rows} rows landed, {quarantined} quarantined, {seconds:.1f}s")
+    return 0
+
+
 def _mask(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -90,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("airflow").add_argument("action", choices=["start", "stop", "status", "migrate"])
     cli = sub.add_parser("airflow-cli")
     cli.add_argument("args", nargs=argparse.REMAINDER)
+    sub.add_parser("load").add_argument("batches", nargs="+", help="history or YYYY-MM-DD")
     sub.add_parser("env")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -102,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
         forwarded = args.args[1:] if args.args[:1] == ["--"] else args.args
         return airflow_cli(forwarded, settings).returncode
+    if args.command == "load":
+        return _load(args.batches, settings)
     return _print_env(settings)
 
 

@@ -18,9 +18,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from include import contract
-from include.config import Settings, get_settings
+from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.ingest import checks
 from include.ingest.errors import LoadError, ManifestMismatch, QuarantineThresholdExceeded
 from include.ingest.manifest import FileEntry, Manifest, read_manifest, sha256_of, verify_checksums
@@ -37,6 +38,7 @@ class TableLoad:
     rows_in: int
     rows_loaded: int
     rows_quarantined: int
+    rows_superseded: int
     seconds: float
 
 
@@ -71,17 +73,18 @@ def _log_start(batch_id: str, entry: FileEntry, settings: Settings) -> None:
 
 
 def _log_finish(conn: psycopg.Connection, batch_id: str, table: str, status: str, message: str | None,
-                rows: tuple[int, int, int]) -> None:
+                rows: tuple[int, int, int, int]) -> None:
     conn.execute(
         "update audit.load_batches set status = %s, message = %s, rows_in = %s, rows_loaded = %s,"
-        " rows_quarantined = %s, finished_at = clock_timestamp() where batch_id = %s and table_name = %s",
+        " rows_quarantined = %s, rows_superseded = %s, finished_at = clock_timestamp()"
+        " where batch_id = %s and table_name = %s",
         (status, message, *rows, batch_id, table),
     )
 
 
 def _log_failure(batch_id: str, table: str, message: str, settings: Settings) -> None:
     with connect("loader", settings, autocommit=True) as conn:
-        _log_finish(conn, batch_id, table, "failed", message, (0, 0, 0))
+        _log_finish(conn, batch_id, table, "failed", message, (0, 0, 0, 0))
 
 
 def _threshold_problem(counts: dict[str, int], settings: Settings) -> str | None:
@@ -122,7 +125,7 @@ def load_table(batch_id: str, table_name: str, settings: Settings | None = None,
 
 
 def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
-                         settings: Settings) -> tuple[int, int, int]:
+                         settings: Settings) -> tuple[int, int, int, int]:
     params = {"batch_id": batch_id, "table": table.name, "source_file": str(entry.path),
               "now": datetime.now(UTC)}
     with connect("loader", settings) as conn:
@@ -157,12 +160,17 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
             message = (f"{entry.path.name} → analytics.{table.name}: {problem}. Nothing was loaded; "
                        f"see audit.quarantine (batch_id={batch_id!r}). First: "
                        + "; ".join(f"line {line}: {reason}" for line, reason in sorted(firsts)[:5]))
-            _log_finish(conn, batch_id, table.name, "failed", message, (staged.rows_in, 0, quarantined))
+            _log_finish(conn, batch_id, table.name, "failed", message, (staged.rows_in, 0, quarantined, 0))
             conn.commit()
             raise QuarantineThresholdExceeded(message)
         conn.execute(checks.upsert(table), params)
-        _log_finish(conn, batch_id, table.name, "success", None, (staged.rows_in, valid, quarantined))
-    return staged.rows_in, valid, quarantined
+        current = conn.execute(
+            sql.SQL("select count(*) from {} where _batch_id = %s").format(sql.Identifier(SCHEMA_SOURCES, table.name)),
+            (batch_id,),
+        ).fetchone()[0]
+        superseded = max(valid - current, 0)
+        _log_finish(conn, batch_id, table.name, "success", None, (staged.rows_in, valid, quarantined, superseded))
+    return staged.rows_in, valid, quarantined, superseded
 
 
 def load_batch(batch_id: str, settings: Settings | None = None) -> list[TableLoad]:

@@ -75,9 +75,8 @@ def create_raw_table(conn: psycopg.Connection, table: contract.Table) -> None:
         sql.SQL("{} text").format(sql.Identifier(name)) for name in table.column_names
     ]
     conn.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(RAW_TABLE)))
-    conn.execute(
-        sql.SQL("create temp table {} ({}) on commit drop").format(sql.Identifier(RAW_TABLE), sql.SQL(", ").join(columns))
-    )
+    statement = sql.SQL("create temp table {} ({}) on commit drop")
+    conn.execute(statement.format(sql.Identifier(RAW_TABLE), sql.SQL(", ").join(columns)))
 
 
 def _to_csv_line(fields: list[str]) -> str:

@@ -128,6 +128,8 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         conn.execute(sql.SQL("set local role {}").format(_ident(settings.roles.loader)))
         for table in contract.TABLES:
             conn.execute(source_table_ddl(table))
+            conn.execute(sql.SQL("create index if not exists {} on {} (_batch_id)").format(
+                _ident(f"{table.name}_batch_id"), _ident(SCHEMA_SOURCES, table.name)))
         conn.execute((SQL_DIR / "audit.sql").read_text())
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)

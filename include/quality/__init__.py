@@ -1,0 +1,1 @@
+"""The Great Expectations validation gate over the landed source tables."""

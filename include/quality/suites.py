@@ -1,0 +1,106 @@
+"""The expectations of the validation gate, derived from the source contract (pure: no GX context, no database).
+
+Two suites per source table:
+- `<table>.batch` validates the rows landed by one batch (`_batch_id` = the logical date or `history`): columns and
+  types, key and required columns, allowed values, ranges, resolved_at ≥ created_at, orphan foreign keys, the row
+  count against the manifest, and freshness for the logical date.
+- `<table>.table` validates the whole table: primary key unique and not null, no orphan foreign keys.
+
+Values only known at run time come in as expectation parameters (see `run_parameters` in `validate.py`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from include import contract
+from include.config import SCHEMA_SOURCES
+
+# How GX (SQLAlchemy) names the contract's PostgreSQL types.
+GX_TYPES = {
+    "text": "TEXT",
+    "date": "DATE",
+    "timestamptz": "TIMESTAMP WITH TIME ZONE",
+    "numeric": "NUMERIC",
+    "numeric(12,2)": "NUMERIC(12, 2)",
+    "integer": "INTEGER",
+}
+
+EXPECTED_ROWS = "expected_rows"
+FRESH_FROM = "fresh_from"
+FRESH_UNTIL = "fresh_until"
+
+
+def suite_name(table: str, scope: str) -> str:
+    return f"{table}.{scope}"
+
+
+def _orphan_query(table: contract.Table, column: contract.Column) -> str:
+    parent_table, parent_column = column.references.split(".")  # type: ignore[union-attr]
+    # GX substitutes `{batch}` with an aliased subquery, so the query cannot alias it again: use NOT IN (the
+    # parent's key is a primary key, never NULL, so NOT IN is safe).
+    return (
+        f"select {column.name} from {{batch}} where {column.name} is not null and {column.name} not in "
+        f"(select {parent_column} from {SCHEMA_SOURCES}.{parent_table})"
+    )
+
+
+def _orphan_expectation(table: contract.Table, column: contract.Column) -> dict[str, Any]:
+    return {
+        "type": "unexpected_rows_expectation",
+        "kwargs": {"unexpected_rows_query": _orphan_query(table, column)},
+        "meta": {"column": column.name, "check": f"foreign key {column.name} → {column.references}"},
+    }
+
+
+def batch_expectations(table: contract.Table) -> list[dict[str, Any]]:
+    """Expectation configurations (GX `type` + `kwargs`) for one batch of `table`."""
+    columns = [*table.column_names, *(name for name, _ in contract.AUDIT_COLUMNS)]
+    out: list[dict[str, Any]] = [
+        {"type": "expect_table_columns_to_match_ordered_list", "kwargs": {"column_list": columns}},
+        {"type": "expect_table_row_count_to_equal", "kwargs": {"value": {"$PARAMETER": EXPECTED_ROWS}}},
+    ]
+    for col in table.columns:
+        out.append({"type": "expect_column_values_to_be_of_type",
+                    "kwargs": {"column": col.name, "type_": GX_TYPES[col.pg_type]}})
+    out.append({"type": "expect_column_values_to_be_unique", "kwargs": {"column": table.primary_key}})
+    for col in table.columns:
+        if col.required:
+            out.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col.name}})
+        if col.allowed:
+            out.append({"type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": col.name, "value_set": list(col.allowed)}})
+        if col.min_value is not None or col.max_value is not None:
+            out.append({"type": "expect_column_values_to_be_between",
+                        "kwargs": {"column": col.name, "min_value": col.min_value, "max_value": col.max_value}})
+    if {"resolved_at", "created_at"} <= set(table.column_names):
+        out.append({
+            "type": "expect_column_pair_values_a_to_be_greater_than_b",
+            "kwargs": {"column_A": "resolved_at", "column_B": "created_at", "or_equal": True,
+                       "ignore_row_if": "either_value_is_missing"},
+        })
+    if {"first_response_at", "created_at"} <= set(table.column_names):
+        out.append({
+            "type": "expect_column_pair_values_a_to_be_greater_than_b",
+            "kwargs": {"column_A": "first_response_at", "column_B": "created_at", "or_equal": True,
+                       "ignore_row_if": "either_value_is_missing"},
+        })
+    out.extend(_orphan_expectation(table, col) for col in table.foreign_keys)
+    if table.freshness_column:
+        out.append({
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": table.freshness_column, "min_value": {"$PARAMETER": FRESH_FROM},
+                       "max_value": {"$PARAMETER": FRESH_UNTIL}},
+            "meta": {"check": "freshness: every row of a day's batch changed on that day"},
+        })
+    return out
+
+
+def table_expectations(table: contract.Table) -> list[dict[str, Any]]:
+    """Whole-table key checks, run with every batch: later batches must not break earlier rows' keys."""
+    out: list[dict[str, Any]] = [
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": table.primary_key}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": table.primary_key}},
+    ]
+    out.extend(_orphan_expectation(table, col) for col in table.foreign_keys)
+    return out

@@ -1,0 +1,180 @@
+"""Run the validation gate for one (batch, table): GX checkpoint, results kept in `audit.validation_results`,
+data docs rebuilt, and a `ValidationFailed` naming every failed expectation (table, column, unexpected values).
+
+`checkpoint.run()` does not raise when expectations fail or when an expectation itself errors: both are read from
+the results here (`success` and `exception_info`), so neither can slip through.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from include import contract
+from include.config import Settings, get_settings
+from include.ingest.batch import HISTORY
+from include.ingest.manifest import read_manifest
+from include.quality import suites
+from include.warehouse.connect import connect
+
+FRESHNESS_TOLERANCE = timedelta(days=2)
+
+
+class ValidationFailed(RuntimeError):
+    """One or more expectations failed; the message lists them. The transform must not run on this batch."""
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    suite: str
+    expectation: str
+    column: str | None
+    success: bool
+    unexpected_count: int | None
+    unexpected_sample: list[Any]
+    observed_value: Any
+    exception: str | None
+
+    def describe(self, table: str) -> str:
+        where = f"{table}.{self.column}" if self.column else table
+        text = f"{self.expectation} on {where} [{self.suite}]"
+        if self.exception:
+            return f"{text}: error {self.exception}"
+        if self.unexpected_count:
+            sample = ", ".join(repr(v) for v in self.unexpected_sample[:5])
+            text += f": {self.unexpected_count} unexpected" + (f" (e.g. {sample})" if sample else "")
+        elif self.observed_value is not None:
+            text += f": observed {self.observed_value}"
+        return text
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    batch_id: str
+    table: str
+    outcomes: list[ExpectationOutcome]
+    seconds: float
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [o for o in self.outcomes if not o.success]
+
+
+def run_parameters(batch_id: str, table: contract.Table, settings: Settings) -> dict[str, Any]:
+    """Expected row count (manifest − quarantined − superseded) and the freshness window of the batch."""
+    manifest = read_manifest(settings.landing_root / batch_id)
+    with connect("loader", settings) as conn:
+        quarantined = conn.execute(
+            "select count(*) from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name)
+        ).fetchone()[0]
+        row = conn.execute(
+            "select rows_superseded from audit.load_batches where batch_id = %s and table_name = %s and status = "
+            "'success'", (batch_id, table.name)
+        ).fetchone()
+    superseded = row[0] if row else 0
+    if batch_id == HISTORY:
+        fresh_from, fresh_until = datetime(1900, 1, 1, tzinfo=UTC), datetime(2999, 1, 1, tzinfo=UTC)
+    else:
+        day = datetime.combine(date.fromisoformat(batch_id), datetime.min.time(), tzinfo=UTC)
+        fresh_from, fresh_until = day - FRESHNESS_TOLERANCE, day + timedelta(days=1) + FRESHNESS_TOLERANCE
+    return {
+        suites.EXPECTED_ROWS: manifest.files[table.name].rows - quarantined - superseded,
+        suites.FRESH_FROM: fresh_from.isoformat(),
+        suites.FRESH_UNTIL: fresh_until.isoformat(),
+    }
+
+
+def _exception_message(info: dict[str, Any]) -> str | None:
+    """GX reports errors either at the top level or per metric (`{metric_id: {raised_exception, ...}}`)."""
+    candidates = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            return str(candidate.get("exception_message") or "expectation raised").splitlines()[0]
+    return None
+
+
+def _outcome(suite: str, result: Any) -> ExpectationOutcome:
+    config = result.expectation_config
+    details = result.result or {}
+    exception = _exception_message(result.exception_info or {})
+    return ExpectationOutcome(
+        suite=suite,
+        expectation=config.type,
+        column=config.kwargs.get("column") or (config.meta or {}).get("column")
+        or ",".join(filter(None, [config.kwargs.get("column_A"), config.kwargs.get("column_B")])) or None,
+        success=bool(result.success) and exception is None,
+        unexpected_count=details.get("unexpected_count"),
+        unexpected_sample=list(details.get("partial_unexpected_list") or details.get("details", {}).get(
+            "unexpected_rows", []) or [])[:5],
+        observed_value=details.get("observed_value"),
+        exception=exception,
+    )
+
+
+def _store(report: ValidationReport, run_id: str, settings: Settings) -> None:
+    now = datetime.now(UTC)
+    with connect("loader", settings) as conn, conn.cursor() as cur:
+        cur.executemany(
+            "insert into audit.validation_results (run_id, batch_id, table_name, suite_name, expectation_type,"
+            " column_name, success, unexpected_count, unexpected_sample, observed_value, exception_message,"
+            " validated_at) values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [(run_id, report.batch_id, report.table, o.suite, o.expectation, o.column, o.success, o.unexpected_count,
+              json.dumps(o.unexpected_sample, default=str), json.dumps(o.observed_value, default=str), o.exception,
+              now) for o in report.outcomes],
+        )
+
+
+def _run_table(context: Any, batch_id: str, table: contract.Table, settings: Settings) -> tuple[
+        ValidationReport, list[Any]]:
+    import time
+
+    from include.quality.project import checkpoint_name
+
+    started = time.monotonic()
+    parameters = run_parameters(batch_id, table, settings)
+    outcomes: list[ExpectationOutcome] = []
+    result_ids: list[Any] = []
+    for scope, batch_parameters in (("batch", {"_batch_id": batch_id}), ("table", None)):
+        checkpoint = context.checkpoints.get(checkpoint_name(table.name, scope))
+        result = checkpoint.run(batch_parameters=batch_parameters, expectation_parameters=parameters)
+        for result_id, validation in result.run_results.items():
+            result_ids.append(result_id)
+            outcomes.extend(_outcome(validation.suite_name, r) for r in validation.results)
+            if not validation.success and all(o.success for o in outcomes):
+                outcomes.append(ExpectationOutcome(validation.suite_name, "suite", None, False, None, [], None,
+                                                   "GX reported failure without a failed expectation"))
+    return ValidationReport(batch_id, table.name, outcomes, time.monotonic() - started), result_ids
+
+
+def validate_batch(batch_id: str, settings: Settings | None = None,
+                   tables: list[str] | None = None) -> list[ValidationReport]:
+    """Validate every table (or `tables`) of a landed batch; one ValidationFailed lists all failures of all tables.
+
+    Results go to `audit.validation_results` and the GX data docs (`great_expectations/uncommitted/data_docs`) are
+    rebuilt for this run's results, pass or fail.
+    """
+    from include.quality.project import open_context
+
+    settings = settings or get_settings()
+    context = open_context(settings)
+    run_id = str(uuid.uuid4())
+    reports: list[ValidationReport] = []
+    result_ids: list[Any] = []
+    for name in tables or [t.name for t in contract.TABLES]:
+        report, ids = _run_table(context, batch_id, contract.table(name), settings)
+        _store(report, run_id, settings)
+        reports.append(report)
+        result_ids.extend(ids)
+    context.build_data_docs(resource_identifiers=result_ids)
+    failed = [(r.table, f) for r in reports for f in r.failures]
+    if failed:
+        total = sum(len(r.outcomes) for r in reports)
+        raise ValidationFailed(
+            f"validation of batch {batch_id} failed: {len(failed)} of {total} expectations "
+            f"(tables: {', '.join(sorted({t for t, _ in failed}))}):\n- "
+            + "\n- ".join(f.describe(t) for t, f in failed)
+        )
+    return reports

@@ -1,0 +1,1 @@
+"""Running the dbt project: its environment (profile values from settings) and in-process invocation."""

@@ -1,0 +1,33 @@
+"""The environment dbt's `profiles.yml` reads (`env_var()`), built from the one settings module.
+
+Every caller — the Cosmos DAG, the CLI, tests and benchmarks — gets the same profile values, so host/port/dbname
+match the Asset URIs computed in `include.orchestration`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from include.config import Settings, get_settings, role_password
+
+
+def dbt_env(settings: Settings | None = None, role: str = "transformer") -> dict[str, str]:
+    """`SA_DBT_*` variables for `dbt/profiles.yml` (connecting as the transformer role by default)."""
+    settings = settings or get_settings()
+    parts = settings.connection_parts()
+    user = getattr(settings.roles, role)
+    return {
+        "SA_DBT_HOST": str(parts["host"]),
+        "SA_DBT_PORT": str(parts["port"]),
+        "SA_DBT_DBNAME": str(parts["dbname"]),
+        "SA_DBT_USER": user,
+        "SA_DBT_PASSWORD": role_password(user, settings),
+        "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
+        "DBT_PROJECT_DIR": str(settings.dbt_project_dir),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def apply_dbt_env(settings: Settings | None = None) -> None:
+    """Set the profile variables in this process (for in-process `dbtRunner` and Cosmos' DBT_RUNNER mode)."""
+    os.environ.update(dbt_env(settings))

@@ -1,0 +1,51 @@
+"""Static checks of Dockerfile and docker-compose.yaml (no Docker engine on these machines).
+
+The same services are run natively by the e2e tests; these tests keep the container recipe in step with the repo.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
+
+
+def test_compose_has_every_airflow_component_and_backing_service() -> None:
+    services = _compose()["services"]
+    assert {"postgres", "redis", "airflow-init", "airflow-api-server", "airflow-scheduler",
+            "airflow-dag-processor", "airflow-triggerer", "airflow-worker"} <= set(services)
+    for name, service in services.items():
+        if name.startswith("airflow-"):
+            env = service["environment"]
+            assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+            assert env["WAREHOUSE_URL"].startswith("postgresql://")
+            assert "/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"], "metadata in its own database"
+            if name != "airflow-init":
+                assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_keeps_secrets_out_of_the_file() -> None:
+    text = (ROOT / "docker-compose.yaml").read_text()
+    for url in re.findall(r"postgres(?:ql)?(?:\+psycopg2)?://[^\s\"']+", text):
+        assert "${POSTGRES_PASSWORD" in url, f"literal credentials in {url}"
+    ports = [p for s in _compose()["services"].values() for p in s.get("ports", [])]
+    assert all(p.startswith("127.0.0.1:") for p in ports), "publish on loopback only"
+
+
+def test_dockerfile_installs_the_lock_and_copies_existing_folders() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    assert "FROM python:3.11" in text
+    assert "requirements.lock" in text
+    for folder in re.findall(r"^COPY (\S+) \./", text, flags=re.M):
+        assert (ROOT / folder).exists(), f"Dockerfile copies {folder}, which is not in the repo"
+    for folder in ("include", "dags", "dbt", "great_expectations"):
+        assert f"COPY {folder} " in text
+    assert "dbt parse" in text, "the image must carry dbt's manifest for Cosmos' DBT_MANIFEST mode"
+    assert re.search(r"^USER (?!root)", text, flags=re.M), "the image must not run as root"
