@@ -12,8 +12,9 @@ after it is over). Backfills: `sa airflow-cli -- backfill create --dag-id suppor
 3. `load_<table>` COPYs each file into a staging table, types and checks it, quarantines rows that cannot land
    (`audit.quarantine`: file, line, raw row, reason) and upserts the rest — one transaction per table, reference
    tables first. Every attempt is logged in `audit.load_batches`.
-4. `validate_<table>` runs the Great Expectations suite of each table; `publish_validated_batch` then emits the
-   Asset that schedules `support_transform`.
+4. `validate_batch` runs the Great Expectations gate (`great_expectations/`, two suites per table: the batch and
+   the whole table) and, only if every expectation passes, emits the Asset `support_analytics.validated_batch`
+   that schedules `support_transform`. Results: `audit.validation_results` and GX data docs.
 
 **Rerun a day:** clear the run (or trigger with conf `{"date": "YYYY-MM-DD"}`): loads are idempotent upserts, a
 rerun leaves the same contents. **Bootstrap** the history: trigger with conf `{"batch": "history"}` or run
@@ -30,9 +31,10 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
 
 from include import contract
-from include.orchestration import batch_id_from_context, default_args, source_table_uris
+from include.orchestration import VALIDATED_BATCH_ASSET, batch_id_from_context, default_args, source_table_uris
 
 SOURCE_ASSETS = {name: Asset(uri=uri, name=f"analytics.{name}") for name, uri in source_table_uris().items()}
+VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
 
 
 @dag(
@@ -87,6 +89,19 @@ def support_extract() -> None:
         for fk in table.foreign_keys:
             parent = fk.references.split(".")[0]  # type: ignore[union-attr]
             loads[parent] >> loads[table.name]
+
+    @task(retries=0, outlets=[VALIDATED_BATCH])
+    def validate_batch(batch_id: str) -> dict[str, int]:
+        """Great Expectations gate over every landed table; a failure lists each failed expectation and blocks
+        the transform (the Asset below is only emitted on success). Bad data does not heal: no retries."""
+        from include.quality.validate import validate_batch as run_gate
+
+        reports = run_gate(batch_id)
+        return {r.table: len(r.outcomes) for r in reports}
+
+    gate = validate_batch(batch_id)
+    for load in loads.values():
+        load >> gate
 
 
 support_extract()

@@ -58,4 +58,5 @@ def mart_uri(model: str) -> str:
     return get_settings().table_uri(SCHEMA_MARTS, model)
 
 
-VALIDATED_BATCH_URI = "support-analytics://analytics/validated-batch"
+# Emitted by support_extract only after the Great Expectations gate passed; schedules support_transform.
+VALIDATED_BATCH_ASSET = "support_analytics.validated_batch"
