@@ -1,0 +1,27 @@
+-- Product holdings, one row per holding.
+with
+
+source as (
+
+    select * from {{ source('analytics', 'customer_products') }}
+
+),
+
+final as (
+
+    select
+        trim(holding_id) as holding_id,
+        trim(customer_id) as customer_id,
+        trim(product_id) as product_id,
+
+        monthly_revenue,
+
+        opened_at,
+        closed_at,
+        updated_at
+
+    from source
+
+)
+
+select * from final
