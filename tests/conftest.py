@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,38 @@ def warehouse() -> Iterator[object]:
 def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
     with pytest.MonkeyPatch.context() as patch:
         yield patch
+
+
+@pytest.fixture(scope="session")
+def landing(warehouse: object) -> object:
+    """Clean simulator output (scale 1, seed 42, history + 2025-11-01..03) in the test landing root."""
+    from include.simulator import generate
+
+    settings = get_settings()
+    return generate(settings.landing_root, start=date(2025, 11, 1), end=date(2025, 11, 3))
+
+
+def truncate_warehouse(settings: object) -> None:
+    """Empty every source and audit table (as admin): each test starts from a known state."""
+    from include import contract
+    from include.warehouse.connect import connect
+
+    tables = [f"analytics.{t.name}" for t in contract.TABLES]
+    tables += ["audit.load_batches", "audit.quarantine", "audit.validation_results"]
+    with connect("admin", settings) as conn:  # type: ignore[arg-type]
+        conn.execute(f"truncate {', '.join(tables)}")
+
+
+@pytest.fixture
+def empty_warehouse(warehouse: object) -> object:
+    truncate_warehouse(warehouse)
+    return warehouse
+
+
+@pytest.fixture(scope="session")
+def airflow_db(warehouse: object) -> object:
+    """Airflow's metadata database, migrated, on the test warehouse server."""
+    from include import airflow_local
+
+    airflow_local.migrate(warehouse)  # type: ignore[arg-type]
+    return warehouse

@@ -145,7 +145,7 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
                 cur.executemany(
                     "insert into audit.quarantine (batch_id, table_name, source_file, line_number, raw_line, reason,"
                     " quarantined_at) values (%s, %s, %s, %s, %s, %s, %s)",
-                    [(batch_id, table.name, str(entry.path), m.line_number, m.raw_line, f"malformed: {m.reason}",
+                    [(batch_id, table.name, str(entry.path), m.line_number, m.raw_line, m.reason,
                       params["now"]) for m in staged.malformed],
                 )
         counts = dict(conn.execute(checks.reason_counts()).fetchall())

@@ -108,13 +108,13 @@ def stage_file(conn: psycopg.Connection, table: contract.Table, path: Path) -> S
                 break
             except csv.Error as exc:
                 result.rows_in += 1
-                result.malformed.append(Malformed(line_start, "", f"unparseable CSV: {exc}"))
+                result.malformed.append(Malformed(line_start, "", f"malformed: unparseable CSV: {exc}"))
                 line_start = reader.line_num + 1
                 continue
             result.rows_in += 1
             if len(record) != width:
                 result.malformed.append(
-                    Malformed(line_start, _to_csv_line(record), f"{len(record)} fields, expected {width}")
+                    Malformed(line_start, _to_csv_line(record), f"malformed: {len(record)} fields, expected {width}")
                 )
             else:
                 copy.write_row([line_start, *[value if value != "" else None for value in record]])
