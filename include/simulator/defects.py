@@ -44,6 +44,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import arrow
 from . import formatting as fmt
 from .schema import BY_NAME, TABLE_NAMES
 from .world import DAY_SECONDS
@@ -76,6 +77,7 @@ TARGET_ROW = 2
 MALFORMED_FIELDS = 3
 ORPHAN_CUSTOMER = "C99999999"
 STALE_DAYS = 28
+EPOCH_TS = "1970-01-01T00:00:00+00:00"
 
 NULL_REQUIRED: dict[str, str] = {
     "support_tickets": "customer_id",
@@ -212,12 +214,12 @@ class CleanSink:
 
 
 def _concat(pieces: list[dict[str, pa.Array]], columns: Sequence[str]) -> dict[str, pa.Array]:
-    return {c: pa.concat_arrays([p[c] for p in pieces]) if pieces else pa.array([], pa.string()) for c in columns}
+    return {c: pa.concat_arrays([p[c] for p in pieces]) if pieces else arrow.strings([]) for c in columns}
 
 
 def _set(column: pa.Array, row: int, value: str) -> pa.Array:
-    mask = pa.array(np.arange(len(column)) == row)
-    return pc.if_else(mask, pa.scalar(value, pa.string()), column)
+    mask = arrow.bools(np.arange(len(column)) == row)
+    return pc.if_else(mask, arrow.text(value), column)
 
 
 class RowDefectSink:
@@ -275,7 +277,7 @@ class RowDefectSink:
             detail = f"line {line} has {MALFORMED_FIELDS} fields instead of {len(self.columns)}"
         elif name == "duplicate_pk":
             n = len(rows[self.table.primary_key])
-            order = pa.array(np.concatenate([np.arange(row + 1), [row], np.arange(row + 1, n)]))
+            order = arrow.ints(np.concatenate([np.arange(row + 1), [row], np.arange(row + 1, n)]))
             self.writer.write_rows([rows[c].take(order) for c in self.columns])
             line += 1
             column = self.table.primary_key
@@ -325,7 +327,7 @@ class ColumnDefectSink:
             return
         columns = [piece[c] for c in self.keep]
         if self.extra:
-            columns.append(pa.array([EXTRA_COLUMN[1]] * n, type=pa.string()))
+            columns.append(arrow.strings([EXTRA_COLUMN[1]]).take(arrow.ints(np.zeros(n))))
         self.writer.write_rows(columns)
 
     def close(self) -> WrittenFile:
@@ -348,8 +350,8 @@ class EmptyFileSink:
 
 
 def _shift(column: pa.Array, name: str) -> pa.Array:
-    valid = pc.not_equal(column, "")
-    filled = pc.if_else(valid, column, "1970-01-01T00:00:00+00:00" if name in TIMESTAMP_COLUMNS else "1970-01-01")
+    valid = pc.not_equal(column, arrow.text(""))
+    filled = pc.if_else(valid, column, arrow.text(EPOCH_TS if name in TIMESTAMP_COLUMNS else EPOCH_TS[:10]))
     mask = np.asarray(valid)
     if name in TIMESTAMP_COLUMNS:
         parsed = pc.strptime(filled, format="%Y-%m-%dT%H:%M:%S+00:00", unit="s")

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import arrow
 from .world import DAY_SECONDS
 
 _TS_SUFFIX = np.frombuffer(b"+00:00", dtype=np.uint8)
@@ -102,21 +103,22 @@ def dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.StringArray:
 def money(hundredths: np.ndarray, valid: np.ndarray | None = None) -> pa.StringArray:
     """Integer hundredths as a fixed two-decimal number (`12.30`, `-5.00`); invalid rows are NULL."""
     h = np.asarray(hundredths, dtype=np.int64)
-    whole = pa.array(np.abs(h) // 100).cast(pa.string())
+    whole = arrow.ints(np.abs(h) // 100).cast(pa.string())
     frac = _from_matrix(_digits(np.abs(h) % 100, 2), None, len(h))
-    text = pc.binary_join_element_wise(whole, frac, ".")
-    text = pc.if_else(pa.array(h < 0), pc.binary_join_element_wise("-", text, ""), text)
+    text = pc.binary_join_element_wise(whole, frac, arrow.text("."))
+    text = pc.if_else(arrow.bools(h < 0), pc.binary_join_element_wise(arrow.text("-"), text, arrow.text("")), text)
     if valid is not None:
-        text = pc.if_else(pa.array(valid), text, "")
+        text = pc.if_else(arrow.bools(valid), text, arrow.text(""))
     return text
 
 
 def pick(vocabulary: Sequence[str], codes: np.ndarray) -> pa.StringArray:
     """Categorical codes to their labels; a code of -1 is NULL."""
-    labels = pa.array(["", *vocabulary], type=pa.string())
-    return labels.take(pa.array(np.asarray(codes, dtype=np.int64) + 1))
+    labels = arrow.strings(["", *vocabulary])
+    return labels.take(arrow.ints(np.asarray(codes, dtype=np.int64) + 1))
 
 
 def join(*parts: pa.Array | str) -> pa.StringArray:
     """Concatenate string arrays/scalars element-wise (no separator)."""
-    return pc.binary_join_element_wise(*parts, "")
+    args = [arrow.text(p) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*args, arrow.text(""))

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
-
-from . import rows
+from . import arrow, rows
 from . import world as w
 from .activity import simulate
 from .catalog import UTC
@@ -130,7 +128,7 @@ def _write_reference(sinks: dict[tuple[int, str], Sink], names: list[str], start
                 day = date.fromisoformat(name)
                 values = reference_rows(table, _midnight(day + timedelta(days=1))) if day in change_dates(table) else []
             columns = BY_NAME[table].columns
-            piece = {c: pa.array([v[i] for v in values], type=pa.string()) for i, c in enumerate(columns)}
+            piece = {c: arrow.strings([v[i] for v in values]) for i, c in enumerate(columns)}
             sinks[(pos, table)].write(piece)
 
 

@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 import pyarrow as pa
 
+from . import arrow
 from . import formatting as fmt
 from . import tickets as tk
 from . import world as w
@@ -62,7 +63,7 @@ def customers(pop: Population, window: Window) -> tuple[Routed, Piece]:
             fmt.pick(_EMAIL_FIRST, first),
             ".",
             fmt.pick(_EMAIL_LAST, last),
-            pa.array(number).cast(pa.string()),
+            arrow.ints(number).cast(pa.string()),
             "@example.com",
         ),
         "phone": fmt.join(

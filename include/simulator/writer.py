@@ -19,6 +19,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import arrow
+
 EOL = "\r\n"
 GZIP_LEVEL = 1
 """Fastest deflate: at scale 1000 compression is a large share of the run, and level 1 is still deterministic."""
@@ -29,7 +31,8 @@ def _quoted(column: pa.Array) -> pa.Array:
     needs = pc.match_substring_regex(column, _NEEDS_QUOTES)
     if not pc.any(needs).as_py():
         return column
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(column, '"', '""'), '"', "")
+    quote = arrow.text('"')
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(column, '"', '""'), quote, arrow.text(""))
     return pc.if_else(needs, quoted, column)
 
 
@@ -48,12 +51,12 @@ def render(columns: Sequence[pa.Array]) -> bytes:
     """CSV lines (with EOL) for equally long string columns; '' renders as an empty (NULL) field."""
     if not columns or len(columns[0]) == 0:
         return b""
-    line = pc.binary_join_element_wise(*(_quoted(c) for c in columns), ",")
-    return _text_bytes(pc.binary_join_element_wise(line, "", EOL))
+    line = pc.binary_join_element_wise(*(_quoted(c) for c in columns), arrow.text(","))
+    return _text_bytes(pc.binary_join_element_wise(line, arrow.text(""), arrow.text(EOL)))
 
 
 def render_header(names: Sequence[str]) -> bytes:
-    return render([pa.array([n], type=pa.string()) for n in names])
+    return render([arrow.strings([n]) for n in names])
 
 
 class _HashingFile:
