@@ -146,8 +146,8 @@ class DefectNotApplicable(ValueError):
 class DefectSpec:
     name: str
     table: str = "support_tickets"
-    folder: str | None = None
-    """'history', an ISO date, or None for the first daily folder."""
+    folder: str | date | None = None
+    """'history', a date (or its ISO text), or None for the first daily folder."""
 
     @classmethod
     def parse(cls, text: str) -> DefectSpec:
@@ -173,7 +173,9 @@ class DefectSpec:
         return self
 
     def resolve(self, first_day: date) -> DefectSpec:
-        return DefectSpec(self.name, self.table, self.folder or first_day.isoformat())
+        """The same spec with its folder spelled as written on disk ('history' or YYYY-MM-DD)."""
+        folder = self.folder or first_day
+        return DefectSpec(self.name, self.table, folder.isoformat() if isinstance(folder, date) else folder)
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,7 @@ class RowDefectSink:
             self.writer.write_rows([rows[c] for c in self.columns])
             detail = f"{column} set to {value!r} on line {line}"
         self.report = DefectReport(
-            name, self.table.name, self.spec.folder or "", self.writer.path, line, column, key, detail
+            name, self.table.name, str(self.spec.folder), self.writer.path, line, column, key, detail
         )
 
 
@@ -319,7 +321,7 @@ class ColumnDefectSink:
             "renamed_column": f"header {target!r} renamed to {RENAMED.get(target)!r}",
             "extra_column": f"undocumented column {target!r} appended",
         }[spec.name]
-        self.report = DefectReport(spec.name, table.name, spec.folder or "", path, 1, target, None, detail)
+        self.report = DefectReport(spec.name, table.name, str(spec.folder), path, 1, target, None, detail)
 
     def write(self, piece: dict[str, pa.Array]) -> None:
         n = len(next(iter(piece.values())))
@@ -340,7 +342,7 @@ class EmptyFileSink:
     def __init__(self, path: Path, spec: DefectSpec) -> None:
         self.writer = CsvGzWriter(path, None)
         detail = "gzip payload is empty: no header, no rows"
-        self.report = DefectReport(spec.name, spec.table, spec.folder or "", path, None, None, None, detail)
+        self.report = DefectReport(spec.name, spec.table, str(spec.folder), path, None, None, None, detail)
 
     def write(self, piece: dict[str, pa.Array]) -> None:
         return None
@@ -369,7 +371,7 @@ class StaleSink(CleanSink):
         super().__init__(path, spec.table)
         self.shifted = [c for c in self.columns if c in TIMESTAMP_COLUMNS | DATE_COLUMNS]
         detail = f"all rows: {', '.join(self.shifted)} moved {STALE_DAYS} days back"
-        self.report = DefectReport(spec.name, spec.table, spec.folder or "", path, None, "updated_at", None, detail)
+        self.report = DefectReport(spec.name, spec.table, str(spec.folder), path, None, "updated_at", None, detail)
 
     def write(self, piece: dict[str, pa.Array]) -> None:
         super().write({c: _shift(col, c) if c in self.shifted else col for c, col in piece.items()})

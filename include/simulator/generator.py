@@ -164,7 +164,7 @@ def _write_pass(
                 sinks[(pos, table)].write(part)
 
     written: dict[tuple[int, str], WrittenFile] = {key: sink.close() for key, sink in sinks.items()}
-    defect_reports = [s.report for s in sinks.values() if getattr(s, "report", None) is not None]
+    defect_reports: list[DefectReport] = [r for s in sinks.values() if (r := getattr(s, "report", None))]
     folders: list[FolderReport] = []
     for pos, name in enumerate(names):
         folder = out / name
@@ -185,7 +185,7 @@ def _write_pass(
             write_manifest(folder, name, seed, scale, files)
         rows_by_table = {table: written[(pos, table)].rows for table in TABLE_NAMES}
         folders.append(FolderReport(name, folder, rows_by_table, manifest_path))
-    return folders, defect_reports  # type: ignore[return-value]
+    return folders, defect_reports
 
 
 def generate(
@@ -202,6 +202,8 @@ def generate(
     began = time.perf_counter()
     if scale <= 0:
         raise ValueError("scale must be positive")
+    if seed < 0:
+        raise ValueError("seed must be a non-negative integer")
     _check_dates(history_start, start, end)
     out = Path(out)
     windows = _windows(start, end)

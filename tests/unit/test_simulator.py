@@ -446,3 +446,20 @@ def test_csv_quoting_round_trips(tmp_path):
     for line in quoted:
         row = next(csv.reader(io.StringIO(line), strict=True))
         assert len(row) == len(COLUMNS["support_tickets"])
+
+
+def test_long_ranges_are_written_in_passes_without_changing_any_day(tmp_path):
+    long = generate(tmp_path / "long", scale=0.02, start=date(2025, 10, 1), end=date(2025, 11, 7))
+    short = generate(tmp_path / "short", scale=0.02, start=date(2025, 10, 1), end=date(2025, 10, 3))
+    assert len(long.folders) == 1 + 38
+    assert all((f.path / MANIFEST).is_file() for f in long.folders)
+    long_hashes, short_hashes = file_hashes(long.out), file_hashes(short.out)
+    assert {k: long_hashes[k] for k in short_hashes} == short_hashes
+
+
+def test_history_may_start_on_the_first_day(tmp_path):
+    report = generate(tmp_path, scale=0.02, history_start=START, start=START, end=START)
+    history = report.folder("history").rows
+    assert history["customers"] > 0 and history["products"] == 11
+    assert history["support_tickets"] == history["customer_logins"] == 0
+    assert report.folder(START.isoformat()).rows["customer_logins"] > 0
