@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from include import contract
-from include.config import Settings, get_settings
+from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.ingest.batch import HISTORY
 from include.ingest.manifest import read_manifest
 from include.quality import suites
@@ -114,6 +114,27 @@ def _outcome(suite: str, result: Any) -> ExpectationOutcome:
     )
 
 
+def _with_row_sample(outcome: ExpectationOutcome, query: str, table: contract.Table,
+                     batch_parameters: dict[str, str] | None, settings: Settings) -> ExpectationOutcome:
+    """GX's SUMMARY result of a row query has only the count: fetch a few of the offending values for the alert."""
+    from dataclasses import replace
+
+    from psycopg import sql
+
+    batch = sql.SQL("(select * from {} where _batch_id = {}) as gx_batch" if batch_parameters else
+                    "(select * from {} {}) as gx_batch").format(
+        sql.Identifier(SCHEMA_SOURCES, table.name),
+        sql.Literal(batch_parameters["_batch_id"]) if batch_parameters else sql.SQL(""))
+    pieces: list[sql.Composable] = []
+    for index, part in enumerate(query.split("{batch}")):
+        pieces.extend([batch, sql.SQL(part)] if index else [sql.SQL(part)])
+    statement = sql.SQL("select * from ({}) as unexpected limit 5").format(sql.Composed(pieces))
+    with connect("loader", settings) as conn:
+        rows = conn.execute(statement).fetchall()
+    sample = [row[0] if len(row) == 1 else list(row) for row in rows]
+    return replace(outcome, unexpected_count=outcome.observed_value, unexpected_sample=sample)
+
+
 def _store(report: ValidationReport, run_id: str, settings: Settings) -> None:
     now = datetime.now(UTC)
     with connect("loader", settings) as conn, conn.cursor() as cur:
@@ -153,7 +174,12 @@ def _run_table(context: Any, batch_id: str, table: contract.Table, settings: Set
             continue
         for result_id, validation in result.run_results.items():
             result_ids.append(result_id)
-            outcomes.extend(_outcome(validation.suite_name, r) for r in validation.results)
+            for expectation_result in validation.results:
+                outcome = _outcome(validation.suite_name, expectation_result)
+                if not outcome.success and outcome.expectation == "unexpected_rows_expectation":
+                    query = expectation_result.expectation_config.kwargs["unexpected_rows_query"]
+                    outcome = _with_row_sample(outcome, query, table, batch_parameters, settings)
+                outcomes.append(outcome)
             if not validation.success and all(o.success for o in outcomes):
                 outcomes.append(ExpectationOutcome(validation.suite_name, "suite", None, False, None, [], None,
                                                    "GX reported failure without a failed expectation"))

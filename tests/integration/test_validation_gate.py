@@ -1,0 +1,130 @@
+"""The Great Expectations gate on real PostgreSQL: a clean batch passes; each defect fails exactly its expectation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from include.config import Settings, get_settings
+from include.ingest.batch import load_batch
+from include.quality.validate import ValidationFailed, validate_batch
+from include.simulator import generate
+from include.warehouse.connect import connect
+
+pytestmark = pytest.mark.integration
+
+DAY = "2025-11-01"
+
+
+@pytest.fixture
+def landed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, empty_warehouse) -> Callable[..., Settings]:  # type: ignore[no-untyped-def]
+    """Land (and validate) the history, then land DAY with at most one simulator defect."""
+
+    def make(defect: str | None = None) -> Settings:
+        defects = [f"{defect}:support_tickets:{DAY}"] if defect else []
+        generate(tmp_path / "landing", scale=0.1, start=date(2025, 11, 1), end=date(2025, 11, 1), defects=defects)
+        monkeypatch.setenv("SA_LANDING_ROOT", str(tmp_path / "landing"))
+        settings = get_settings()
+        load_batch("history", settings)
+        validate_batch("history", settings)
+        load_batch(DAY, settings)
+        return settings
+
+    return make
+
+
+def _failed(settings: Settings) -> set[tuple[str, str | None]]:
+    with connect("admin", settings) as conn:
+        rows = conn.execute(
+            "select expectation_type, column_name from audit.validation_results"
+            " where batch_id = %s and not success", (DAY,)).fetchall()
+    return {(r[0], r[1]) for r in rows}
+
+
+def test_clean_batch_passes_and_results_and_docs_are_kept(landed) -> None:  # type: ignore[no-untyped-def]
+    settings = landed()
+    reports = validate_batch(DAY, settings)
+    assert {r.table for r in reports} == {"customers", "products", "ticket_categories", "root_causes",
+                                          "customer_products", "support_tickets", "customer_logins"}
+    tickets = next(r for r in reports if r.table == "support_tickets")
+    assert len(tickets.outcomes) > 40 and all(o.success for o in tickets.outcomes)
+    with connect("admin", settings) as conn:
+        stored, passed = conn.execute(
+            "select count(*), count(*) filter (where success) from audit.validation_results where batch_id = %s",
+            (DAY,)).fetchone()
+    assert stored == passed == sum(len(r.outcomes) for r in reports)
+    index = settings.gx_root / "uncommitted" / "data_docs" / "local_site" / "index.html"
+    assert index.exists() and "support_tickets.batch" in index.read_text()
+
+
+@pytest.mark.parametrize(
+    ("defect", "expected", "words"),
+    [
+        ("orphan_fk", {("unexpected_rows_expectation", "customer_id")}, ["C99999999"]),
+        ("out_of_range", {("expect_column_values_to_be_between", "satisfaction_score")}, ["7"]),
+        ("unknown_category", {("expect_column_values_to_be_in_set", "channel")}, ["'fax'"]),
+        ("stale_data", {("expect_column_values_to_be_between", "updated_at")}, ["support_tickets.updated_at"]),
+    ],
+)
+def test_defect_fails_exactly_its_expectation(landed, defect: str, expected: set, words: list[str]) -> None:  # type: ignore[no-untyped-def]
+    settings = landed(defect)
+    with pytest.raises(ValidationFailed) as failure:
+        validate_batch(DAY, settings)
+    assert _failed(settings) == expected
+    message = str(failure.value)
+    assert f"validation of batch {DAY} failed" in message
+    for word in words:
+        assert word in message
+
+
+def test_null_in_required_column_fails_not_null(landed) -> None:  # type: ignore[no-untyped-def]
+    settings = landed()
+    with connect("admin", settings) as conn:
+        conn.execute("update analytics.support_tickets set channel = null where ticket_id = "
+                     "(select min(ticket_id) from analytics.support_tickets where _batch_id = %s)", (DAY,))
+    with pytest.raises(ValidationFailed, match=r"expect_column_values_to_not_be_null on support_tickets.channel"):
+        validate_batch(DAY, settings)
+    assert _failed(settings) == {("expect_column_values_to_not_be_null", "channel")}
+
+
+def test_resolved_before_created_fails_the_pair_check(landed) -> None:  # type: ignore[no-untyped-def]
+    settings = landed()
+    with connect("admin", settings) as conn:
+        conn.execute("update analytics.support_tickets set resolved_at = created_at - interval '1 hour' where"
+                     " ticket_id = (select min(ticket_id) from analytics.support_tickets where _batch_id = %s"
+                     " and resolved_at is not null)", (DAY,))
+    with pytest.raises(ValidationFailed, match=r"resolved_at,created_at"):
+        validate_batch(DAY, settings)
+    assert _failed(settings) == {("expect_column_pair_values_a_to_be_greater_than_b", "resolved_at,created_at")}
+
+
+def test_rows_lost_after_the_load_fail_the_row_count(landed) -> None:  # type: ignore[no-untyped-def]
+    settings = landed()
+    with connect("admin", settings) as conn:
+        conn.execute("delete from analytics.customer_logins where login_id = "
+                     "(select min(login_id) from analytics.customer_logins where _batch_id = %s)", (DAY,))
+    with pytest.raises(ValidationFailed, match=r"expect_table_row_count_to_equal on customer_logins"):
+        validate_batch(DAY, settings)
+    assert _failed(settings) == {("expect_table_row_count_to_equal", None)}
+
+
+def test_duplicate_key_reaching_the_table_fails_uniqueness(landed) -> None:  # type: ignore[no-untyped-def]
+    """The primary key normally makes this impossible; drop it to prove the gate would still catch it."""
+    settings = landed()
+    with connect("admin", settings) as conn:
+        conn.execute("alter table analytics.ticket_categories drop constraint ticket_categories_pkey")
+        conn.execute("insert into analytics.ticket_categories select * from analytics.ticket_categories"
+                     " where category_id = (select min(category_id) from analytics.ticket_categories)")
+        conn.execute("update analytics.ticket_categories set _batch_id = %s", (DAY,))
+    try:
+        with pytest.raises(ValidationFailed, match=r"expect_column_values_to_be_unique on ticket_categories"):
+            validate_batch(DAY, settings)
+        # The batch row count (manifest) fails too: the table now holds rows the day's file did not have.
+        assert ("expect_column_values_to_be_unique", "category_id") in _failed(settings)
+    finally:
+        with connect("admin", settings) as conn:
+            conn.execute("delete from analytics.ticket_categories")
+            conn.execute("alter table analytics.ticket_categories add primary key (category_id)")
