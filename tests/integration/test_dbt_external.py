@@ -1,0 +1,107 @@
+"""The same dbt build on the production path: an external PostgreSQL server (this machine's PG 15).
+
+A fresh database and role prefix per run (as in test_external_warehouse.py), scale-1 simulator data loaded by the
+extract, one `dbt build`; dropped at the end. Skipped, saying why, only when no server is reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import psycopg
+import pytest
+
+from include.config import Settings, get_settings
+from include.ingest.batch import load_batch
+from include.simulator import generate
+from include.transform.runner import DbtResult, run_dbt
+from include.warehouse import bootstrap
+from include.warehouse.connect import connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.external]
+
+EXTERNAL = os.environ.get("EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(7)]
+MARTS = ("mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customers")
+
+
+@dataclass(frozen=True)
+class External:
+    settings: Settings
+    build: DbtResult
+
+
+def _unreachable() -> str | None:
+    try:
+        with psycopg.connect(EXTERNAL, connect_timeout=3) as conn:
+            conn.execute("select 1")
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
+@pytest.fixture(scope="module")
+def external(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[External]:
+    problem = _unreachable()
+    if problem:
+        pytest.skip(f"no external PostgreSQL reachable at {EXTERNAL} ({problem})")
+    suffix = uuid.uuid4().hex[:8]
+    database = f"sa_dbt_{suffix}"
+    landing = tmp_path_factory.mktemp("dbt-external-landing")
+    artifacts = tmp_path_factory.mktemp("dbt-external")
+    monkeypatch_module.setenv("WAREHOUSE_URL", f"{EXTERNAL.rsplit('/', 1)[0]}/{database}")
+    monkeypatch_module.setenv("SA_ROLE_PREFIX", f"sa_d{suffix}")
+    monkeypatch_module.setenv("SA_LANDING_ROOT", str(landing))
+    monkeypatch_module.delenv("WAREHOUSE_DB", raising=False)
+    settings = get_settings()
+    try:
+        bootstrap.bootstrap(settings)
+        generate(landing, scale=1.0, start=date(2025, 11, 1), end=date(2025, 11, 7))
+        for batch in ["history", *DAYS]:
+            load_batch(batch, settings)
+        build = run_dbt(["build"], settings, target_path=artifacts / "target", log_path=artifacts / "logs")
+        yield External(settings, build)
+    finally:
+        with psycopg.connect(EXTERNAL, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{database}" with (force)')
+            for role in settings.roles.all():
+                conn.execute(f'drop role if exists "{role}"')
+
+
+def test_build_passes_on_the_external_server(external: External) -> None:
+    assert not external.settings.is_embedded
+    with connect("admin", external.settings) as conn:
+        assert int(conn.execute("show server_version_num").fetchone()[0]) < 180000
+    result = external.build
+    assert result.success and result.exception is None, result.summary()
+    statuses = {n.status for n in result.nodes if n.resource_type != "exposure"}
+    assert statuses == {"success", "pass"}
+    assert sum(n.resource_type == "model" for n in result.nodes) == 10
+
+
+def test_reader_queries_the_marts_on_the_external_server(external: External) -> None:
+    with connect("admin", external.settings) as conn:
+        tickets = conn.execute("select count(*) from analytics.support_tickets").fetchone()[0]
+    with connect("reader", external.settings) as conn:
+        counts = {m: conn.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in MARTS}
+        top = conn.execute(
+            "select root_cause_name, total_tickets from marts.mart_top_root_causes "
+            "where created_year = 2025 and created_month = 10 order by total_tickets desc limit 5"
+        ).fetchall()
+        pct = conn.execute(
+            "select distinct sum(pct_of_period) from marts.mart_top_root_causes group by created_year, created_month"
+        ).fetchall()
+        churned_30, churned_90 = conn.execute(
+            "select count(*) filter (where is_churned_30d), count(*) filter (where is_churned_90d) "
+            "from marts.mart_churned_customers"
+        ).fetchone()
+    assert counts["mart_ticket_analytics"] == tickets > 10_000
+    assert counts["mart_top_root_causes"] > 100 and counts["mart_churned_customers"] > 9_000
+    assert len(top) == 5
+    assert pct == [(100,)]
+    assert 1_000 <= churned_30 <= 2_000 and 2_500 <= churned_90 <= 4_500
+
