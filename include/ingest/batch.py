@@ -25,7 +25,7 @@ from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.ingest import checks
 from include.ingest.errors import LoadError, ManifestMismatch, QuarantineThresholdExceeded
 from include.ingest.manifest import FileEntry, Manifest, read_manifest, sha256_of, verify_checksums
-from include.ingest.stage import check_header, create_raw_table, stage_file
+from include.ingest.stage import check_header, copy_file, create_raw_table, stage_file
 from include.warehouse.connect import connect
 
 HISTORY = "history"
@@ -124,53 +124,80 @@ def load_table(batch_id: str, table_name: str, settings: Settings | None = None,
     return TableLoad(batch_id, table_name, *result, seconds=time.monotonic() - started)
 
 
+class _NeedsRowChecks(Exception):
+    """The fast path met something to quarantine: redo the file with row-level checks."""
+
+
 def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
                          settings: Settings) -> tuple[int, int, int, int]:
-    params = {"batch_id": batch_id, "table": table.name, "source_file": str(entry.path),
-              "now": datetime.now(UTC)}
+    """Fast path first: COPY straight into a typed temp table; if COPY rejects the file (bad field count or type)
+    or a key/required column is empty or repeated, roll back to a savepoint and take the slow path, which finds
+    every bad row with its line number. Either way the typed rows are then applied with update + insert."""
+    params = {"batch_id": batch_id, "table": table.name, "source_file": str(entry.path), "now": datetime.now(UTC)}
     with connect("loader", settings) as conn:
         conn.execute("set local timezone = 'UTC'")
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"support-analytics load {table.name}",))
-        create_raw_table(conn, table)
-        staged = stage_file(conn, table, entry.path)
-        if staged.rows_in != entry.rows:
-            raise ManifestMismatch(
-                f"{entry.path}: {staged.rows_in} data rows in the file but the manifest says {entry.rows}"
-            )
-        conn.execute(checks.build_checked(table))
         conn.execute("delete from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name))
-        conn.execute(checks.insert_quarantine(table), params)
-        if staged.malformed:
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "insert into audit.quarantine (batch_id, table_name, source_file, line_number, raw_line, reason,"
-                    " quarantined_at) values (%s, %s, %s, %s, %s, %s, %s)",
-                    [(batch_id, table.name, str(entry.path), m.line_number, m.raw_line, m.reason,
-                      params["now"]) for m in staged.malformed],
-                )
-        counts = dict(conn.execute(checks.reason_counts()).fetchall())
-        if staged.malformed:
-            counts["malformed"] = len(staged.malformed)
-        quarantined = sum(counts.values())
-        valid = staged.rows_in - quarantined
-        problem = _threshold_problem(counts, settings)
-        if problem:
-            firsts = [(m.line_number, m.reason) for m in staged.malformed[:5]]
-            firsts += conn.execute(checks.first_reasons()).fetchall()
-            message = (f"{entry.path.name} → analytics.{table.name}: {problem}. Nothing was loaded; "
-                       f"see audit.quarantine (batch_id={batch_id!r}). First: "
-                       + "; ".join(f"line {line}: {reason}" for line, reason in sorted(firsts)[:5]))
-            _log_finish(conn, batch_id, table.name, "failed", message, (staged.rows_in, 0, quarantined, 0))
-            conn.commit()
-            raise QuarantineThresholdExceeded(message)
-        conn.execute(checks.upsert(table), params)
+        conn.execute(checks.create_typed_table(table))
+        conn.execute("savepoint fast_path")
+        try:
+            rows_in = copy_file(conn, checks.copy_typed(table), entry.path)
+            empty_required, repeated_keys = conn.execute(checks.typed_problems(table)).fetchone()
+            if empty_required or repeated_keys:
+                raise _NeedsRowChecks
+            quarantined = 0
+        except (psycopg.errors.DataError, _NeedsRowChecks):
+            conn.execute("rollback to savepoint fast_path")
+            rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, params, settings)
+        if rows_in != entry.rows:
+            raise ManifestMismatch(f"{entry.path}: {rows_in} data rows in the file but the manifest says {entry.rows}")
+        conn.execute(checks.apply_updates(table), params)
+        conn.execute(checks.apply_inserts(table), params)
+        valid = rows_in - quarantined
         current = conn.execute(
             sql.SQL("select count(*) from {} where _batch_id = %s").format(sql.Identifier(SCHEMA_SOURCES, table.name)),
             (batch_id,),
         ).fetchone()[0]
         superseded = max(valid - current, 0)
-        _log_finish(conn, batch_id, table.name, "success", None, (staged.rows_in, valid, quarantined, superseded))
-    return staged.rows_in, valid, quarantined, superseded
+        _log_finish(conn, batch_id, table.name, "success", None, (rows_in, valid, quarantined, superseded))
+    return rows_in, valid, quarantined, superseded
+
+
+def _stage_and_check(conn: psycopg.Connection, batch_id: str, table: contract.Table, entry: FileEntry,
+                     params: dict[str, object], settings: Settings) -> tuple[int, int]:
+    """Slow path: stage as text with line numbers, quarantine every bad row, fill the typed table with the rest.
+    Commits the quarantine and raises when it exceeds the thresholds (analytics untouched)."""
+    create_raw_table(conn, table)
+    staged = stage_file(conn, table, entry.path)
+    if staged.rows_in != entry.rows:
+        raise ManifestMismatch(
+            f"{entry.path}: {staged.rows_in} data rows in the file but the manifest says {entry.rows}")
+    conn.execute(checks.build_checked(table))
+    conn.execute(checks.insert_quarantine(table), params)
+    if staged.malformed:
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into audit.quarantine (batch_id, table_name, source_file, line_number, raw_line, reason,"
+                " quarantined_at) values (%s, %s, %s, %s, %s, %s, %s)",
+                [(batch_id, table.name, str(entry.path), m.line_number, m.raw_line, m.reason, params["now"])
+                 for m in staged.malformed],
+            )
+    counts = dict(conn.execute(checks.reason_counts()).fetchall())
+    if staged.malformed:
+        counts["malformed"] = len(staged.malformed)
+    quarantined = sum(counts.values())
+    problem = _threshold_problem(counts, settings)
+    if problem:
+        firsts = [(m.line_number, m.reason) for m in staged.malformed[:5]]
+        firsts += conn.execute(checks.first_reasons()).fetchall()
+        message = (f"{entry.path.name} → analytics.{table.name}: {problem}. Nothing was loaded; "
+                   f"see audit.quarantine (batch_id={batch_id!r}). First: "
+                   + "; ".join(f"line {line}: {reason}" for line, reason in sorted(firsts)[:5]))
+        _log_finish(conn, batch_id, table.name, "failed", message, (staged.rows_in, 0, quarantined, 0))
+        conn.commit()
+        raise QuarantineThresholdExceeded(message)
+    conn.execute(checks.typed_from_checked(table))
+    return staged.rows_in, quarantined
 
 
 def load_batch(batch_id: str, settings: Settings | None = None) -> list[TableLoad]:

@@ -93,43 +93,68 @@ def insert_quarantine(table: contract.Table) -> sql.Composed:
     )
 
 
-def upsert(table: contract.Table) -> sql.Composed:
-    """Insert the loadable rows, or update an existing key when the incoming version is newer.
+TYPED_TABLE = "_typed_batch"
 
-    Idempotency: re-running a batch changes nothing (same `updated_at` and same content → no update, so even the
-    audit columns keep their first values); running an older batch after a newer one never reverts a row.
-    """
-    target = _id(SCHEMA_SOURCES, table.name)
-    cols = list(table.column_names)
-    audit_cols = [name for name, _ in contract.AUDIT_COLUMNS]
-    casts = sql.SQL(", ").join(
-        sql.SQL("c.{}::{}").format(_id(c.name), sql.SQL(c.pg_type)) for c in table.columns
-    )
-    updates = sql.SQL(", ").join(sql.SQL("{0} = excluded.{0}").format(_id(name)) for name in cols + audit_cols
-                                 if name != table.primary_key)
-    current = sql.SQL(", ").join(_id("t", name) for name in cols)
-    incoming = sql.SQL(", ").join(_id("excluded", name) for name in cols)
-    differs = sql.SQL("({}) is distinct from ({})").format(current, incoming)
-    if table.freshness_column == "updated_at":
-        condition = sql.SQL("excluded.updated_at > t.updated_at or (excluded.updated_at = t.updated_at and {})").format(
-            differs
-        )
-    else:
-        condition = differs
+
+def create_typed_table(table: contract.Table) -> sql.Composed:
+    """Temp table with the contract's types: filled by COPY (fast path) or from the checked rows (slow path)."""
+    columns = sql.SQL(", ").join(sql.SQL("{} {}").format(_id(c.name), sql.SQL(c.pg_type)) for c in table.columns)
+    return sql.SQL("create temp table {} ({}) on commit drop").format(_id(TYPED_TABLE), columns)
+
+
+def copy_typed(table: contract.Table) -> sql.Composed:
+    """COPY CSV straight into the typed table; empty fields (quoted or not) become NULL, as the contract says."""
+    columns = sql.SQL(", ").join(_id(name) for name in table.column_names)
+    return sql.SQL("copy {} ({}) from stdin (format csv, header true, force_null ({}))").format(
+        _id(TYPED_TABLE), columns, columns)
+
+
+def typed_from_checked(table: contract.Table) -> sql.Composed:
+    casts = sql.SQL(", ").join(sql.SQL("c.{}::{}").format(_id(c.name), sql.SQL(c.pg_type)) for c in table.columns)
+    return sql.SQL("insert into {} select {} from {} c where c.{} is null").format(
+        _id(TYPED_TABLE), casts, _id(CHECKED_TABLE), _id(REASON))
+
+
+def typed_problems(table: contract.Table) -> sql.Composed:
+    """(rows with an empty key or required column, surplus rows of repeated keys) in the typed table."""
+    required = [c.name for c in table.columns if c.required]
+    any_null = sql.SQL(" or ").join(sql.SQL("{} is null").format(_id(name)) for name in required)
+    return sql.SQL("select count(*) filter (where {}), count(*) - count(distinct {}) from {}").format(
+        any_null, _id(table.primary_key), _id(TYPED_TABLE))
+
+
+def _newer(table: contract.Table, current: str, incoming: str) -> sql.Composable:
+    """The incoming version replaces the current one: newer, or same `updated_at` but different content."""
+    cols = table.column_names
+    differs = sql.SQL("({}) is distinct from ({})").format(
+        sql.SQL(", ").join(_id(current, c) for c in cols), sql.SQL(", ").join(_id(incoming, c) for c in cols))
+    if table.freshness_column != "updated_at":
+        return differs
+    return sql.SQL("({i}.updated_at > {c}.updated_at or ({i}.updated_at = {c}.updated_at and {d}))").format(
+        i=_id(incoming), c=_id(current), d=differs)
+
+
+def apply_updates(table: contract.Table) -> sql.Composed:
+    """Update existing keys whose incoming version is newer (idempotent: an identical rerun updates nothing, so even
+    the audit columns keep their first values; an older batch run after a newer one never reverts a row)."""
+    sets = [sql.SQL("{0} = s.{0}").format(_id(c)) for c in table.column_names if c != table.primary_key]
+    sets += [sql.SQL("_batch_id = %(batch_id)s"), sql.SQL("_source_file = %(source_file)s"),
+             sql.SQL("_loaded_at = %(now)s")]
+    return sql.SQL("update {target} as t set {sets} from {typed} as s where t.{pk} = s.{pk} and {newer}").format(
+        target=_id(SCHEMA_SOURCES, table.name), sets=sql.SQL(", ").join(sets), typed=_id(TYPED_TABLE),
+        pk=_id(table.primary_key), newer=_newer(table, "t", "s"))
+
+
+def apply_inserts(table: contract.Table) -> sql.Composed:
+    """Insert new keys (a plain anti-join insert: about twice as fast as INSERT … ON CONFLICT here)."""
+    cols = sql.SQL(", ").join(_id(c) for c in table.column_names)
     return sql.SQL(
-        "insert into {target} as t ({cols}) "
-        "select {casts}, %(batch_id)s, %(source_file)s, %(now)s from {checked} c where c.{reason} is null "
-        "on conflict ({pk}) do update set {updates} where {condition}"
-    ).format(
-        target=target,
-        cols=sql.SQL(", ").join(_id(name) for name in cols + audit_cols),
-        casts=casts,
-        checked=_id(CHECKED_TABLE),
-        reason=_id(REASON),
-        pk=_id(table.primary_key),
-        updates=updates,
-        condition=condition,
-    )
+        "insert into {target} ({cols}, _batch_id, _source_file, _loaded_at) "
+        "select {scols}, %(batch_id)s, %(source_file)s, %(now)s from {typed} as s "
+        "where not exists (select 1 from {target} as t where t.{pk} = s.{pk})"
+    ).format(target=_id(SCHEMA_SOURCES, table.name), cols=cols,
+             scols=sql.SQL(", ").join(_id("s", c) for c in table.column_names), typed=_id(TYPED_TABLE),
+             pk=_id(table.primary_key))
 
 
 def reason_counts() -> sql.Composed:

@@ -120,3 +120,12 @@ def stage_file(conn: psycopg.Connection, table: contract.Table, path: Path) -> S
                 copy.write_row([line_start, *[value if value != "" else None for value in record]])
             line_start = reader.line_num + 1
     return result
+
+
+def copy_file(conn: psycopg.Connection, statement: sql.Composed, path: Path) -> int:
+    """Stream the decompressed file to a COPY … FROM STDIN statement; returns the rows COPY reported."""
+    with conn.cursor() as cur:
+        with cur.copy(statement) as copy, gzip.open(path, "rb") as raw:
+            while chunk := raw.read(1 << 20):
+                copy.write(chunk)
+        return cur.rowcount
