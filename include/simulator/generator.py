@@ -25,12 +25,13 @@ from . import arrow, rows
 from . import world as w
 from .activity import simulate
 from .catalog import UTC
-from .defects import HISTORY, MANIFEST_DEFECTS, DefectReport, DefectSpec, Sink, open_sink, tamper_manifest_entry
+from .defects import HISTORY, MANIFEST_DEFECTS, DefectReport, DefectSpec
 from .manifest import MANIFEST, entry, withdraw, write_manifest
 from .population import Sizing, build_population
 from .reference import change_dates, reference_rows
 from .routing import Window
 from .schema import BY_NAME, REFERENCE_TABLES, TABLE_NAMES
+from .sinks import Sink, open_sink, tamper_manifest_entry
 from .writer import WrittenFile
 
 MAX_DAYS_PER_PASS = 31
