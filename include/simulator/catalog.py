@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-UTC = UTC
-
 
 @dataclass(frozen=True)
 class Product:

@@ -18,13 +18,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from . import arrow, rows
 from . import world as w
 from .activity import simulate
-from .catalog import UTC
 from .defects import HISTORY, MANIFEST_DEFECTS, DefectReport, DefectSpec
 from .manifest import MANIFEST, entry, withdraw, write_manifest
 from .population import Sizing, build_population

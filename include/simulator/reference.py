@@ -8,7 +8,7 @@ answered from a version list built once from the catalogue and its dated edits.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cache
 
 from .catalog import (
@@ -18,7 +18,6 @@ from .catalog import (
     RC023_ADDED_AT,
     REFERENCE_CREATED_AT,
     ROOT_CAUSES,
-    UTC,
     Category,
     Product,
     RootCause,

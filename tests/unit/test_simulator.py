@@ -360,7 +360,10 @@ def test_churners_close_products_and_segments_change(simulator_data):
         for row in simulator_data[folder]["customer_logins"]:
             last_login[row["customer_id"]] = max(last_login.get(row["customer_id"], ""), row["login_at"])
     quiet = {c for c, at in last_login.items() if at < "2025-09-01"}
-    close_rate = lambda rows: sum(bool(h["closed_at"]) for h in rows) / len(rows)  # noqa: E731
+
+    def close_rate(rows: list[dict[str, str]]) -> float:
+        return sum(bool(h["closed_at"]) for h in rows) / len(rows)
+
     assert close_rate([h for h in holdings if h["customer_id"] in quiet]) > 2 * close_rate(
         [h for h in holdings if h["customer_id"] not in quiet]
     )
