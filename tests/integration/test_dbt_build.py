@@ -166,8 +166,8 @@ def test_build_passes_every_model_and_test(built: Scenario) -> None:
     for node in result.nodes:
         by_type.setdefault(node.resource_type, []).append(node.status)
     assert by_type["model"] == ["success"] * 10
-    assert len(by_type["test"]) >= 80 and set(by_type["test"]) == {"pass"}
-    assert len(by_type["unit_test"]) >= 9 and set(by_type["unit_test"]) == {"pass"}
+    assert len(by_type["test"]) >= 50 and set(by_type["test"]) == {"pass"}
+    assert len(by_type["unit_test"]) >= 6 and set(by_type["unit_test"]) == {"pass"}
     singular = {n.name for n in result.nodes if n.name.startswith("assert_")}
     assert {"assert_period_percentages_sum_to_100", "assert_churned_30d_subset_of_90d",
             "assert_churn_risk_score_within_0_100", "assert_churn_risk_level_matches_score",
