@@ -5,11 +5,13 @@ project (~5 s as a subprocess), and dbt's partial parse (`target/partial_parse.m
 unchanged files. dbt is imported inside the functions so that importing this module (e.g. from a DAG file at
 parse time) stays cheap.
 
-dbtRunner is not thread-safe: call it from one thread at a time per process.
+dbtRunner is not thread-safe (it sets process-wide flags, logging and environment): `run_dbt` serialises calls
+within a process with a lock.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from include.config import Settings, get_settings
 from include.transform.dbt_env import apply_dbt_env
 
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
+_INVOCATION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class NodeResult:
 
 @dataclass(frozen=True)
 class DbtResult:
-    """The outcome of one dbt invocation, reduced to plain data (no dbt objects escape)."""
+    """The outcome of one dbt invocation as plain data; `raw` keeps dbt's own result object."""
 
     args: tuple[str, ...]
     success: bool
@@ -124,11 +127,12 @@ def run_dbt(
     from dbt.cli.main import dbtRunner
 
     settings = settings or get_settings()
-    apply_dbt_env(settings)
     full = _with_paths(args, settings, target_path, log_path)
-    started = time.perf_counter()
-    outcome = dbtRunner().invoke(full)
-    seconds = time.perf_counter() - started
+    with _INVOCATION_LOCK:
+        apply_dbt_env(settings)
+        started = time.perf_counter()
+        outcome = dbtRunner().invoke(full)
+        seconds = time.perf_counter() - started
     exception = None if outcome.exception is None else f"{type(outcome.exception).__name__}: {outcome.exception}"
     return DbtResult(
         args=tuple(args),
