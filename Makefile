@@ -19,7 +19,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip check --python $(BIN)/python
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv from requirements.lock (idempotent)
+# Cosmos renders the transform DAG from dbt's manifest (LoadMode.DBT_MANIFEST): build it whenever the project changes.
+dbt/target/manifest.json: $(STAMP) $(shell find dbt/models dbt/macros dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml
+	$(SA) dbt-manifest
+
+install: $(STAMP) dbt/target/manifest.json ## create .venv from requirements.lock, build the dbt manifest (idempotent)
 
 lock: ## re-resolve requirements.in into requirements.lock
 	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock

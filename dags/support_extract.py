@@ -91,12 +91,13 @@ def support_extract() -> None:
             loads[parent] >> loads[table.name]
 
     @task(retries=0, outlets=[VALIDATED_BATCH])
-    def validate_batch(batch_id: str) -> dict[str, int]:
+    def validate_batch(batch_id: str, **context: Any) -> dict[str, int]:
         """Great Expectations gate over every landed table; a failure lists each failed expectation and blocks
         the transform (the Asset below is only emitted on success). Bad data does not heal: no retries."""
         from include.quality.validate import validate_batch as run_gate
 
         reports = run_gate(batch_id)
+        context["outlet_events"][VALIDATED_BATCH].extra = {"batch_id": batch_id}
         return {r.table: len(r.outcomes) for r in reports}
 
     gate = validate_batch(batch_id)

@@ -95,6 +95,9 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW_CONN_WAREHOUSE_READER": settings.role_url(settings.roles.reader),
         "NO_PROXY": "*",
     }
+    from include.transform.dbt_env import dbt_env
+
+    defaults.update(dbt_env(settings))  # Cosmos runs dbt with dbt/profiles.yml, which reads these
     for key, value in defaults.items():
         env.setdefault(key, value)
     return env

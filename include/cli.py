@@ -4,6 +4,9 @@
     sa airflow start|stop|status|migrate
     sa airflow-cli -- <airflow CLI args>     (runs `airflow` with the project's environment)
     sa load <history|YYYY-MM-DD> ...          (lands batch folders of the landing zone, as the DAG does)
+    sa validate <history|YYYY-MM-DD> ...      (runs the Great Expectations gate on landed batches)
+    sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
+    sa gx-setup                               (creates what is missing in great_expectations/; needs the warehouse)
     sa env                                    (prints the resolved settings, secrets masked)
 """
 
@@ -83,6 +86,19 @@ def _load(batches: list[str], settings: Settings) -> int:
     return 0
 
 
+def _validate(batches: list[str], settings: Settings) -> int:
+    from include.quality.validate import ValidationFailed, validate_batch
+
+    for batch_id in batches:
+        try:
+            reports = validate_batch(batch_id, settings)
+        except ValidationFailed as exc:
+            print(f"{batch_id}: {exc}", file=sys.stderr)
+            return 1
+        print(f"{batch_id}: {sum(len(r.outcomes) for r in reports)} expectations passed")
+    return 0
+
+
 def _mask(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -109,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     cli = sub.add_parser("airflow-cli")
     cli.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("load").add_argument("batches", nargs="+", help="history or YYYY-MM-DD")
+    sub.add_parser("validate").add_argument("batches", nargs="+", help="history or YYYY-MM-DD")
+    sub.add_parser("dbt-manifest")
+    sub.add_parser("gx-setup")
     sub.add_parser("env")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -123,6 +142,19 @@ def main(argv: list[str] | None = None) -> int:
         return airflow_cli(forwarded, settings).returncode
     if args.command == "load":
         return _load(args.batches, settings)
+    if args.command == "validate":
+        return _validate(args.batches, settings)
+    if args.command == "dbt-manifest":
+        from include.transform.runner import build_manifest
+
+        print(f"dbt manifest written to {build_manifest(settings)}")
+        return 0
+    if args.command == "gx-setup":
+        from include.quality.project import ensure_project
+
+        ensure_project(settings)
+        print(f"Great Expectations project complete in {settings.gx_root}")
+        return 0
     return _print_env(settings)
 
 

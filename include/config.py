@@ -57,6 +57,7 @@ class Settings:
     max_quarantined_key_rows: int
     max_quarantined_parse_rows: int
     manifest_wait_timeout_s: int
+    export_include_pii: bool
 
     @property
     def is_embedded(self) -> bool:
@@ -142,6 +143,7 @@ def get_settings() -> Settings:
         max_quarantined_key_rows=int(_env("SA_MAX_QUARANTINED_KEY_ROWS", "0")),
         max_quarantined_parse_rows=int(_env("SA_MAX_QUARANTINED_PARSE_ROWS", "0")),
         manifest_wait_timeout_s=int(_env("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600))),
+        export_include_pii=_env("SA_EXPORT_INCLUDE_PII", "false").lower() in ("1", "true", "yes"),
     )
 
 

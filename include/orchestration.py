@@ -9,6 +9,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from include import contract
+import os
+
 from include.config import SCHEMA_MARTS, SCHEMA_SOURCES, get_settings
 
 OWNER = "data-platform"
@@ -19,7 +21,8 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "owner": OWNER,
         "retries": 2,
-        "retry_delay": timedelta(minutes=2),
+        # SA_RETRY_DELAY_S shortens the wait in tests; the number of retries stays what production has.
+        "retry_delay": timedelta(seconds=int(os.environ.get("SA_RETRY_DELAY_S", "120"))),
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=20),
         "execution_timeout": timedelta(hours=1),
@@ -60,3 +63,21 @@ def mart_uri(model: str) -> str:
 
 # Emitted by support_extract only after the Great Expectations gate passed; schedules support_transform.
 VALIDATED_BATCH_ASSET = "support_analytics.validated_batch"
+
+
+def as_of_date_for_run(dag_run: Any, triggering_asset_events: Any = None) -> str:
+    """The churn as-of date a transform run passes to dbt (var `as_of_date`; "" = the latest date in the data).
+
+    - run conf `{"as_of_date": "YYYY-MM-DD"}` wins (manual reruns);
+    - an asset-triggered run takes the batch the validated extract landed (the event's extra `batch_id`);
+      for the `history` bootstrap that is "" (latest date in the data);
+    - otherwise "".
+    """
+    conf = (dag_run.conf if dag_run is not None else None) or {}
+    if conf.get("as_of_date"):
+        return date.fromisoformat(str(conf["as_of_date"])).isoformat()
+    batch_ids = []
+    for events in (triggering_asset_events or {}).values():
+        batch_ids += [e.extra.get("batch_id") for e in events if e.extra and e.extra.get("batch_id")]
+    dated = sorted(b for b in batch_ids if b != "history")
+    return dated[-1] if dated else ""

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_LOCAL = ROOT / ".local" / "pytest"
+# SA_TEST_LOCAL_DIR lets two test runs (two engineers, or a helper and CI) share a checkout without sharing state.
+TEST_LOCAL = Path(os.environ.get("SA_TEST_LOCAL_DIR") or ROOT / ".local" / "pytest").resolve()
 
 
 def _free_port() -> int:
@@ -33,6 +34,7 @@ for _var in ("WAREHOUSE_URL", "WAREHOUSE_DB", "SA_ROLE_PREFIX", "AIRFLOW_HOME", 
 for _var in [v for v in os.environ if v.startswith("AIRFLOW__") or v.startswith("AIRFLOW_CONN_")]:
     os.environ.pop(_var, None)
 os.environ["SA_LOCAL_DIR"] = str(TEST_LOCAL)
+os.environ["SA_RETRY_DELAY_S"] = "1"
 os.environ["SA_EMBEDDED_PG_PORT"] = os.environ.get("SA_TEST_PG_PORT") or str(_free_port())
 os.environ["SA_AIRFLOW_PORT"] = os.environ.get("SA_TEST_AIRFLOW_PORT") or str(_free_port())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
-EXPECTED_DAGS = {"support_extract"}
+EXPECTED_DAGS = {"support_extract", "support_transform", "support_churn_export"}
 
 
 @pytest.fixture(scope="module")

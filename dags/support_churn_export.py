@@ -1,0 +1,48 @@
+"""
+### support_churn_export — publish the churn lists for the retention team
+
+**Schedule:** on the Asset of `marts.mart_churned_customers`, which `support_transform` emits only after that
+model and its dbt tests passed — a failing dbt test never reaches this DAG.
+
+**What it does:** reads the mart as the *reader* role and writes, for the mart's as-of date,
+`churned_customers` (churned within 90 days, incl. the 30-day ones) and `high_risk_customers` (risk level high or
+critical) as CSV and Parquet plus `manifest.json` (as-of date, row counts, sha256, source model, generated at) to
+`$SA_EXPORT_ROOT/<as_of_date>/` (a folder, or any fsspec URL such as `s3://…`). A rerun replaces that date's
+files atomically. Names, e-mails and phones are masked unless `SA_EXPORT_INCLUDE_PII=true`.
+
+**On failure:** usually the warehouse or the export root is unreachable (the alert says which); clear the task
+once it is back. Re-running is always safe.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from include.orchestration import default_args, mart_uri
+
+
+@dag(
+    schedule=[Asset(mart_uri("mart_churned_customers"))],
+    start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=["support-analytics", "export"],
+    doc_md=__doc__,
+)
+def support_churn_export() -> None:
+    @task
+    def export_churn_lists() -> dict[str, object]:
+        """Write both lists and the manifest for the mart's as-of date (atomic swap)."""
+        from include.export.churn import export_churn
+
+        result = export_churn()
+        print(f"exported {result.rows} for {result.as_of_date} to {result.folder} (PII included: "
+              f"{result.pii_included})")
+        return {"as_of_date": result.as_of_date, "folder": result.folder, "rows": result.rows}
+
+    export_churn_lists()
+
+
+support_churn_export()

@@ -1,0 +1,56 @@
+"""
+### support_transform — build the dbt models (staging → marts) with Cosmos
+
+**Schedule:** on the Asset `support_analytics.validated_batch`, which `support_extract` emits only after the Great
+Expectations gate passed — a failed validation never reaches this DAG.
+
+**What it does:** Cosmos renders the dbt project (`dbt/`, read from the manifest that `make install` / the image
+build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changing a model) as one task per model.
+Each task runs `dbt build` for its model: the model, then its tests — so a failing test fails that task and
+everything downstream is `upstream_failed`, and no mart is published on untested data. Tests spanning two models
+(`relationships`, singular tests) run as their own `*_test` tasks after both, and gate everything built on them. Each model publishes an
+Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`); `support_churn_export` is scheduled on
+`mart_churned_customers`.
+
+**As-of date:** churn is evaluated as of the batch's logical date (from the triggering Asset event), or run conf
+`{"as_of_date": "YYYY-MM-DD"}`; the history bootstrap uses the latest date in the data. Reruns give the same marts.
+
+**On failure:** the alert names the model and the failed dbt tests; `dbt/target/run_results.json` on the worker
+and the task log have the failing rows' query. Fix the data (or the model), then clear the failed task.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset
+from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+
+from include.config import get_settings
+from include.orchestration import VALIDATED_BATCH_ASSET, as_of_date_for_run, default_args
+from include.transform.cosmos_graph import gate_downstream_on_detached_tests
+
+DBT_DIR = get_settings().dbt_project_dir
+
+support_transform = DbtDag(
+    dag_id="support_transform",
+    project_config=ProjectConfig(dbt_project_path=DBT_DIR, manifest_path=DBT_DIR / "target" / "manifest.json",
+                                 install_dbt_deps=False),
+    profile_config=ProfileConfig(profile_name="support_analytics", target_name="dev",
+                                 profiles_yml_filepath=DBT_DIR / "profiles.yml"),
+    execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+    render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
+                               should_detach_multiple_parents_tests=True),
+    operator_args={"vars": {"as_of_date": "{{ sa_as_of_date(dag_run, triggering_asset_events) }}"}},
+    user_defined_macros={"sa_as_of_date": as_of_date_for_run},
+    schedule=[Asset(VALIDATED_BATCH_ASSET)],
+    start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(retries=1),
+    tags=["support-analytics", "transform", "dbt"],
+    doc_md=__doc__,
+)
+
+# Tests spanning two models run as their own tasks; make them gate the models built on their parents.
+gate_downstream_on_detached_tests(support_transform)

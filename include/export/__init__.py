@@ -1,0 +1,1 @@
+"""Publishing mart contents for downstream teams (churn lists)."""

@@ -1,0 +1,171 @@
+"""The nightly chain run for real with `dag.test()` on real PostgreSQL and real dbt: extract → transform → export,
+and the two gates: a failed validation emits no Asset for the transform, a failed dbt test none for the export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pendulum
+import pytest
+
+from include.config import get_settings
+from include.orchestration import VALIDATED_BATCH_ASSET, mart_uri
+from include.warehouse.connect import connect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+DAGS = Path(__file__).resolve().parents[2] / "dags"
+DAY = pendulum.datetime(2025, 11, 1, 2, tz="UTC")
+
+SPEC_QUERIES = {
+    "top_root_causes": """
+        SELECT root_cause_name, category_name, total_tickets, pct_of_period, pct_open
+        FROM marts.mart_top_root_causes
+        WHERE created_year = 2025 AND created_month = 10
+        ORDER BY total_tickets DESC
+        LIMIT 5""",
+    "v12_by_product": """
+        SELECT * FROM marts.mart_ticket_analytics
+        WHERE is_v12_related = true
+        AND product_type = 'Digital Lending'""",
+    "premium_churned": """
+        SELECT * FROM marts.mart_churned_customers
+        WHERE customer_segment = 'Premium'
+        AND is_churned_30d = true
+        ORDER BY estimated_clv DESC""",
+    "v12_impact": """
+        SELECT product_type, COUNT(*) as v12_tickets, AVG(resolution_time_hours) as avg_resolution
+        FROM marts.mart_ticket_analytics
+        WHERE is_v12_related = true
+        GROUP BY product_type""",
+    "clv_at_risk": """
+        SELECT customer_segment, COUNT(*) as at_risk_customers, SUM(estimated_clv) as clv_at_risk
+        FROM marts.mart_churned_customers
+        WHERE churn_risk_level IN ('high', 'critical')
+        GROUP BY customer_segment""",
+}
+
+
+def _dag(dag_id: str):  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    bag = BundleDagBag(str(DAGS), bundle_path=str(DAGS))
+    assert bag.import_errors == {}
+    return bag.dags[dag_id]
+
+
+def _states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def _asset_events(settings, name_or_uri: str) -> int:  # type: ignore[no-untyped-def]
+    import psycopg
+
+    with psycopg.connect(settings.admin_url(settings.airflow_db)) as conn:
+        return conn.execute(
+            "select count(*) from asset_event e join asset a on a.id = e.asset_id where a.uri = %s or a.name = %s",
+            (name_or_uri, name_or_uri)).fetchone()[0]
+
+
+@pytest.fixture(scope="module")
+def chain(airflow_db, landing):  # type: ignore[no-untyped-def]
+    """History, then one day through the three DAGs, as dag.test() runs."""
+    from tests.conftest import truncate_warehouse
+
+    settings = get_settings()
+    truncate_warehouse(settings)
+    extract = _dag("support_extract")
+    assert extract.test(run_conf={"batch": "history"}).state == "success"
+    day = extract.test(logical_date=DAY)
+    assert day.state == "success", _states(day)
+    transform = _dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
+    export = _dag("support_churn_export").test()
+    return settings, day, transform, export
+
+
+def test_transform_builds_every_model_with_its_tests(chain) -> None:  # type: ignore[no-untyped-def]
+    settings, _, transform, _ = chain
+    states = _states(transform)
+    assert transform.state == "success", states
+    assert {"stg_tickets_model_build", "mart_ticket_analytics_model_build", "mart_top_root_causes_model_build",
+            "mart_churned_customers_model_build"} <= set(states)
+    with connect("reader", settings) as conn:
+        tickets = conn.execute("select count(*) from marts.mart_ticket_analytics").fetchone()[0]
+        as_of = conn.execute("select distinct as_of_date from marts.mart_churned_customers").fetchall()
+    with connect("admin", settings) as conn:
+        landed = conn.execute("select count(*) from analytics.support_tickets").fetchone()[0]
+    assert tickets == landed > 10_000
+    assert [str(r[0]) for r in as_of] == ["2025-11-01"]
+    assert _asset_events(settings, mart_uri("mart_churned_customers")) >= 1
+
+
+def test_the_spec_sample_queries_answer_verbatim(chain) -> None:  # type: ignore[no-untyped-def]
+    settings = chain[0]
+    with connect("reader", settings) as conn:
+        answers = {name: conn.execute(query).fetchall() for name, query in SPEC_QUERIES.items()}
+    assert len(answers["top_root_causes"]) == 5
+    assert answers["top_root_causes"][0][2] >= answers["top_root_causes"][-1][2]
+    assert answers["v12_by_product"] and answers["premium_churned"]
+    assert {r[0] for r in answers["v12_impact"]} >= {"Digital Lending"}
+    assert answers["clv_at_risk"] and all(r[1] > 0 for r in answers["clv_at_risk"])
+
+
+def test_export_writes_both_lists_with_a_manifest_that_matches(chain) -> None:  # type: ignore[no-untyped-def]
+    settings, _, _, export = chain
+    assert export.state == "success", _states(export)
+    folder = Path(settings.export_root) / "2025-11-01"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["as_of_date"] == "2025-11-01" and manifest["source_model"] == "marts.mart_churned_customers"
+    with connect("reader", settings) as conn:
+        churned = conn.execute("select count(*) from marts.mart_churned_customers where is_churned_90d"
+                               ).fetchone()[0]
+        high = conn.execute("select count(*) from marts.mart_churned_customers"
+                            " where churn_risk_level in ('high', 'critical')").fetchone()[0]
+    expected = {"churned_customers": churned, "high_risk_customers": high}
+    for filename, entry in manifest["files"].items():
+        payload = (folder / filename).read_bytes()
+        assert hashlib.sha256(payload).hexdigest() == entry["sha256"]
+        assert entry["rows"] == expected[filename.split(".")[0]]
+        if filename.endswith(".csv"):
+            assert payload.decode().count("\n") == entry["rows"] + 1
+    assert churned > 1000 and high > 0
+    assert manifest["pii_included"] is False and "@masked.invalid" in (folder / "churned_customers.csv").read_text()
+
+
+def test_failed_dbt_test_blocks_the_export(chain) -> None:  # type: ignore[no-untyped-def]
+    settings = chain[0]
+    before = _asset_events(settings, mart_uri("mart_churned_customers"))
+    with connect("admin", settings) as conn:  # a value only a dbt test catches once it is past the gate
+        conn.execute("update analytics.customer_products set monthly_revenue = -5 where holding_id ="
+                     " (select min(holding_id) from analytics.customer_products)")
+    try:
+        run = _dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
+        states = _states(run)
+        assert run.state == "failed"
+        failed = [t for t, s in states.items() if s == "failed"]
+        assert failed, states
+        assert states["mart_churned_customers_model_build"] in ("upstream_failed", "failed")
+        assert _asset_events(settings, mart_uri("mart_churned_customers")) == before
+    finally:
+        with connect("admin", settings) as conn:
+            conn.execute("update analytics.customer_products set monthly_revenue = 5 where monthly_revenue < 0")
+
+
+def test_failed_validation_blocks_the_transform(chain) -> None:  # type: ignore[no-untyped-def]
+    settings = chain[0]
+    before = _asset_events(settings, VALIDATED_BATCH_ASSET)
+    with connect("admin", settings) as conn:  # an orphan ticket: the gate's whole-table check must catch it
+        conn.execute("insert into analytics.support_tickets select 'T-ORPHAN', 'C99999999', product_id, category_id,"
+                     " root_cause_id, channel, priority, status, subject, app_version, created_at, first_response_at,"
+                     " resolved_at, resolution_time_hours, satisfaction_score, updated_at, 'history', _source_file,"
+                     " _loaded_at from analytics.support_tickets limit 1")
+    try:
+        run = _dag("support_extract").test(logical_date=DAY)
+        states = _states(run)
+        assert run.state == "failed" and states["validate_batch"] == "failed", states
+        assert _asset_events(settings, VALIDATED_BATCH_ASSET) == before
+    finally:
+        with connect("admin", settings) as conn:
+            conn.execute("delete from analytics.support_tickets where ticket_id = 'T-ORPHAN'")
