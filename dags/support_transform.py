@@ -7,10 +7,10 @@ Expectations gate passed — a failed validation never reaches this DAG.
 **What it does:** Cosmos renders the dbt project (`dbt/`, read from the manifest that `make install` / the image
 build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changing a model) as one task per model.
 Each task runs `dbt build` for its model: the model, then its tests — so a failing test fails that task and
-everything downstream is `upstream_failed`, and no mart is published on untested data. Tests spanning two models
-(`relationships`, singular tests) run as their own `*_test` tasks after both, and gate everything built on them. Each model publishes an
-Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`); `support_churn_export` is scheduled on
-`mart_churned_customers`.
+everything downstream is `upstream_failed`, and no mart is published on untested data. Tests spanning two
+models (`relationships`, singular tests) run as their own `*_test` tasks after both, and gate everything built
+on them. Each model publishes an Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`);
+`support_churn_export` is scheduled on `mart_churned_customers`.
 
 **As-of date:** churn is evaluated as of the batch's logical date (from the triggering Asset event), or run conf
 `{"as_of_date": "YYYY-MM-DD"}`; the history bootstrap uses the latest date in the data. Reruns give the same marts.

@@ -5,12 +5,11 @@ Kept free of heavy imports: DAG files import this at parse time.
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from typing import Any
 
 from include import contract
-import os
-
 from include.config import SCHEMA_MARTS, SCHEMA_SOURCES, get_settings
 
 OWNER = "data-platform"
