@@ -21,6 +21,13 @@ rerun leaves the same contents. **Bootstrap** the history: trigger with conf `{"
 `sa load history`.
 
 **On failure** the alert names the file and line/column or the failed expectation; see the README run-book.
+
+**Alerts** (README "Alerts"; off until `SA_ALERT_EMAILS` / `SA_ALERT_WEBHOOK_URL` are set): a task that fails for
+good — after its retries — sends one e-mail and one chat message with the task, run, date, exception, failed
+expectations (table.column) and a link to its log. The first successful run after a failed one sends an all-clear.
+A run not finished `SA_LATE_AFTER_MINUTES` (180) after it was queued sends a *late* alert: usually
+`wait_for_delivery` is still waiting for the source delivery. `summarize_run` writes the run's row of
+`audit.run_summary` (rows landed/quarantined, expectations passed/failed, durations) whatever the outcome.
 """
 
 from __future__ import annotations
@@ -31,7 +38,14 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
 
 from include import contract
-from include.orchestration import VALIDATED_BATCH_ASSET, batch_id_from_context, default_args, source_table_uris
+from include.notify.callbacks import dag_alerting
+from include.orchestration import (
+    VALIDATED_BATCH_ASSET,
+    batch_id_from_context,
+    default_args,
+    schedule_end_date,
+    source_table_uris,
+)
 
 SOURCE_ASSETS = {name: Asset(uri=uri, name=f"analytics.{name}") for name, uri in source_table_uris().items()}
 VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
@@ -40,11 +54,13 @@ VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
 @dag(
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
+    end_date=schedule_end_date(),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
     tags=["support-analytics", "extract"],
     doc_md=__doc__,
+    **dag_alerting(),
 )
 def support_extract() -> None:
     @task
@@ -103,6 +119,15 @@ def support_extract() -> None:
     gate = validate_batch(batch_id)
     for load in loads.values():
         load >> gate
+
+    @task(retries=1)
+    def summarize_run(**context: Any) -> dict[str, Any]:
+        """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
+        from include.run_summary import summarize_extract
+
+        return summarize_extract(context)
+
+    gate >> summarize_run().as_teardown()
 
 
 support_extract()

@@ -94,6 +94,10 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW_CONN_WAREHOUSE_TRANSFORMER": settings.role_url(settings.roles.transformer),
         "AIRFLOW_CONN_WAREHOUSE_READER": settings.role_url(settings.roles.reader),
         "NO_PROXY": "*",
+        # The local runtime runs on simulated data (2025-01-01 … 2025-11-07): stop the nightly schedule there, so
+        # unpausing support_extract does not start a run for "yesterday" that waits hours for a folder that the
+        # simulator never writes. Production (docker-compose) leaves it unset.
+        "SA_SCHEDULE_END_DATE": "2025-11-07",
     }
     from include.transform.dbt_env import dbt_env
 

@@ -58,6 +58,21 @@ class Settings:
     max_quarantined_parse_rows: int
     manifest_wait_timeout_s: int
     export_include_pii: bool
+    schedule_end_date: str | None
+    # Alerts (include/notify): each channel is off until configured; nothing is sent and nothing fails then.
+    alert_emails: tuple[str, ...] = ()
+    alert_smtp_conn_id: str = "smtp_default"
+    alert_webhook_url: str | None = None
+    alert_webhook_conn_id: str | None = None
+    late_after_minutes: float = 180.0
+
+    @property
+    def email_alerts_on(self) -> bool:
+        return bool(self.alert_emails)
+
+    @property
+    def webhook_alerts_on(self) -> bool:
+        return bool(self.alert_webhook_url or self.alert_webhook_conn_id)
 
     @property
     def is_embedded(self) -> bool:
@@ -144,6 +159,12 @@ def get_settings() -> Settings:
         max_quarantined_parse_rows=int(_env("SA_MAX_QUARANTINED_PARSE_ROWS", "0")),
         manifest_wait_timeout_s=int(_env("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600))),
         export_include_pii=_env("SA_EXPORT_INCLUDE_PII", "false").lower() in ("1", "true", "yes"),
+        schedule_end_date=os.environ.get("SA_SCHEDULE_END_DATE", "").strip() or None,
+        alert_emails=tuple(a.strip() for a in _env("SA_ALERT_EMAILS", "").replace(";", ",").split(",") if a.strip()),
+        alert_smtp_conn_id=_env("SA_ALERT_SMTP_CONN_ID", "smtp_default"),
+        alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,
+        alert_webhook_conn_id=os.environ.get("SA_ALERT_WEBHOOK_CONN_ID", "").strip() or None,
+        late_after_minutes=float(_env("SA_LATE_AFTER_MINUTES", "180")),
     )
 
 

@@ -16,7 +16,10 @@ OWNER = "data-platform"
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
-    """Retries with exponential backoff and a hard time limit per task; callbacks are added by `include.notify`."""
+    """Retries with exponential backoff, a hard time limit per task, and the failure alert (`include.notify`), which
+    Airflow calls once the last try has failed."""
+    from include.notify.callbacks import task_failure_callbacks
+
     args: dict[str, Any] = {
         "owner": OWNER,
         "retries": 2,
@@ -25,9 +28,18 @@ def default_args(**overrides: Any) -> dict[str, Any]:
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=20),
         "execution_timeout": timedelta(hours=1),
+        "on_failure_callback": task_failure_callbacks(),
     }
     args.update(overrides)
     return args
+
+
+def schedule_end_date() -> Any:
+    """`SA_SCHEDULE_END_DATE` as the nightly DAG's end_date (None = schedule forever)."""
+    import pendulum
+
+    end = get_settings().schedule_end_date
+    return pendulum.parse(end).add(hours=23) if end else None
 
 
 def batch_id_from_context(context: dict[str, Any]) -> str:

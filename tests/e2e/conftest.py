@@ -1,0 +1,32 @@
+"""A real local Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor) for the e2e tiers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from include import airflow_local
+from include.airflow_api import AirflowApi
+
+CHAIN = ["support_extract", "support_transform", "support_churn_export"]
+
+
+@pytest.fixture(scope="module")
+def running_airflow(airflow_db, landing) -> Iterator[AirflowApi]:  # type: ignore[no-untyped-def]
+    """Start the whole Airflow against the test warehouse, with the history landed and the chain unpaused."""
+    from include.ingest.batch import load_batch
+    from tests.conftest import truncate_warehouse
+
+    settings = airflow_db
+    truncate_warehouse(settings)
+    load_batch("history", settings)
+    airflow_local.start(settings)
+    try:
+        api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+        api.wait_for_dags(CHAIN)
+        for dag_id in CHAIN:
+            api.unpause(dag_id)
+        yield api
+    finally:
+        airflow_local.stop(settings)
