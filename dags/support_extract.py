@@ -25,7 +25,7 @@ rerun leaves the same contents. **Bootstrap** the history: trigger with conf `{"
 **Alerts** (README "Alerts"; off until `SA_ALERT_EMAILS` / `SA_ALERT_WEBHOOK_URL` are set): a task that fails for
 good — after its retries — sends one e-mail and one chat message with the task, run, date, exception, failed
 expectations (table.column) and a link to its log. The first successful run after a failed one sends an all-clear.
-A run not finished `SA_LATE_AFTER_MINUTES` (180) after it was queued sends a *late* alert: usually
+A run not finished `SA_LATE_AFTER_MINUTES` (if set, e.g. 180) after it was queued sends a *late* alert: usually
 `wait_for_delivery` is still waiting for the source delivery. `summarize_run` writes the run's row of
 `audit.run_summary` (rows landed/quarantined, expectations passed/failed, durations) whatever the outcome.
 """

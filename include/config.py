@@ -64,7 +64,7 @@ class Settings:
     alert_smtp_conn_id: str = "smtp_default"
     alert_webhook_url: str | None = None
     alert_webhook_conn_id: str | None = None
-    late_after_minutes: float = 180.0
+    late_after_minutes: float | None = None  # None: no deadline alert on the DAGs
 
     @property
     def email_alerts_on(self) -> bool:
@@ -141,6 +141,7 @@ def get_settings() -> Settings:
     local_dir = Path(_env("SA_LOCAL_DIR", str(PROJECT_ROOT / ".local"))).resolve()
     prefix = _env("SA_ROLE_PREFIX", "sa")
     external = os.environ.get("WAREHOUSE_URL", "").strip() or None
+    late = os.environ.get("SA_LATE_AFTER_MINUTES", "").strip()
     return Settings(
         project_root=PROJECT_ROOT,
         local_dir=local_dir,
@@ -164,7 +165,7 @@ def get_settings() -> Settings:
         alert_smtp_conn_id=_env("SA_ALERT_SMTP_CONN_ID", "smtp_default"),
         alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,
         alert_webhook_conn_id=os.environ.get("SA_ALERT_WEBHOOK_CONN_ID", "").strip() or None,
-        late_after_minutes=float(_env("SA_LATE_AFTER_MINUTES", "180")),
+        late_after_minutes=float(late) if late else None,
     )
 
 

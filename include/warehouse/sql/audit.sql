@@ -46,3 +46,63 @@ create table if not exists audit.validation_results (
     validated_at       timestamptz not null
 );
 create index if not exists validation_results_batch on audit.validation_results (batch_id, table_name);
+
+-- One row per DAG run of the nightly chain, written by the run's last task (`summarize_run`, include/run_summary.py);
+-- `state` is set by the DAG-level callbacks only ('running' until Airflow's verdict; a re-run keeps the last verdict
+-- until its own). Counts are null where a DAG has no such step or the step did not run.
+create table if not exists audit.run_summary (
+    dag_id              text        not null,
+    run_id              text        not null,
+    run_date            text        not null,  -- what the run worked on: batch 'YYYY-MM-DD' / 'history', or as-of date
+    logical_date        timestamptz,           -- null for manual and asset-triggered runs
+    state               text        not null check (state in ('running', 'success', 'failed')),  -- Airflow's verdict
+    failed_tasks        text,                  -- task ids that failed (comma-separated; upstream_failed not listed)
+    rows_landed         bigint,                -- extract: rows upserted by the loads of this run
+    rows_quarantined    bigint,                -- extract: rows set aside in audit.quarantine
+    validations_passed  integer,               -- extract: expectations of the gate run
+    validations_failed  integer,
+    models_built        integer,               -- transform: dbt models built
+    tests_passed        integer,               -- transform: dbt data and unit tests
+    tests_failed        integer,
+    exported_rows       bigint,                -- export: rows written (both lists)
+    load_seconds        numeric(12, 3),        -- summed task durations per step (as Airflow records them)
+    validation_seconds  numeric(12, 3),
+    dbt_seconds         numeric(12, 3),
+    export_seconds      numeric(12, 3),
+    task_seconds        numeric(12, 3),        -- every task of the run
+    started_at          timestamptz,           -- the DAG run's start
+    finished_at         timestamptz,
+    updated_at          timestamptz not null default now(),
+    primary key (dag_id, run_id)
+);
+create index if not exists run_summary_date on audit.run_summary (run_date, dag_id);
+
+-- The night per date: the latest run of each DAG for that date folded into one row.
+create or replace view audit.run_summary_by_date as
+with latest as (
+    select distinct on (run_date, dag_id) *
+    from audit.run_summary
+    order by run_date, dag_id, coalesce(finished_at, updated_at) desc
+)
+select
+    run_date,
+    max(state) filter (where dag_id = 'support_extract')      as extract_state,
+    max(state) filter (where dag_id = 'support_transform')    as transform_state,
+    max(state) filter (where dag_id = 'support_churn_export') as export_state,
+    sum(rows_landed)        as rows_landed,
+    sum(rows_quarantined)   as rows_quarantined,
+    sum(validations_passed) as validations_passed,
+    sum(validations_failed) as validations_failed,
+    sum(models_built)       as models_built,
+    sum(tests_passed)       as tests_passed,
+    sum(tests_failed)       as tests_failed,
+    sum(exported_rows)      as exported_rows,
+    sum(load_seconds)       as load_seconds,
+    sum(validation_seconds) as validation_seconds,
+    sum(dbt_seconds)        as dbt_seconds,
+    sum(export_seconds)     as export_seconds,
+    sum(task_seconds)       as task_seconds,
+    min(started_at)         as started_at,
+    max(finished_at)        as finished_at
+from latest
+group by run_date;

@@ -1,0 +1,140 @@
+"""What the DAGs attach: the task failure notifier (in `default_args`), the DAG-level success/failure callbacks
+(run state, recovery all-clear) and the late-run deadline alert.
+
+- Task failure → `FailureAlertNotifier`: Airflow calls `on_failure_callback` only when the last try failed, so a
+  task with retries=2 sends one alert, after its third try. No `on_retry_callback` is set on purpose.
+- DAG run succeeded → `on_dag_success`: records the state; if the DAG's previous run had failed, an all-clear.
+  A plain function, not a notifier object: Airflow calls DAG-level callbacks on the serialized DAG, where a
+  notifier cannot render its templates.
+- DAG run failed → `on_dag_failure`: records the state (the task alert has already gone out).
+- Late → `late_run_deadline()`: an Airflow 3 `DeadlineAlert` (queued time + `SA_LATE_AFTER_MINUTES`, only when
+  that is set); when a run has not finished by then, the scheduler queues `late_run_alert` on the triggerer.
+
+All of it is quiet when no channel is configured: nothing is sent and nothing raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
+
+from include.config import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def _channels_on() -> bool:
+    settings = get_settings()
+    return settings.email_alerts_on or settings.webhook_alerts_on
+
+
+class FailureAlertNotifier(BaseNotifier):
+    """Task-level `on_failure_callback`: e-mail + webhook naming DAG, task, run, date, try, the exception, the
+    failed expectations / dbt tests with table and column, and the link to the task log."""
+
+    def notify(self, context: Any) -> None:
+        if not _channels_on():
+            return
+        from include.notify.channels import deliver
+        from include.notify.messages import failure_alert
+
+        try:
+            alert = failure_alert(dict(context))
+        except Exception as exc:  # never let the alert hide the task's own failure
+            log.warning("failure alert not built: %s: %s", type(exc).__name__, exc)
+            return
+        deliver(alert)
+
+
+def task_failure_callbacks() -> list[Any]:
+    """For `default_args["on_failure_callback"]`."""
+    return [FailureAlertNotifier()]
+
+
+def _run_date(context: dict[str, Any]) -> str | None:
+    from include.notify.messages import run_date
+
+    try:
+        return run_date(context)
+    except Exception:
+        return None
+
+
+def on_dag_success(context: Any) -> None:
+    """Record the run as successful; send an all-clear if the DAG's previous run had failed."""
+    from include import run_summary
+
+    context = dict(context)
+    dag_id = context["dag"].dag_id
+    run_id = context["run_id"]
+    try:
+        previous = run_summary.last_verdict(dag_id)
+        run_summary.record_final_state(dag_id, run_id, "success", _run_date(context))
+    except Exception as exc:
+        log.warning("run state of %s/%s not recorded: %s: %s", dag_id, run_id, type(exc).__name__, exc)
+        return
+    if previous and previous["state"] == "failed" and _channels_on():
+        from include.notify.channels import deliver
+        from include.notify.messages import recovery_alert
+
+        deliver(recovery_alert(dag_id, run_id, _run_date(context), previous))
+
+
+def on_dag_failure(context: Any) -> None:
+    """Record the run as failed: the next successful run of the DAG then sends the all-clear."""
+    from include import run_summary
+
+    context = dict(context)
+    dag_id = context["dag"].dag_id
+    try:
+        run_summary.record_final_state(dag_id, context["run_id"], "failed", _run_date(context))
+    except Exception as exc:
+        log.warning("run state of %s/%s not recorded: %s: %s", dag_id, context["run_id"], type(exc).__name__, exc)
+
+
+async def late_run_alert(context: dict[str, Any] | None = None, late_after_minutes: float | None = None,
+                         **_: Any) -> dict[str, str]:
+    """Deadline callback (runs on the triggerer): the run has not finished by its deadline.
+
+    A run that already failed is skipped — its failure alert went out; the deadline is about runs still going."""
+    context = context or {}
+    dag_run = context.get("dag_run") or {}
+    if str(dag_run.get("state")) in ("failed", "success"):
+        log.info("deadline passed for a %s run; no late alert", dag_run.get("state"))
+        return {}
+    settings = get_settings()
+    if not (settings.email_alerts_on or settings.webhook_alerts_on):
+        return {}
+    from include.notify.channels import deliver
+    from include.notify.messages import late_alert
+
+    alert = late_alert(dag_run, context.get("deadline") or {}, late_after_minutes)
+    return await asyncio.to_thread(deliver, alert, settings)
+
+
+def late_run_deadline() -> DeadlineAlert | None:
+    """Queued time + `SA_LATE_AFTER_MINUTES` (read when the DAG is parsed) for every run of the nightly chain;
+    None when the setting is unset.
+
+    Opt-in rather than on by default: in Airflow 3.3.2 `dag.test()` of a DAG with a deadline crashes when the run
+    succeeds (`DagRun.update_state` looks the deadline up by id, but under `dag.test()` it holds the serialized
+    dict: "can't adapt type 'dict'"), and the project's tests and `airflow dags test` rely on `dag.test()`."""
+    minutes = get_settings().late_after_minutes
+    if minutes is None:
+        return None
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=minutes),
+        callback=AsyncCallback(late_run_alert, kwargs={"late_after_minutes": minutes}),
+        name="support-analytics late run",
+    )
+
+
+def dag_alerting() -> dict[str, Any]:
+    """The DAG-level arguments every DAG of the chain takes: `@dag(..., **dag_alerting())`."""
+    return {"on_success_callback": on_dag_success, "on_failure_callback": on_dag_failure,
+            "deadline": late_run_deadline()}  # None = no deadline

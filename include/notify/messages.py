@@ -1,0 +1,248 @@
+"""What an alert says: built once from the Airflow context, rendered as plain text, HTML (e-mail) and Slack JSON.
+
+Every alert answers the on-call engineer's first questions without opening Airflow: which DAG, task and run,
+which date the run worked on, which try, what broke (the exception and the failed checks with table and column)
+and where to look (a link to the task log or the run in the UI).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+from include.notify.failed_checks import FailedCheck, failed_checks
+
+PREFIX = "[support-analytics]"
+MAX_EXCEPTION_CHARS = 2500  # Slack caps a section at 3000 characters; e-mail gets the same text
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # "failure", "recovery" or "late"
+    subject: str
+    headline: str
+    facts: tuple[tuple[str, str], ...]
+    exception: str | None = None
+    checks: tuple[FailedCheck, ...] = ()
+    link: str | None = None
+    link_label: str = "Open the task log"
+    advice: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+def ui_base_url() -> str:
+    """The Airflow UI as links should point to it (`[api] base_url`, the same setting `ti.log_url` uses)."""
+    try:
+        from airflow.configuration import conf
+
+        return str(conf.get("api", "base_url", fallback="http://localhost:8080")).rstrip("/")
+    except Exception:  # outside Airflow (unit tests, CLI)
+        return "http://localhost:8080"
+
+
+def run_url(dag_id: str, run_id: str) -> str:
+    return f"{ui_base_url()}/dags/{dag_id}/runs/{quote(run_id)}"
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def run_date(context: dict[str, Any]) -> str | None:
+    """The date a run worked on: the batch (extract), the churn as-of date (transform, export) or the logical date.
+
+    Manual and asset-triggered runs have no logical date in Airflow 3; their date comes from run conf, the
+    rendered dbt vars, the triggering Asset event or (extract) the day before the run was triggered — the same
+    rules the DAGs use (`include.orchestration`)."""
+    from include import orchestration
+
+    dag_run = context.get("dag_run")
+    dag_id = getattr(context.get("dag"), "dag_id", None) or getattr(dag_run, "dag_id", None)
+    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+    try:
+        if dag_id == "support_extract" and dag_run is not None:
+            return orchestration.batch_id_from_context(context)
+    except Exception:
+        pass
+    for key in ("batch", "date", "as_of_date"):
+        if conf.get(key):
+            return str(conf[key])
+    rendered = getattr(context.get("task"), "vars", None)
+    if isinstance(rendered, dict) and rendered.get("as_of_date") and "{{" not in str(rendered["as_of_date"]):
+        return str(rendered["as_of_date"])
+    try:
+        as_of = orchestration.as_of_date_for_run(dag_run, context.get("triggering_asset_events"))
+        if as_of:
+            return as_of
+    except Exception:
+        pass
+    logical = context.get("logical_date") or getattr(dag_run, "logical_date", None)
+    if logical is not None:
+        return logical.date().isoformat() if isinstance(logical, datetime) else str(logical)
+    return None
+
+
+def _exception_text(exception: BaseException | None) -> str | None:
+    if exception is None:
+        return None
+    text = f"{type(exception).__name__}: {exception}"
+    return text if len(text) <= MAX_EXCEPTION_CHARS else text[:MAX_EXCEPTION_CHARS] + " … (truncated; see the log)"
+
+
+def failure_alert(context: dict[str, Any]) -> Alert:
+    """A task failed for good (retries exhausted): what, where, which date, why, and the log link."""
+    ti = context["ti"]
+    dag_run = context.get("dag_run")
+    logical = context.get("logical_date") or getattr(dag_run, "logical_date", None)
+    worked_on = run_date(context)
+    exception = context.get("exception")
+    error = exception if isinstance(exception, BaseException) else None
+    checks = tuple(failed_checks(error))
+    tries = getattr(ti, "max_tries", None)
+    try_text = f"{ti.try_number} of {tries + 1}" if isinstance(tries, int) else str(ti.try_number)
+    date_text = worked_on or (_iso(logical) or "—")
+    facts = [
+        ("DAG", ti.dag_id),
+        ("Task", ti.task_id),
+        ("Run", ti.run_id),
+        ("Logical date", _iso(logical) or "none (manual or asset-triggered run)"),
+        ("Worked on", worked_on or "—"),
+        ("Try", try_text),
+        ("Log", ti.log_url),
+    ]
+    what = f"{len(checks)} failed check(s)" if checks else (type(exception).__name__ if exception else "failed")
+    return Alert(
+        kind="failure",
+        subject=f"{PREFIX} FAILED {ti.dag_id}.{ti.task_id} for {date_text} (try {try_text}): {what}",
+        headline=f"Task {ti.task_id} of {ti.dag_id} failed for {date_text} after try {try_text}.",
+        facts=tuple(facts),
+        exception=_exception_text(error) or (str(exception) if exception else None),
+        checks=checks,
+        link=ti.log_url,
+        advice="See the DAG's docs in the UI and the README run-book (“What a failure means”); fix the cause, "
+               "then clear the failed task.",
+    )
+
+
+def recovery_alert(dag_id: str, run_id: str, worked_on: str | None, previous: dict[str, Any]) -> Alert:
+    """The first successful run of a DAG after a failed one."""
+    failed_tasks = previous.get("failed_tasks") or "—"
+    facts = (
+        ("DAG", dag_id),
+        ("Successful run", run_id),
+        ("Worked on", worked_on or "—"),
+        ("Previous failed run", str(previous.get("run_id"))),
+        ("It worked on", str(previous.get("run_date") or "—")),
+        ("Its failed tasks", failed_tasks),
+    )
+    return Alert(
+        kind="recovery",
+        subject=f"{PREFIX} RECOVERED {dag_id} for {worked_on or run_id}",
+        headline=(f"All clear: {dag_id} run {run_id} succeeded on re-run (it had failed in {failed_tasks})."
+                  if previous.get("run_id") == run_id else
+                  f"All clear: {dag_id} succeeded again (run {run_id}) after the failed run {previous.get('run_id')}."),
+        facts=facts,
+        link=run_url(dag_id, run_id),
+        link_label="Open the run",
+    )
+
+
+def late_alert(dag_run: dict[str, Any], deadline: dict[str, Any], late_after_minutes: float | None) -> Alert:
+    """A run of the nightly chain has not finished by its deadline (Airflow deadline alert)."""
+    dag_id = str(dag_run.get("dag_id"))
+    run_id = str(dag_run.get("dag_run_id") or dag_run.get("run_id"))
+    conf = dag_run.get("conf") or {}
+    worked_on = conf.get("batch") or conf.get("date") or conf.get("as_of_date")
+    logical = dag_run.get("logical_date")
+    if not worked_on and logical:
+        worked_on = str(logical)[:10]
+    budget = f"{late_after_minutes:g} minutes" if late_after_minutes is not None else "its deadline"
+    facts = (
+        ("DAG", dag_id),
+        ("Run", run_id),
+        ("Logical date", str(logical) if logical else "none (manual or asset-triggered run)"),
+        ("Worked on", str(worked_on or "—")),
+        ("State", str(dag_run.get("state"))),
+        ("Queued at", str(dag_run.get("queued_at") or "—")),
+        ("Deadline", f"{_iso(deadline.get('deadline_time'))} (queued + {budget})"),
+    )
+    return Alert(
+        kind="late",
+        subject=f"{PREFIX} LATE {dag_id} run {run_id}: not finished {budget} after it was queued",
+        headline=f"{dag_id} run {run_id} has not finished {budget} after it was queued; the nightly data is late.",
+        facts=facts,
+        link=run_url(dag_id, run_id),
+        link_label="Open the run",
+        advice="Open the run: a sensor still waiting (wait_for_delivery) means the source delivery is late; a task "
+               "running long means a slow warehouse or a lock. No action clears this alert; the run goes on.",
+    )
+
+
+# --- rendering -------------------------------------------------------------------------------------------------
+
+def as_text(alert: Alert) -> str:
+    lines = [alert.headline, ""]
+    lines += [f"{label}: {value}" for label, value in alert.facts]
+    if alert.checks:
+        lines += ["", "Failed checks:"] + [f"- {c.describe()}" for c in alert.checks]
+    if alert.exception:
+        lines += ["", "Exception:", alert.exception]
+    if alert.link and not any(value == alert.link for _, value in alert.facts):
+        lines += ["", f"{alert.link_label}: {alert.link}"]
+    if alert.advice:
+        lines += ["", alert.advice]
+    return "\n".join(lines)
+
+
+def as_html(alert: Alert) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><th align='left' style='padding-right:1em'>{e(label)}</th><td>"
+        + (f"<a href='{e(value)}'>{e(value)}</a>" if value.startswith("http") else e(value)) + "</td></tr>"
+        for label, value in alert.facts)
+    parts = [f"<p><b>{e(alert.headline)}</b></p>", f"<table>{rows}</table>"]
+    if alert.checks:
+        items = "".join(
+            f"<li><b>{e(c.name)}</b> on <code>{e(c.where)}</code>"
+            + (f" ({e(c.check_type)})" if c.check_type and c.check_type != c.name else "")
+            + (f": {e(c.detail)}" if c.detail else "") + "</li>" for c in alert.checks)
+        parts.append(f"<p><b>Failed checks</b></p><ul>{items}</ul>")
+    if alert.exception:
+        parts.append(f"<p><b>Exception</b></p><pre>{e(alert.exception)}</pre>")
+    if alert.link:
+        parts.append(f"<p><a href='{e(alert.link)}'>{e(alert.link_label)}</a></p>")
+    if alert.advice:
+        parts.append(f"<p>{e(alert.advice)}</p>")
+    return "<html><body>" + "\n".join(parts) + "</body></html>"
+
+
+def _mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def as_slack(alert: Alert) -> dict[str, Any]:
+    """Slack-compatible webhook payload: `text` (the whole message, for notifications and plain receivers) and
+    `blocks` (header, facts, failed checks, exception, link)."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": alert.subject[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _mrkdwn(alert.headline)[:3000]}},
+        {"type": "section", "fields": [
+            {"type": "mrkdwn", "text": f"*{label}*\n{_mrkdwn(value)}"[:2000]} for label, value in alert.facts[:10]]},
+    ]
+    if alert.checks:
+        listed = "\n".join(f"• {_mrkdwn(c.describe())}" for c in alert.checks)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Failed checks*\n{listed}"[:3000]}})
+    if alert.exception:
+        blocks.append({"type": "section", "text": {
+            "type": "mrkdwn", "text": f"*Exception*\n```{_mrkdwn(alert.exception)[:2800]}```"}})
+    if alert.link:
+        blocks.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": alert.link_label}, "url": alert.link}]})
+    return {"text": as_text(alert)[:3900], "blocks": blocks}
