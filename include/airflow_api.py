@@ -76,6 +76,15 @@ class AirflowApi:
             "dag_id": dag_id, "from_date": from_date, "to_date": to_date, "max_active_runs": 1,
             "reprocess_behavior": "completed"})
 
+    def wait_for_backfill(self, backfill_id: int, timeout_s: float = 1800) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            backfill = self._request("GET", f"/api/v2/backfills/{backfill_id}")
+            if backfill.get("completed_at"):
+                return backfill
+            time.sleep(3)
+        raise TimeoutError(f"backfill {backfill_id} not completed within {timeout_s:.0f}s")
+
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")["dag_runs"]
 
