@@ -12,6 +12,10 @@ files atomically. Names, e-mails and phones are masked unless `SA_EXPORT_INCLUDE
 
 **On failure:** usually the warehouse or the export root is unreachable (the alert says which); clear the task
 once it is back. Re-running is always safe.
+
+**Alerts** (README "Alerts"): a failure sends one e-mail and one chat message after the retries, the next
+successful run an all-clear, a run not finished `SA_LATE_AFTER_MINUTES` (if set) after it was queued a late alert.
+`summarize_run` writes the run's row of `audit.run_summary` (rows exported, export time).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
+from include.notify.callbacks import dag_alerting
 from include.orchestration import default_args, mart_uri
 
 
@@ -30,6 +35,7 @@ from include.orchestration import default_args, mart_uri
     default_args=default_args(),
     tags=["support-analytics", "export"],
     doc_md=__doc__,
+    **dag_alerting(),
 )
 def support_churn_export() -> None:
     @task
@@ -42,7 +48,14 @@ def support_churn_export() -> None:
               f"{result.pii_included})")
         return {"as_of_date": result.as_of_date, "folder": result.folder, "rows": result.rows}
 
-    export_churn_lists()
+    @task(retries=1)
+    def summarize_run(**context: object) -> dict[str, object]:
+        """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
+        from include.run_summary import summarize_export
+
+        return summarize_export(context)
+
+    export_churn_lists() >> summarize_run().as_teardown()
 
 
 support_churn_export()

@@ -17,16 +17,23 @@ on them. Each model publishes an Asset (`postgres://<host>:<port>/<db>/<schema>/
 
 **On failure:** the alert names the model and the failed dbt tests; `dbt/target/run_results.json` on the worker
 and the task log have the failing rows' query. Fix the data (or the model), then clear the failed task.
+
+**Alerts** (README "Alerts"): a failed model task sends one e-mail and one chat message (after its retry) naming
+each failed dbt test with its model and column (e.g. `accepted_range on staging.stg_customer_products.
+monthly_revenue`) and a link to the task log; the next successful run sends an all-clear; a run not finished
+`SA_LATE_AFTER_MINUTES` (if set) after it was queued sends a late alert. `summarize_run` writes the run's row of
+`audit.run_summary` (models built, dbt tests passed/failed, dbt time) whatever the outcome.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset
+from airflow.sdk import Asset, task
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
 from include.config import get_settings
+from include.notify.callbacks import dag_alerting
 from include.orchestration import VALIDATED_BATCH_ASSET, as_of_date_for_run, default_args
 from include.transform.cosmos_graph import gate_downstream_on_detached_tests
 
@@ -41,7 +48,8 @@ support_transform = DbtDag(
     execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
     render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
                                should_detach_multiple_parents_tests=True),
-    operator_args={"vars": {"as_of_date": "{{ sa_as_of_date(dag_run, triggering_asset_events) }}"}},
+    operator_args={"vars": {"as_of_date": "{{ sa_as_of_date(dag_run, triggering_asset_events) }}"},
+                   "callback": "include.run_summary.keep_dbt_results"},  # dbt results → XCom → run summary
     user_defined_macros={"sa_as_of_date": as_of_date_for_run},
     schedule=[Asset(VALIDATED_BATCH_ASSET)],
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
@@ -50,7 +58,21 @@ support_transform = DbtDag(
     default_args=default_args(retries=1),
     tags=["support-analytics", "transform", "dbt"],
     doc_md=__doc__,
+    **dag_alerting(),
 )
 
 # Tests spanning two models run as their own tasks; make them gate the models built on their parents.
 gate_downstream_on_detached_tests(support_transform)
+
+
+@task(retries=1)
+def summarize_run(**context: object) -> dict[str, object]:
+    """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
+    from include.run_summary import summarize_transform
+
+    return summarize_transform(context)
+
+
+with support_transform:
+    summary = summarize_run().as_teardown()
+    [t for t in support_transform.tasks if t.task_id != "summarize_run"] >> summary

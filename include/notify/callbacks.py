@@ -97,23 +97,25 @@ def on_dag_failure(context: Any) -> None:
 
 
 async def late_run_alert(context: dict[str, Any] | None = None, late_after_minutes: float | None = None,
-                         **_: Any) -> dict[str, str]:
+                         **_: Any) -> str:
     """Deadline callback (runs on the triggerer): the run has not finished by its deadline.
 
-    A run that already failed is skipped — its failure alert went out; the deadline is about runs still going."""
+    A run that already failed is skipped — its failure alert went out; the deadline is about runs still going.
+    Returns a short text: Airflow stores it as the callback's output (a text column — a dict there crashes the
+    triggerer)."""
     context = context or {}
     dag_run = context.get("dag_run") or {}
     if str(dag_run.get("state")) in ("failed", "success"):
-        log.info("deadline passed for a %s run; no late alert", dag_run.get("state"))
-        return {}
+        return f"no late alert: the run is {dag_run.get('state')}"
     settings = get_settings()
     if not (settings.email_alerts_on or settings.webhook_alerts_on):
-        return {}
+        return "no late alert: no alert channel configured"
     from include.notify.channels import deliver
     from include.notify.messages import late_alert
 
     alert = late_alert(dag_run, context.get("deadline") or {}, late_after_minutes)
-    return await asyncio.to_thread(deliver, alert, settings)
+    outcome = await asyncio.to_thread(deliver, alert, settings)
+    return "late alert: " + ", ".join(f"{channel} {result}" for channel, result in outcome.items())
 
 
 def late_run_deadline() -> DeadlineAlert | None:

@@ -22,7 +22,7 @@ _GX_LINE = re.compile(
     r"^- (?P<name>\S+) on (?P<table>[A-Za-z0-9_]+)(?:\.(?P<column>\S+))? \[(?P<suite>[^\]]+)\](?:: (?P<detail>.*))?$"
 )
 _DBT_PREFIXES = ("dbt invocation completed with errors:", "dbt invocation did not complete with unhandled error:")
-_DBT_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_.]+): (?P<detail>.*)$")
+_DBT_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_.]+):(?:\s+(?P<detail>.*))?$")
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def from_dbt_message(message: str, manifest_path: Path) -> list[FailedCheck]:
         # A multi-line dbt message (a database error) continues on lines that do not name a node: skip those
         # (without a manifest every `name: message` line counts).
         if match and (match["name"] in index or len(index) == 1):
-            checks.append(_dbt_check(match["name"], match["detail"].strip() or None, index))
+            checks.append(_dbt_check(match["name"], (match["detail"] or "").strip() or None, index))
     return checks
 
 

@@ -163,7 +163,12 @@ def late_alert(dag_run: dict[str, Any], deadline: dict[str, Any], late_after_min
     logical = dag_run.get("logical_date")
     if not worked_on and logical:
         worked_on = str(logical)[:10]
-    budget = f"{late_after_minutes:g} minutes" if late_after_minutes is not None else "its deadline"
+    if late_after_minutes is None:
+        budget = "its deadline"
+    elif late_after_minutes >= 1:
+        budget = f"{late_after_minutes:g} minutes"
+    else:
+        budget = f"{late_after_minutes * 60:g} seconds"
     facts = (
         ("DAG", dag_id),
         ("Run", run_id),
@@ -180,8 +185,8 @@ def late_alert(dag_run: dict[str, Any], deadline: dict[str, Any], late_after_min
         facts=facts,
         link=run_url(dag_id, run_id),
         link_label="Open the run",
-        advice="Open the run: a sensor still waiting (wait_for_delivery) means the source delivery is late; a task "
-               "running long means a slow warehouse or a lock. No action clears this alert; the run goes on.",
+        advice="What to look at: a sensor still waiting (wait_for_delivery) means the source delivery is late; a "
+               "task running long means a slow warehouse or a lock. The run goes on; this alert changes nothing.",
     )
 
 
