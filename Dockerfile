@@ -31,7 +31,11 @@ RUN uv pip install --system --no-deps -e . \
  && chown -R airflow: ${SA_HOME}/dbt ${SA_HOME}/great_expectations
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=${SA_HOME}/dags \
-    AIRFLOW__CORE__LOAD_EXAMPLES=False
+    AIRFLOW__CORE__LOAD_EXAMPLES=False \
+    AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
+    DO_NOT_TRACK=1 \
+    DBT_SEND_ANONYMOUS_USAGE_STATS=false \
+    GX_ANALYTICS_ENABLED=false
 USER airflow
 ENTRYPOINT ["/usr/bin/tini", "--", "airflow"]
 CMD ["version"]

@@ -1,0 +1,112 @@
+"""Cosmos transform wall time ÷ plain `dbt build` wall time, at scale 1.
+
+- plain: `dbt build` as a CLI subprocess (what the spec's "6–8 s for all 4 models" refers to), warm partial parse;
+- Cosmos: the `support_transform` DAG (LOCAL execution, DBT_RUNNER invocation, TestBehavior.BUILD, detached
+  multi-parent tests) run with `dag.test()` — every task in this process, so no per-task process start-up;
+- with `--scheduler`, also one run under the real scheduler (LocalExecutor: one process per task), triggered over
+  the REST API.
+Target (issue 8): ratio ≤ 1.5. Usage: python bench/bench_transform.py [--scheduler]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import warnings
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+TARGET_RATIO = 1.5
+AS_OF = "2025-11-01"
+
+
+def plain_dbt_build(settings) -> float:  # type: ignore[no-untyped-def]
+    from include.transform.dbt_env import dbt_env
+
+    env = {**os.environ, **dbt_env(settings)}
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    args = [dbt, "build", "--vars", f"{{as_of_date: '{AS_OF}'}}", "--quiet",
+            "--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_project_dir)]
+    subprocess.run(args, env=env, check=True)  # warm-up: partial parse for these vars
+    started = time.perf_counter()
+    subprocess.run(args, env=env, check=True)
+    return time.perf_counter() - started
+
+
+def cosmos_dag_test(settings) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    dags = str(settings.dags_folder)
+    dag = BundleDagBag(dags, bundle_path=dags).dags["support_transform"]
+    started = time.perf_counter()
+    run = dag.test(run_conf={"as_of_date": AS_OF})
+    seconds = time.perf_counter() - started
+    if run.state != "success":
+        raise SystemExit(f"support_transform failed: {[(t.task_id, t.state) for t in run.get_task_instances()]}")
+    return seconds, len(dag.tasks)
+
+
+def cosmos_scheduler(settings) -> float:  # type: ignore[no-untyped-def]
+    from include import airflow_local
+    from include.airflow_api import AirflowApi
+
+    airflow_local.start(settings)
+    try:
+        api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+        api.wait_for_dags(["support_transform"])
+        api.unpause("support_transform")
+        run_id = api.trigger("support_transform", conf={"as_of_date": AS_OF})
+        while api.run("support_transform", run_id)["state"] not in ("success", "failed"):
+            time.sleep(1)
+        run = api.run("support_transform", run_id)
+        from datetime import datetime
+
+        start = datetime.fromisoformat(run["start_date"].replace("Z", "+00:00"))
+        end = datetime.fromisoformat(run["end_date"].replace("Z", "+00:00"))
+        return (end - start).total_seconds()
+    finally:
+        airflow_local.stop(settings)
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scheduler", action="store_true", help="also time a run under the real scheduler")
+    with_scheduler = parser.parse_args().scheduler
+    from _warehouse import bench_warehouse
+
+    with bench_warehouse("transform"):
+        os.environ["SA_RETRY_DELAY_S"] = "1"
+        from include import airflow_local
+        from include.config import get_settings
+        from include.ingest.batch import load_batch
+        from include.simulator import generate
+
+        settings = get_settings()
+        os.environ.update(airflow_local.airflow_env(settings))
+        generate(settings.landing_root, start=date(2025, 11, 1), end=date(2025, 11, 1))
+        load_batch("history", settings)
+        load_batch(AS_OF, settings)
+        airflow_local.migrate(settings)
+        plain = plain_dbt_build(settings)
+        cosmos, tasks = cosmos_dag_test(settings)
+        ratio = cosmos / plain
+        print(f"plain dbt build (CLI, warm): {plain:.1f}s (spec: 6-8 s)")
+        print(f"Cosmos support_transform via dag.test ({tasks} tasks, DBT_RUNNER, BUILD): {cosmos:.1f}s; "
+              f"ratio {ratio:.2f} (target <= {TARGET_RATIO}): {'OK' if ratio <= TARGET_RATIO else 'MISSED'}")
+        if with_scheduler:
+            real = cosmos_scheduler(settings)
+            print(f"Cosmos support_transform under the real scheduler (LocalExecutor, parallelism 4): {real:.1f}s; "
+                  f"ratio {real / plain:.2f}")
+        from airflow.settings import dispose_orm
+
+        dispose_orm()  # close Airflow's pool before the throwaway warehouse stops
+
+
+if __name__ == "__main__":
+    main()
