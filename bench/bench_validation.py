@@ -38,7 +38,6 @@ def main() -> None:
         load_batch("2025-11-01", settings)
         started = time.perf_counter()
         import great_expectations  # noqa: F401
-
         from include.quality.validate import validate_batch
 
         imported = time.perf_counter() - started

@@ -89,6 +89,9 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.local_dir / "cosmos"),
+        # No usage telemetry leaves the machine (Cosmos would call an external host after every task).
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW_CONN_WAREHOUSE_LOADER": settings.role_url(settings.roles.loader),
         "AIRFLOW_CONN_WAREHOUSE_TRANSFORMER": settings.role_url(settings.roles.transformer),
