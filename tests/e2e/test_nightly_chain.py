@@ -13,10 +13,10 @@ import pytest
 from include.config import get_settings
 from include.orchestration import VALIDATED_BATCH_ASSET, mart_uri
 from include.warehouse.connect import connect
+from tests.airflow_helpers import load_dag, task_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAY = pendulum.datetime(2025, 11, 1, 2, tz="UTC")
 
 SPEC_QUERIES = {
@@ -48,18 +48,6 @@ SPEC_QUERIES = {
 }
 
 
-def _dag(dag_id: str):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import BundleDagBag
-
-    bag = BundleDagBag(str(DAGS), bundle_path=str(DAGS))
-    assert bag.import_errors == {}
-    return bag.dags[dag_id]
-
-
-def _states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-
-
 def _asset_events(settings, name_or_uri: str) -> int:  # type: ignore[no-untyped-def]
     import psycopg
 
@@ -76,18 +64,18 @@ def chain(airflow_db, landing):  # type: ignore[no-untyped-def]
 
     settings = get_settings()
     truncate_warehouse(settings)
-    extract = _dag("support_extract")
+    extract = load_dag("support_extract")
     assert extract.test(run_conf={"batch": "history"}).state == "success"
     day = extract.test(logical_date=DAY)
-    assert day.state == "success", _states(day)
-    transform = _dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
-    export = _dag("support_churn_export").test()
+    assert day.state == "success", task_states(day)
+    transform = load_dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
+    export = load_dag("support_churn_export").test()
     return settings, day, transform, export
 
 
 def test_transform_builds_every_model_with_its_tests(chain) -> None:  # type: ignore[no-untyped-def]
     settings, _, transform, _ = chain
-    states = _states(transform)
+    states = task_states(transform)
     assert transform.state == "success", states
     assert {"stg_tickets_model_build", "mart_ticket_analytics_model_build", "mart_top_root_causes_model_build",
             "mart_churned_customers_model_build"} <= set(states)
@@ -114,7 +102,7 @@ def test_the_spec_sample_queries_answer_verbatim(chain) -> None:  # type: ignore
 
 def test_export_writes_both_lists_with_a_manifest_that_matches(chain) -> None:  # type: ignore[no-untyped-def]
     settings, _, _, export = chain
-    assert export.state == "success", _states(export)
+    assert export.state == "success", task_states(export)
     folder = Path(settings.export_root) / "2025-11-01"
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["as_of_date"] == "2025-11-01" and manifest["source_model"] == "marts.mart_churned_customers"
@@ -141,8 +129,8 @@ def test_failed_dbt_test_blocks_the_export(chain) -> None:  # type: ignore[no-un
         conn.execute("update analytics.customer_products set monthly_revenue = -5 where holding_id ="
                      " (select min(holding_id) from analytics.customer_products)")
     try:
-        run = _dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
-        states = _states(run)
+        run = load_dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
+        states = task_states(run)
         assert run.state == "failed"
         failed = [t for t, s in states.items() if s == "failed"]
         assert failed, states
@@ -162,8 +150,8 @@ def test_failed_validation_blocks_the_transform(chain) -> None:  # type: ignore[
                      " resolved_at, resolution_time_hours, satisfaction_score, updated_at, 'history', _source_file,"
                      " _loaded_at from analytics.support_tickets limit 1")
     try:
-        run = _dag("support_extract").test(logical_date=DAY)
-        states = _states(run)
+        run = load_dag("support_extract").test(logical_date=DAY)
+        states = task_states(run)
         assert run.state == "failed" and states["validate_batch"] == "failed", states
         assert _asset_events(settings, VALIDATED_BATCH_ASSET) == before
     finally:

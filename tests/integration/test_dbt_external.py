@@ -6,25 +6,22 @@ extract, one `dbt build`; dropped at the end. Skipped, saying why, only when no 
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import psycopg
 import pytest
 
-from include.config import Settings, get_settings
+from include.config import Settings
 from include.ingest.batch import load_batch
 from include.simulator import generate
 from include.transform.runner import DbtResult, run_dbt
 from include.warehouse import bootstrap
 from include.warehouse.connect import connect
+from tests.external_pg import external_warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.external]
 
-EXTERNAL = os.environ.get("EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(7)]
 MARTS = ("mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customers")
 
@@ -35,41 +32,18 @@ class External:
     build: DbtResult
 
 
-def _unreachable() -> str | None:
-    try:
-        with psycopg.connect(EXTERNAL, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except psycopg.OperationalError as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
-
-
 @pytest.fixture(scope="module")
 def external(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[External]:
-    problem = _unreachable()
-    if problem:
-        pytest.skip(f"no external PostgreSQL reachable at {EXTERNAL} ({problem})")
-    suffix = uuid.uuid4().hex[:8]
-    database = f"sa_dbt_{suffix}"
     landing = tmp_path_factory.mktemp("dbt-external-landing")
     artifacts = tmp_path_factory.mktemp("dbt-external")
-    monkeypatch_module.setenv("WAREHOUSE_URL", f"{EXTERNAL.rsplit('/', 1)[0]}/{database}")
-    monkeypatch_module.setenv("SA_ROLE_PREFIX", f"sa_d{suffix}")
     monkeypatch_module.setenv("SA_LANDING_ROOT", str(landing))
-    monkeypatch_module.delenv("WAREHOUSE_DB", raising=False)
-    settings = get_settings()
-    try:
+    with external_warehouse(monkeypatch_module, "sa_dbt") as settings:
         bootstrap.bootstrap(settings)
         generate(landing, scale=1.0, start=date(2025, 11, 1), end=date(2025, 11, 7))
         for batch in ["history", *DAYS]:
             load_batch(batch, settings)
         build = run_dbt(["build"], settings, target_path=artifacts / "target", log_path=artifacts / "logs")
         yield External(settings, build)
-    finally:
-        with psycopg.connect(EXTERNAL, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{database}" with (force)')
-            for role in settings.roles.all():
-                conn.execute(f'drop role if exists "{role}"')
 
 
 def test_build_passes_on_the_external_server(external: External) -> None:

@@ -5,47 +5,23 @@ Skipped, saying why, only when no external server is reachable at EXTERNAL_PG_UR
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
-from include.config import Settings, get_settings
+from include.config import Settings
 from include.warehouse import bootstrap
 from include.warehouse.connect import connect
+from tests.external_pg import external_warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.external]
-
-EXTERNAL = os.environ.get("EXTERNAL_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _reachable() -> str | None:
-    try:
-        with psycopg.connect(EXTERNAL, connect_timeout=3) as conn:
-            conn.execute("select 1")
-    except psycopg.OperationalError as exc:
-        return str(exc).strip().splitlines()[0]
-    return None
 
 
 @pytest.fixture(scope="module")
 def external(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Settings]:
-    problem = _reachable()
-    if problem:
-        pytest.skip(f"no external PostgreSQL reachable at {EXTERNAL} ({problem})")
-    suffix = uuid.uuid4().hex[:8]
-    database = f"sa_test_{suffix}"
-    base = EXTERNAL.rsplit("/", 1)[0]
-    monkeypatch_module.setenv("WAREHOUSE_URL", f"{base}/{database}")
-    monkeypatch_module.setenv("SA_ROLE_PREFIX", f"sa_t{suffix}")
-    settings = get_settings()
-    yield settings
-    with psycopg.connect(EXTERNAL, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{database}" with (force)')
-        for role in settings.roles.all():
-            conn.execute(f'drop role if exists "{role}"')
+    with external_warehouse(monkeypatch_module, "sa_t") as settings:
+        yield settings
 
 
 def test_bootstrap_on_external_server(external: Settings) -> None:
