@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import warnings
@@ -104,13 +105,33 @@ def _print_results(settings: Settings) -> None:
 
 
 def main() -> int:
+    import fcntl
+
+    settings = get_settings()
+    settings.local_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = settings.local_dir / "demo.lock"
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            print(f"make demo is already running (pid {lock.read().strip() or '?'}, lock {lock_path}): "
+                  "wait for it to finish, or watch it in the Airflow UI.", file=sys.stderr)
+            return 2
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        return _demo(settings)
+
+
+def _demo(settings: Settings) -> int:
     warnings.filterwarnings("ignore")
     from include import airflow_local
     from include.ingest.batch import load_batch
     from include.transform.runner import run_dbt
     from include.warehouse import bootstrap, embedded
 
-    settings = get_settings()
     last = DEMO_START + timedelta(days=DEMO_DAYS - 1)
 
     _step("warehouse")
