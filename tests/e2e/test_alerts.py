@@ -419,6 +419,16 @@ def test_a_run_not_finished_by_its_deadline_sends_a_late_alert(late_airflow, rec
         assert [e["url"] for b in payload["blocks"] if b["type"] == "actions" for e in b["elements"]] == [run_link]
         assert api.run("support_extract", run_id)["state"] in ("running", "queued")  # an alert, not an action
         _keep("late_extract", receivers)
+        # What the scheduler does when a run of a DAG with a deadline succeeds (prune): look the DAG's deadline
+        # alerts up by id. Under the real scheduler these are ids (under dag.test they are not: see callbacks).
+        from airflow.models.deadline_alert import DeadlineAlert as DeadlineAlertModel
+        from airflow.models.serialized_dag import SerializedDagModel
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            alert_ids = SerializedDagModel.get_dag("support_extract", session=session).deadline
+            alerts = [DeadlineAlertModel.get_by_id(i, session=session) for i in alert_ids]
+        assert [a.name for a in alerts] == ["support-analytics late run"]
         settings = get_settings()  # the triggerer recorded the callback as done (and survived it)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not _callback_outputs(settings):
