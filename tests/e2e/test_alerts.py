@@ -28,10 +28,10 @@ import pytest
 
 from include.config import get_settings
 from include.warehouse.connect import connect
+from tests.airflow_helpers import load_dag, task_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-DAGS = Path(__file__).resolve().parents[2] / "dags"
 DAY = pendulum.datetime(2025, 11, 1, 2, tz="UTC")
 BAD_DAY = pendulum.datetime(2025, 11, 2, 2, tz="UTC")
 RECIPIENTS = ["oncall@example.com", "data-eng@example.com"]
@@ -110,18 +110,6 @@ class Receivers:
         return self.mails[index][1].get_body(("html",)).get_content()  # type: ignore[union-attr]
 
 
-def _dag(dag_id: str):  # type: ignore[no-untyped-def]
-    from airflow.dag_processing.dagbag import BundleDagBag
-
-    bag = BundleDagBag(str(DAGS), bundle_path=str(DAGS))
-    assert bag.import_errors == {}
-    return bag.dags[dag_id]
-
-
-def _states(run) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-
-
 def _summary(dag_id: str, run_id: str) -> dict[str, Any]:
     with connect("admin") as conn, conn.cursor() as cur:
         cur.execute("select * from audit.run_summary where dag_id = %s and run_id = %s", (dag_id, run_id))
@@ -187,9 +175,9 @@ def defective_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _run_bad_extract(defective_landing: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.setenv("SA_LANDING_ROOT", str(defective_landing))
-    run = _dag("support_extract").test(logical_date=BAD_DAY)
+    run = load_dag("support_extract").test(logical_date=BAD_DAY)
     monkeypatch.delenv("SA_LANDING_ROOT")
-    states = _states(run)
+    states = task_states(run)
     assert run.state == "failed" and states["load_support_tickets"] == "failed", states
     assert states["validate_batch"] == "upstream_failed" and states["summarize_run"] == "success", states
     return run
@@ -248,8 +236,8 @@ def test_first_success_after_a_failure_sends_an_all_clear_and_a_summary(history,
 
     failed = last_verdict("support_extract")
     assert failed is not None and failed["state"] == "failed"
-    run = _dag("support_extract").test(logical_date=DAY)
-    assert run.state == "success", _states(run)
+    run = load_dag("support_extract").test(logical_date=DAY)
+    assert run.state == "success", task_states(run)
     alerts_on.wait(1, 1)
     assert len(alerts_on.mails) == 1 and len(alerts_on.posts) == 1
     subject = str(alerts_on.mails[0][1]["Subject"])
@@ -268,7 +256,7 @@ def test_first_success_after_a_failure_sends_an_all_clear_and_a_summary(history,
     assert row["models_built"] is None and row["exported_rows"] is None
 
     alerts_on.clear()  # a second success in a row is not a recovery
-    again = _dag("support_extract").test(logical_date=DAY)
+    again = load_dag("support_extract").test(logical_date=DAY)
     assert again.state == "success"
     time.sleep(1)
     assert alerts_on.mails == [] and alerts_on.posts == []
@@ -282,8 +270,8 @@ def test_failed_validation_names_each_failed_expectation_then_recovers_on_rerun(
                      " resolved_at, resolution_time_hours, satisfaction_score, updated_at, 'history', _source_file,"
                      " _loaded_at from analytics.support_tickets limit 1")
     try:
-        run = _dag("support_extract").test(logical_date=DAY)
-        assert run.state == "failed" and _states(run)["validate_batch"] == "failed"
+        run = load_dag("support_extract").test(logical_date=DAY)
+        assert run.state == "failed" and task_states(run)["validate_batch"] == "failed"
         alerts_on.wait(1, 1)
         time.sleep(0.5)
         assert len(alerts_on.mails) == 1 and len(alerts_on.posts) == 1
@@ -305,7 +293,7 @@ def test_failed_validation_names_each_failed_expectation_then_recovers_on_rerun(
             conn.execute("delete from analytics.support_tickets where ticket_id = 'T-ORPHAN'")
 
     alerts_on.clear()  # re-run after the fix: an all-clear naming the run that had failed and its failed task
-    rerun = _dag("support_extract").test(logical_date=DAY)
+    rerun = load_dag("support_extract").test(logical_date=DAY)
     assert rerun.state == "success"
     alerts_on.wait(1, 1)
     assert len(alerts_on.mails) == 1 and len(alerts_on.posts) == 1
@@ -320,8 +308,8 @@ def test_failed_dbt_test_names_test_model_and_column_then_all_clear_and_summarie
         conn.execute("update analytics.customer_products set monthly_revenue = -5 where holding_id ="
                      " (select min(holding_id) from analytics.customer_products)")
     try:
-        run = _dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
-        states = _states(run)
+        run = load_dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
+        states = task_states(run)
         assert run.state == "failed" and states["stg_customer_products_model_build"] == "failed", states
         alerts_on.wait(1, 1)
         time.sleep(1)
@@ -346,8 +334,8 @@ def test_failed_dbt_test_names_test_model_and_column_then_all_clear_and_summarie
             conn.execute("update analytics.customer_products set monthly_revenue = 5 where monthly_revenue < 0")
 
     alerts_on.clear()
-    fixed = _dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
-    assert fixed.state == "success", _states(fixed)
+    fixed = load_dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
+    assert fixed.state == "success", task_states(fixed)
     alerts_on.wait(1, 1)
     assert "RECOVERED support_transform for 2025-11-01" in str(alerts_on.mails[0][1]["Subject"])
     assert run.run_id in alerts_on.posts[0]["json"]["text"]
@@ -356,8 +344,8 @@ def test_failed_dbt_test_names_test_model_and_column_then_all_clear_and_summarie
         "success", "2025-11-01", None, 0)
     assert row["models_built"] >= 4 and row["tests_passed"] > 40 and row["dbt_seconds"] > 0
 
-    export = _dag("support_churn_export").test()
-    assert export.state == "success", _states(export)
+    export = load_dag("support_churn_export").test()
+    assert export.state == "success", task_states(export)
     row = _summary("support_churn_export", export.run_id)
     manifest = json.loads((Path(get_settings().export_root) / "2025-11-01" / "manifest.json").read_text())
     assert row["run_date"] == "2025-11-01" and row["state"] == "success"
