@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
+from airflow.sdk import Asset, PokeReturnValue, dag, task
 
 from include import contract
 from include.notify.callbacks import dag_alerting
@@ -43,7 +43,7 @@ from include.orchestration import (
     VALIDATED_BATCH_ASSET,
     batch_id_from_context,
     default_args,
-    schedule_end_date,
+    nightly_timetable,
     source_table_uris,
 )
 
@@ -52,9 +52,8 @@ VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
 
 
 @dag(
-    schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
+    schedule=nightly_timetable(),
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
-    end_date=schedule_end_date(),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

@@ -71,19 +71,25 @@ class AirflowApi:
                             {"logical_date": logical_date, "conf": conf or {}})
         return run["dag_run_id"]
 
-    def backfill(self, dag_id: str, from_date: str, to_date: str) -> dict[str, Any]:
-        return self._request("POST", "/api/v2/backfills", {
-            "dag_id": dag_id, "from_date": from_date, "to_date": to_date, "max_active_runs": 1,
-            "reprocess_behavior": "completed"})
+    def run_for_logical_date(self, dag_id: str, logical_date: str) -> str:
+        """Trigger a run for `logical_date`, or clear (re-run) the existing one: a day is run once, and re-runs
+        are idempotent."""
+        for run in self.runs(dag_id):
+            if run.get("logical_date") and run["logical_date"].replace("Z", "+00:00") == logical_date.replace(
+                    "Z", "+00:00"):
+                path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}/clear"
+                self._request("POST", path, {"dry_run": False})
+                return run["dag_run_id"]
+        return self.trigger(dag_id, logical_date=logical_date)
 
-    def wait_for_backfill(self, backfill_id: int, timeout_s: float = 1800) -> dict[str, Any]:
+    def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 1800) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            backfill = self._request("GET", f"/api/v2/backfills/{backfill_id}")
-            if backfill.get("completed_at"):
-                return backfill
+            run = self.run(dag_id, run_id)
+            if run["state"] in TERMINAL:
+                return run
             time.sleep(3)
-        raise TimeoutError(f"backfill {backfill_id} not completed within {timeout_s:.0f}s")
+        raise TimeoutError(f"{dag_id} run {run_id} not finished within {timeout_s:.0f}s")
 
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")["dag_runs"]

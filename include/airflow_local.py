@@ -97,10 +97,10 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW_CONN_WAREHOUSE_TRANSFORMER": settings.role_url(settings.roles.transformer),
         "AIRFLOW_CONN_WAREHOUSE_READER": settings.role_url(settings.roles.reader),
         "NO_PROXY": "*",
-        # The local runtime runs on simulated data (2025-01-01 … 2025-11-07): stop the nightly schedule there, so
-        # unpausing support_extract does not start a run for "yesterday" that waits hours for a folder that the
-        # simulator never writes. Production (docker-compose) leaves it unset.
-        "SA_SCHEDULE_END_DATE": "2025-11-07",
+        # The local runtime runs on simulated data (2025-01-01 … 2025-11-07): no nightly schedule, or unpausing
+        # support_extract would start a run for "yesterday" that waits hours for a folder the simulator never
+        # writes. Days run by `sa backfill` / the demo (runs with a logical date). Production keeps the cron.
+        "SA_NIGHTLY_SCHEDULE": "off",
     }
     from include.transform.dbt_env import dbt_env
 
@@ -130,9 +130,9 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    try:  # a zombie child of this process counts as dead
+    try:  # a zombie child of this process counts as dead; the name in "(…)" may contain spaces
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return True
 

@@ -5,6 +5,7 @@
     sa airflow-cli -- <airflow CLI args>     (runs `airflow` with the project's environment)
     sa load <history|YYYY-MM-DD> ...          (lands batch folders of the landing zone, as the DAG does)
     sa validate <history|YYYY-MM-DD> ...      (runs the Great Expectations gate on landed batches)
+    sa backfill FROM TO [--wait]              (runs support_extract for each day FROM..TO on the local Airflow)
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
     sa gx-setup                               (creates what is missing in great_expectations/; needs the warehouse)
     sa env                                    (prints the resolved settings, secrets masked)
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from datetime import date, timedelta
 
 from include.config import Settings, get_settings
 
@@ -99,6 +101,25 @@ def _validate(batches: list[str], settings: Settings) -> int:
     return 0
 
 
+def _backfill(first: date, last: date, wait: bool, settings: Settings) -> int:
+    """One support_extract run per day (logical date D 02:00 UTC → landing folder D), or a re-run of an existing
+    one; max_active_runs=1 runs them in order. Works with or without the nightly schedule."""
+    from include import airflow_local
+    from include.airflow_api import AirflowApi
+
+    api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+    day, run_ids = first, []
+    while day <= last:
+        run_ids.append(api.run_for_logical_date("support_extract", f"{day.isoformat()}T02:00:00+00:00"))
+        print(f"support_extract {day}: {run_ids[-1]}")
+        day += timedelta(days=1)
+    if not wait:
+        return 0
+    states = [api.wait_for_run("support_extract", run_id)["state"] for run_id in run_ids]
+    print(f"{states.count('success')} of {len(states)} runs succeeded")
+    return 0 if all(s == "success" for s in states) else 1
+
+
 def _mask(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -126,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("load").add_argument("batches", nargs="+", help="history or YYYY-MM-DD")
     sub.add_parser("validate").add_argument("batches", nargs="+", help="history or YYYY-MM-DD")
+    backfill = sub.add_parser("backfill")
+    backfill.add_argument("first", type=date.fromisoformat)
+    backfill.add_argument("last", type=date.fromisoformat)
+    backfill.add_argument("--wait", action="store_true", help="wait until every extract run finished")
     sub.add_parser("dbt-manifest")
     sub.add_parser("gx-setup")
     sub.add_parser("env")
@@ -144,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         return _load(args.batches, settings)
     if args.command == "validate":
         return _validate(args.batches, settings)
+    if args.command == "backfill":
+        return _backfill(args.first, args.last, args.wait, settings)
     if args.command == "dbt-manifest":
         from include.transform.runner import build_manifest
 

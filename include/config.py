@@ -58,7 +58,7 @@ class Settings:
     max_quarantined_parse_rows: int
     manifest_wait_timeout_s: int
     export_include_pii: bool
-    schedule_end_date: str | None
+    nightly_schedule: str | None
     # Alerts (include/notify): each channel is off until configured; nothing is sent and nothing fails then.
     alert_emails: tuple[str, ...] = ()
     alert_smtp_conn_id: str = "smtp_default"
@@ -160,7 +160,8 @@ def get_settings() -> Settings:
         max_quarantined_parse_rows=int(_env("SA_MAX_QUARANTINED_PARSE_ROWS", "0")),
         manifest_wait_timeout_s=int(_env("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600))),
         export_include_pii=_env("SA_EXPORT_INCLUDE_PII", "false").lower() in ("1", "true", "yes"),
-        schedule_end_date=os.environ.get("SA_SCHEDULE_END_DATE", "").strip() or None,
+        nightly_schedule=None if _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *").lower() in ("off", "none")
+        else _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *"),
         alert_emails=tuple(a.strip() for a in _env("SA_ALERT_EMAILS", "").replace(";", ",").split(",") if a.strip()),
         alert_smtp_conn_id=_env("SA_ALERT_SMTP_CONN_ID", "smtp_default"),
         alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,

@@ -43,16 +43,18 @@ def ensure_landing(settings: Settings, end: date) -> None:
 
 
 def run_chain(api: AirflowApi, first: date, last: date) -> None:
-    """Backfill support_extract over the demo days; the Asset chain runs transform and export by itself.
+    """Run support_extract for each demo day; the Asset chain runs transform and export by itself.
 
-    A second `make demo` backfills the same days again (reprocessing completed runs): loads are idempotent."""
+    A second `make demo` re-runs the same days (clearing their runs): loads are idempotent."""
     before = {dag_id: {r["dag_run_id"] for r in api.runs(dag_id)} for dag_id in CHAIN}
     started = time.time()
     for dag_id in CHAIN:
         api.unpause(dag_id)
-    backfill = api.backfill("support_extract", f"{first.isoformat()}T00:00:00Z", f"{last.isoformat()}T23:00:00Z")
-    print(f"backfill {backfill['id']} of support_extract {first} … {last}; waiting for the chain (a few minutes)")
-    api.wait_for_backfill(backfill["id"])
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    run_ids = [api.run_for_logical_date("support_extract", f"{day.isoformat()}T02:00:00+00:00") for day in days]
+    print(f"support_extract runs for {first} … {last} queued (one at a time); waiting for the chain (a few minutes)")
+    for run_id in run_ids:
+        api.wait_for_run("support_extract", run_id)
     for dag_id in CHAIN:
         runs = _settle(api, dag_id)
         fresh = [r for r in runs if r["dag_run_id"] not in before[dag_id] or _ended_after(r, started)]

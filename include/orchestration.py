@@ -34,12 +34,13 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     return args
 
 
-def schedule_end_date() -> Any:
-    """`SA_SCHEDULE_END_DATE` as the nightly DAG's end_date (None = schedule forever)."""
-    import pendulum
+def nightly_timetable() -> Any:
+    """`SA_NIGHTLY_SCHEDULE` (cron, UTC) as a data-interval timetable: the run for logical date D starts after day D
+    is over (default 02:00 UTC the next day). `off` = no schedule: runs only by trigger with a logical date."""
+    from airflow.sdk import CronDataIntervalTimetable
 
-    end = get_settings().schedule_end_date
-    return pendulum.parse(end).add(hours=23) if end else None
+    cron = get_settings().nightly_schedule
+    return CronDataIntervalTimetable(cron, timezone="UTC") if cron else None
 
 
 def batch_id_from_context(context: dict[str, Any]) -> str:
