@@ -49,9 +49,14 @@ test: install ## lint + the whole test suite (what CI runs); pytest exits 5, a f
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+browser: ## Debian's Chromium at /usr/bin/chromium for the UI tests (tests/e2e/test_ui.py; needs root, no download by Playwright)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	  else echo "chromium is missing and this is not root: run 'sudo apt-get update && sudo apt-get install -y chromium'" >&2; fi; }
+
 lint: install ## ruff
 	$(BIN)/ruff check .
 
 stop: airflow-stop warehouse-stop ## stop everything local
 
-.PHONY: help install lock warehouse-start warehouse-stop warehouse-status airflow-start airflow-stop airflow-status demo test lint stop
+.PHONY: help install lock warehouse-start warehouse-stop warehouse-status airflow-start airflow-stop airflow-status demo test browser lint stop

@@ -1,0 +1,265 @@
+"""The Airflow UI in a real browser (headless Debian Chromium via Playwright; no browser download).
+
+What a person does: log in through the form, see the three DAGs with their schedules and tags, trigger the extract
+for a day with the Trigger button, watch the Asset chain (extract → transform → export) finish green in each DAG's
+grid, then deliver a day with a bad row, trigger it, and read the failed task's log, which names the file and line.
+REST is used only to wait for runs and to cross-check what the page shows.
+
+Screenshots land in `tests/artifacts/ui/` (ignored by git). Chromium comes from `make browser` (Debian's package at
+/usr/bin/chromium); without it the tests skip, except under CI (`CI=true`), where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+import urllib.parse
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from include import airflow_local
+from include.airflow_api import TERMINAL, AirflowApi
+from include.config import get_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "ui"
+UI_TIMEOUT_MS = 30_000
+GOOD_DAY = date(2025, 11, 1)
+BAD_DAY = date(2025, 11, 4)
+BAD_DEFECT = f"null_required:support_tickets:{BAD_DAY.isoformat()}"
+# What the list page shows per DAG: the Asset an asset-scheduled DAG waits for (None: a cron or no schedule, whose
+# text comes from the REST API's timetable_summary) and its tags.
+DAG_LIST = {
+    "support_extract": (None, ["extract", "support-analytics"]),
+    "support_transform": ("support_analytics.validated_batch", ["dbt", "support-analytics", "transform"]),
+    "support_churn_export": ("marts/mart_churned_customers", ["export", "support-analytics"]),
+}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+def _require_chromium() -> None:
+    """Skip when Debian's Chromium is missing — but fail under CI, whose set-up (`make browser`) installs it."""
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing: run `make browser` (apt-get install chromium) for the UI tests"
+    if _in_ci():
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.mark.ui
+def test_chromium_is_installed_where_ci_runs_the_ui_tests() -> None:
+    _require_chromium()
+    version = subprocess.run([str(CHROMIUM), "--version"], capture_output=True, text=True, timeout=60, check=False)
+    assert version.returncode == 0 and "Chromium" in version.stdout, version.stdout + version.stderr
+
+
+# --- browser fixtures ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def ui(browser: Any, running_airflow: AirflowApi) -> Iterator[tuple[Any, AirflowApi, str]]:
+    """A page logged in through the login form (`/` redirects to `/auth/login`), the REST client and the base URL."""
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    base = airflow_local.base_url(get_settings())
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        page.goto(base + "/")
+        page.wait_for_url(re.compile(r"/auth/login"))
+        page.fill("input[name=username]", airflow_local.ADMIN_USER)
+        page.fill("input[name=password]", airflow_local.ADMIN_PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.get_by_test_id("nav-dags-link")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        assert "/auth/login" not in page.url
+        yield page, running_airflow, base
+    finally:
+        context.close()
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _trigger_from_ui(page: Any, base: str, dag_id: str, day: date) -> str:
+    """Trigger button → single run, logical date `day` 02:00 UTC (the nightly slot) → Trigger; returns the run id."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/dags/{dag_id}")
+    page.get_by_test_id("trigger-dag-button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_role("heading")).to_contain_text(dag_id)
+    dialog.get_by_test_id("datetime-input").click()
+    date_field = page.get_by_placeholder("YYYY/MM/DD")
+    date_field.fill(day.strftime("%Y/%m/%d"))
+    date_field.press("Enter")
+    time_field = page.get_by_placeholder("HH:mm")
+    time_field.fill("02:00")
+    time_field.press("Enter")
+    expect(dialog.get_by_test_id("datetime-input")).to_have_text(f"{day:%b %d, %Y} 02:00")
+    dialog.get_by_test_id("trigger-dag-submit").click()
+    expect(page.get_by_text("Dag run has been successfully triggered").last).to_be_visible()
+    page.wait_for_url(re.compile(rf"/dags/{dag_id}/runs/[^/]+$"))
+    return urllib.parse.unquote(page.url.rsplit("/runs/", 1)[1])
+
+
+def _wait_for_run(api: AirflowApi, dag_id: str, run_id: str, timeout_s: float = 300) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    run = api.run(dag_id, run_id)
+    while run["state"] not in TERMINAL and time.monotonic() < deadline:
+        time.sleep(3)
+        run = api.run(dag_id, run_id)
+    assert run["state"] in TERMINAL, f"{dag_id} {run_id} still {run['state']} after {timeout_s:.0f}s"
+    return run
+
+
+def _grid_cell(page: Any, run_id: str, task_id: str) -> Any:
+    return page.locator(f'[id="grid-{run_id}-{task_id}"]')
+
+
+def _assert_green_grid(page: Any, api: AirflowApi, base: str, dag_id: str, run_id: str, shot: str) -> None:
+    """The DAG page's grid shows every task of the run in the success colour; the latest-run badge says success."""
+    from playwright.sync_api import expect
+
+    task_ids = sorted(t["task_id"] for t in api.task_instances(dag_id, run_id))
+    page.goto(f"{base}/dags/{dag_id}")
+    cells = page.locator(f'[id^="grid-{run_id}-"]')
+    expect(cells).to_have_count(len(task_ids), timeout=UI_TIMEOUT_MS)
+    success_badge = page.locator('[data-testid="state-badge"][aria-label="success"]').first
+    expect(success_badge).to_be_visible(timeout=UI_TIMEOUT_MS)
+    for task_id in task_ids:
+        expect(_grid_cell(page, run_id, task_id)).to_be_visible()
+        expect(page.get_by_test_id(f"task-{task_id}")).to_be_visible()
+    green = success_badge.evaluate("e => getComputedStyle(e).backgroundColor")
+    colours = cells.locator('[data-testid="task-state-badge"]').evaluate_all(
+        "els => els.map(e => getComputedStyle(e).backgroundColor)")
+    assert len(colours) == len(task_ids) and set(colours) == {green}, (dag_id, green, colours)
+    page.screenshot(path=str(ARTIFACTS / shot))
+    cells.first.hover()  # the cell's tooltip spells the state out
+    expect(page.get_by_text("State: Success").first).to_be_visible()
+
+
+# --- the tests -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_dag_list_shows_the_three_dags_with_schedules_and_tags(ui: tuple[Any, AirflowApi, str]) -> None:
+    from playwright.sync_api import expect
+
+    page, api, _ = ui
+    page.get_by_test_id("nav-dags-link").click()
+    page.wait_for_url(re.compile(r"/dags$"))
+    expect(page.get_by_text(f"{len(DAG_LIST)} Dags", exact=True)).to_be_visible()
+    for dag_id, (asset, tags) in DAG_LIST.items():
+        card = page.get_by_test_id("dag-card").filter(
+            has=page.get_by_test_id("dag-id").get_by_text(dag_id, exact=True))
+        expect(card).to_have_count(1)
+        schedule = card.get_by_test_id("schedule")
+        summary = api.dag(dag_id)["timetable_summary"]  # a cron, "Asset", or None (SA_NIGHTLY_SCHEDULE=off)
+        if asset:
+            assert summary == "Asset", (dag_id, summary)
+            expect(schedule).to_contain_text(asset)
+        elif summary:
+            expect(schedule).to_contain_text(summary)  # e.g. "0 2 * * *"
+        else:
+            expect(schedule).to_have_text("Schedule")  # the heading alone: triggered runs only
+        expect(card.get_by_test_id("toggle-pause").locator("input")).to_be_checked()  # unpaused
+        for tag in tags:
+            expect(card.get_by_role("link", name=tag, exact=True)).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "01-dag-list.png"))
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_trigger_from_ui_and_the_chain_finishes_green(ui: tuple[Any, AirflowApi, str]) -> None:
+    page, api, base = ui
+    run_id = _trigger_from_ui(page, base, "support_extract", GOOD_DAY)
+    extract = api.run("support_extract", run_id)
+    assert extract["run_type"] == "manual" and extract["logical_date"].startswith(f"{GOOD_DAY}T02:00:00")
+
+    extract = _wait_for_run(api, "support_extract", run_id, timeout_s=300)
+    failed = [t["task_id"] for t in api.task_instances("support_extract", run_id) if t["state"] != "success"]
+    assert extract["state"] == "success", failed
+    [transform] = api.wait_for_runs("support_transform", 1, timeout_s=600)
+    failed = [t["task_id"] for t in api.task_instances("support_transform", transform["dag_run_id"])
+              if t["state"] != "success"]
+    assert transform["run_type"] == "asset_triggered" and transform["state"] == "success", failed
+    [export] = api.wait_for_runs("support_churn_export", 1, timeout_s=300)
+    assert export["run_type"] == "asset_triggered" and export["state"] == "success"
+
+    _assert_green_grid(page, api, base, "support_extract", run_id, "02-extract-grid-green.png")
+    _assert_green_grid(page, api, base, "support_transform", transform["dag_run_id"], "03-transform-grid-green.png")
+    _assert_green_grid(page, api, base, "support_churn_export", export["dag_run_id"], "04-export-grid-green.png")
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_bad_delivery_fails_and_the_task_log_names_file_and_line(ui: tuple[Any, AirflowApi, str],
+                                                                 tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from include.simulator import generate
+
+    page, api, base = ui
+    # A consistent 2025-11-04 delivery with one ticket whose customer_id is empty (a day folder does not depend on
+    # the end date, so it is generated aside and copied into the landing zone).
+    report = generate(tmp_path / "landing", start=GOOD_DAY, end=BAD_DAY, defects=[BAD_DEFECT])
+    [defect] = report.defects
+    assert defect.line is not None and defect.column
+    day_folder = Path(get_settings().landing_root) / BAD_DAY.isoformat()
+    shutil.copytree(tmp_path / "landing" / BAD_DAY.isoformat(), day_folder)
+    try:
+        run_id = _trigger_from_ui(page, base, "support_extract", BAD_DAY)
+        run = _wait_for_run(api, "support_extract", run_id, timeout_s=300)
+        states = {t["task_id"]: t["state"] for t in api.task_instances("support_extract", run_id)}
+        assert run["state"] == "failed", states
+        assert [t for t, s in states.items() if s == "failed"] == ["load_support_tickets"], states
+        assert states["validate_batch"] == "upstream_failed", states
+
+        # From the grid: the failed cell opens the task instance, whose first tab is its log (last try).
+        page.goto(f"{base}/dags/support_extract")
+        _grid_cell(page, run_id, "load_support_tickets").click()
+        page.wait_for_url(re.compile(r"/tasks/load_support_tickets$"))
+        expect(page.get_by_test_id("state-badge").filter(has_text="Failed").first).to_be_visible()
+        expect(page.locator('a[title="Logs"]')).to_have_attribute("aria-current", "page")  # the Logs tab is open
+        page.get_by_test_id("log-settings-button").click()
+        page.get_by_role("menuitem", name="Wrap").click()
+        error = page.get_by_text("QuarantineThresholdExceeded").first
+        expect(error).to_be_visible()
+        for fragment in (f"{defect.table}.csv.gz", f"line {defect.line}", f"{defect.column} is empty",
+                         "audit.quarantine", f"batch_id='{BAD_DAY}'"):
+            expect(error).to_contain_text(fragment)
+        page.screenshot(path=str(ARTIFACTS / "05-failed-task-log.png"))
+    finally:
+        shutil.rmtree(day_folder, ignore_errors=True)  # the landing zone is shared by the whole session
