@@ -29,6 +29,7 @@ from include.ingest.stage import check_header, copy_file, create_raw_table, stag
 from include.warehouse.connect import connect
 
 HISTORY = "history"
+ANALYZE_AFTER_ROWS = 10_000  # a load that inserts more refreshes the table's planner statistics
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,12 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
             rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, params, settings)
         if rows_in != entry.rows:
             raise ManifestMismatch(f"{entry.path}: {rows_in} data rows in the file but the manifest says {entry.rows}")
+        # Fresh statistics keep the update's join plan sane: the batch's size, and the target's after big loads.
+        conn.execute(sql.SQL("analyze {}").format(sql.Identifier(checks.TYPED_TABLE)))
         conn.execute(checks.apply_updates(table), params)
-        conn.execute(checks.apply_inserts(table), params)
+        inserted = conn.execute(checks.apply_inserts(table), params).rowcount
+        if inserted > ANALYZE_AFTER_ROWS:
+            conn.execute(sql.SQL("analyze {}").format(sql.Identifier(SCHEMA_SOURCES, table.name)))
         valid = rows_in - quarantined
         current = conn.execute(
             sql.SQL("select count(*) from {} where _batch_id = %s").format(sql.Identifier(SCHEMA_SOURCES, table.name)),

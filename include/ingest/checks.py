@@ -146,12 +146,14 @@ def apply_updates(table: contract.Table) -> sql.Composed:
 
 
 def apply_inserts(table: contract.Table) -> sql.Composed:
-    """Insert new keys (a plain anti-join insert: about twice as fast as INSERT … ON CONFLICT here)."""
+    """Insert new keys. ON CONFLICT DO NOTHING lets the primary-key index decide per row: an anti-join here can be
+    planned as a nested loop over a seq scan of the very table being filled (stale statistics after a truncate or
+    a first load), which turns a large load quadratic."""
     cols = sql.SQL(", ").join(_id(c) for c in table.column_names)
     return sql.SQL(
         "insert into {target} ({cols}, _batch_id, _source_file, _loaded_at) "
         "select {scols}, %(batch_id)s, %(source_file)s, %(now)s from {typed} as s "
-        "where not exists (select 1 from {target} as t where t.{pk} = s.{pk})"
+        "on conflict ({pk}) do nothing"
     ).format(target=_id(SCHEMA_SOURCES, table.name), cols=cols,
              scols=sql.SQL(", ").join(_id("s", c) for c in table.column_names), typed=_id(TYPED_TABLE),
              pk=_id(table.primary_key))
