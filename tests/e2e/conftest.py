@@ -13,12 +13,23 @@ CHAIN = ["support_extract", "support_transform", "support_churn_export"]
 
 
 @pytest.fixture(scope="module")
-def running_airflow(airflow_db, landing) -> Iterator[AirflowApi]:  # type: ignore[no-untyped-def]
-    """Start the whole Airflow against the test warehouse, with the history landed and the chain unpaused."""
+def running_airflow(airflow_db, landing, monkeypatch_module) -> Iterator[AirflowApi]:  # type: ignore[no-untyped-def]
+    """Start the whole Airflow against the test warehouse, with the history landed and the chain unpaused.
+
+    Each module gets its own, freshly migrated metadata database: runs and Asset events left by earlier `dag.test()`
+    runs in the session's database would otherwise trigger the Asset-scheduled DAGs the moment they are unpaused.
+    """
+    import uuid
+
+    import psycopg
+
+    from include.config import get_settings
     from include.ingest.batch import load_batch
     from tests.conftest import truncate_warehouse
 
-    settings = airflow_db
+    monkeypatch_module.setenv("AIRFLOW_METADATA_DB", f"airflow_{uuid.uuid4().hex[:8]}")
+    settings = get_settings()
+    monkeypatch_module.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", airflow_local.metadata_db_url(settings))
     truncate_warehouse(settings)
     load_batch("history", settings)
     airflow_local.start(settings)
@@ -30,3 +41,5 @@ def running_airflow(airflow_db, landing) -> Iterator[AirflowApi]:  # type: ignor
         yield api
     finally:
         airflow_local.stop(settings)
+        with psycopg.connect(settings.admin_url("postgres"), autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{settings.airflow_db}" with (force)')
