@@ -411,11 +411,17 @@ def test_a_run_not_finished_by_its_deadline_sends_a_late_alert(late_airflow, rec
         # alerts up by id. Under the real scheduler these are ids (under dag.test they are not: see callbacks).
         from airflow.models.deadline_alert import DeadlineAlert as DeadlineAlertModel
         from airflow.models.serialized_dag import SerializedDagModel
-        from airflow.utils.session import create_session
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import Session
 
-        with create_session() as session:
+        from include.airflow_local import metadata_db_url
+
+        # The running Airflow has its own metadata database (see running_airflow), not this process's.
+        engine = create_engine(metadata_db_url(get_settings()))
+        with Session(engine) as session:
             alert_ids = SerializedDagModel.get_dag("support_extract", session=session).deadline
             alerts = [DeadlineAlertModel.get_by_id(i, session=session) for i in alert_ids]
+        engine.dispose()
         assert [a.name for a in alerts] == ["support-analytics late run"]
         settings = get_settings()  # the triggerer recorded the callback as done (and survived it)
         deadline = time.monotonic() + 30
