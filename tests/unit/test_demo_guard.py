@@ -13,6 +13,7 @@ from include.config import get_settings
 def test_second_demo_is_refused_while_one_runs() -> None:
     settings = get_settings()
     settings.local_dir.mkdir(parents=True, exist_ok=True)
+    before = sorted(p.name for p in settings.local_dir.iterdir())
     with open(settings.local_dir / "demo.lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         lock.truncate(0)
@@ -22,4 +23,5 @@ def test_second_demo_is_refused_while_one_runs() -> None:
                                 env=dict(os.environ), timeout=60)
     assert second.returncode == 2
     assert "make demo is already running (pid 4242" in second.stderr
-    assert not (settings.local_dir / "landing").exists(), "the refused demo must not start any work"
+    after = sorted(p.name for p in settings.local_dir.iterdir())
+    assert after == sorted({*before, "demo.lock"}), "the refused demo must not start any work"
