@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -41,10 +40,6 @@ class TableLoad:
     rows_quarantined: int
     rows_superseded: int
     seconds: float
-
-
-def batch_id_for(day: date | str) -> str:
-    return day if isinstance(day, str) else day.isoformat()
 
 
 def _logical_date(batch_id: str) -> date | None:
@@ -143,6 +138,7 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
         conn.execute("savepoint fast_path")
         try:
             rows_in = copy_file(conn, checks.copy_typed(table), entry.path)
+            _check_row_count(entry, rows_in)
             empty_required, repeated_keys = conn.execute(checks.typed_problems(table)).fetchone()
             if empty_required or repeated_keys:
                 raise _NeedsRowChecks
@@ -150,8 +146,6 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
         except (psycopg.errors.DataError, _NeedsRowChecks):
             conn.execute("rollback to savepoint fast_path")
             rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, params, settings)
-        if rows_in != entry.rows:
-            raise ManifestMismatch(f"{entry.path}: {rows_in} data rows in the file but the manifest says {entry.rows}")
         # Fresh statistics keep the update's join plan sane: the batch's size, and the target's after big loads.
         conn.execute(sql.SQL("analyze {}").format(sql.Identifier(checks.TYPED_TABLE)))
         conn.execute(checks.apply_updates(table), params)
@@ -168,15 +162,18 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
     return rows_in, valid, quarantined, superseded
 
 
+def _check_row_count(entry: FileEntry, rows_in: int) -> None:
+    if rows_in != entry.rows:
+        raise ManifestMismatch(f"{entry.path}: {rows_in} data rows in the file but the manifest says {entry.rows}")
+
+
 def _stage_and_check(conn: psycopg.Connection, batch_id: str, table: contract.Table, entry: FileEntry,
                      params: dict[str, object], settings: Settings) -> tuple[int, int]:
     """Slow path: stage as text with line numbers, quarantine every bad row, fill the typed table with the rest.
     Commits the quarantine and raises when it exceeds the thresholds (analytics untouched)."""
     create_raw_table(conn, table)
     staged = stage_file(conn, table, entry.path)
-    if staged.rows_in != entry.rows:
-        raise ManifestMismatch(
-            f"{entry.path}: {staged.rows_in} data rows in the file but the manifest says {entry.rows}")
+    _check_row_count(entry, staged.rows_in)  # before any quarantine is kept: a short file is not bad rows
     conn.execute(checks.build_checked(table))
     conn.execute(checks.insert_quarantine(table), params)
     if staged.malformed:
@@ -211,7 +208,3 @@ def load_batch(batch_id: str, settings: Settings | None = None) -> list[TableLoa
     manifest = verify_batch(batch_id, settings)
     return [load_table(batch_id, table.name, settings, manifest) for table in contract.TABLES]
 
-
-def landing_folder(batch_id: str, settings: Settings | None = None) -> Path:
-    settings = settings or get_settings()
-    return settings.landing_root / batch_id
