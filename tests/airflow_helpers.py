@@ -19,3 +19,26 @@ def load_dag(dag_id: str) -> Any:
 
 def task_states(run: Any) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+ORPHAN_TICKET = "T-ORPHAN"
+
+
+def insert_orphan_ticket(settings: Any = None) -> None:
+    """A ticket of a customer that does not exist, landed by an earlier batch: only the gate's whole-table orphan
+    check can catch it (a rerun of the day does not overwrite it). Remove with `delete_orphan_ticket`."""
+    from include.warehouse.connect import connect
+
+    with connect("admin", settings) as conn:
+        conn.execute(
+            "insert into analytics.support_tickets select %s, 'C99999999', product_id, category_id, root_cause_id,"
+            " channel, priority, status, subject, app_version, created_at, first_response_at, resolved_at,"
+            " resolution_time_hours, satisfaction_score, updated_at, 'history', _source_file, _loaded_at"
+            " from analytics.support_tickets limit 1", (ORPHAN_TICKET,))
+
+
+def delete_orphan_ticket(settings: Any = None) -> None:
+    from include.warehouse.connect import connect
+
+    with connect("admin", settings) as conn:
+        conn.execute("delete from analytics.support_tickets where ticket_id = %s", (ORPHAN_TICKET,))

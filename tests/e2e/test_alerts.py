@@ -28,7 +28,7 @@ import pytest
 
 from include.config import get_settings
 from include.warehouse.connect import connect
-from tests.airflow_helpers import load_dag, task_states
+from tests.airflow_helpers import delete_orphan_ticket, insert_orphan_ticket, load_dag, task_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -264,11 +264,7 @@ def test_first_success_after_a_failure_sends_an_all_clear_and_a_summary(history,
 
 def test_failed_validation_names_each_failed_expectation_then_recovers_on_rerun(alerts_on) -> None:  # type: ignore[no-untyped-def]
     """State: history and 2025-11-01 landed and validated."""
-    with connect("admin") as conn:  # an orphan ticket: the gate's whole-table check must catch it
-        conn.execute("insert into analytics.support_tickets select 'T-ORPHAN', 'C99999999', product_id, category_id,"
-                     " root_cause_id, channel, priority, status, subject, app_version, created_at, first_response_at,"
-                     " resolved_at, resolution_time_hours, satisfaction_score, updated_at, 'history', _source_file,"
-                     " _loaded_at from analytics.support_tickets limit 1")
+    insert_orphan_ticket()  # only the gate's whole-table check catches it
     try:
         run = load_dag("support_extract").test(logical_date=DAY)
         assert run.state == "failed" and task_states(run)["validate_batch"] == "failed"
@@ -289,8 +285,7 @@ def test_failed_validation_names_each_failed_expectation_then_recovers_on_rerun(
         row = _summary("support_extract", run.run_id)
         assert row["state"] == "failed" and row["validations_failed"] == 1 and row["validations_passed"] > 100
     finally:
-        with connect("admin") as conn:
-            conn.execute("delete from analytics.support_tickets where ticket_id = 'T-ORPHAN'")
+        delete_orphan_ticket()
 
     alerts_on.clear()  # re-run after the fix: an all-clear naming the run that had failed and its failed task
     rerun = load_dag("support_extract").test(logical_date=DAY)

@@ -13,7 +13,7 @@ import pytest
 from include.config import get_settings
 from include.orchestration import VALIDATED_BATCH_ASSET, mart_uri
 from include.warehouse.connect import connect
-from tests.airflow_helpers import load_dag, task_states
+from tests.airflow_helpers import delete_orphan_ticket, insert_orphan_ticket, load_dag, task_states
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -144,16 +144,11 @@ def test_failed_dbt_test_blocks_the_export(chain) -> None:  # type: ignore[no-un
 def test_failed_validation_blocks_the_transform(chain) -> None:  # type: ignore[no-untyped-def]
     settings = chain[0]
     before = _asset_events(settings, VALIDATED_BATCH_ASSET)
-    with connect("admin", settings) as conn:  # an orphan ticket: the gate's whole-table check must catch it
-        conn.execute("insert into analytics.support_tickets select 'T-ORPHAN', 'C99999999', product_id, category_id,"
-                     " root_cause_id, channel, priority, status, subject, app_version, created_at, first_response_at,"
-                     " resolved_at, resolution_time_hours, satisfaction_score, updated_at, 'history', _source_file,"
-                     " _loaded_at from analytics.support_tickets limit 1")
+    insert_orphan_ticket(settings)  # only the gate's whole-table check catches it
     try:
         run = load_dag("support_extract").test(logical_date=DAY)
         states = task_states(run)
         assert run.state == "failed" and states["validate_batch"] == "failed", states
         assert _asset_events(settings, VALIDATED_BATCH_ASSET) == before
     finally:
-        with connect("admin", settings) as conn:
-            conn.execute("delete from analytics.support_tickets where ticket_id = 'T-ORPHAN'")
+        delete_orphan_ticket(settings)
