@@ -13,6 +13,10 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_source_file", "text"),
     ("_loaded_at", "timestamptz"),
 )
+# Session settings the loader sets (set_config(..., is_local => true)) so that a COPY straight into a source table
+# fills the audit columns through their defaults: `_batch_id` defaults to current_setting('sa.batch_id'), etc.
+AUDIT_SETTINGS: dict[str, str] = {"_batch_id": "sa.batch_id", "_source_file": "sa.source_file",
+                                  "_loaded_at": "sa.loaded_at"}
 
 
 @dataclass(frozen=True)

@@ -116,11 +116,13 @@ def typed_from_checked(table: contract.Table) -> sql.Composed:
 
 
 def typed_problems(table: contract.Table) -> sql.Composed:
-    """(rows with an empty key or required column, surplus rows of repeated keys) in the typed table."""
+    """Does the typed table have a row with an empty key or required column, or a repeated primary key?
+    (The repeat check is a hash aggregate: the caller raises work_mem.)"""
     required = [c.name for c in table.columns if c.required]
     any_null = sql.SQL(" or ").join(sql.SQL("{} is null").format(_id(name)) for name in required)
-    return sql.SQL("select count(*) filter (where {}), count(*) - count(distinct {}) from {}").format(
-        any_null, _id(table.primary_key), _id(TYPED_TABLE))
+    return sql.SQL("select exists (select from {t} where {nulls})"
+                   " or exists (select from {t} group by {pk} having count(*) > 1)").format(
+        t=_id(TYPED_TABLE), nulls=any_null, pk=_id(table.primary_key))
 
 
 def _newer(table: contract.Table, current: str, incoming: str) -> sql.Composable:
@@ -157,6 +159,13 @@ def apply_inserts(table: contract.Table) -> sql.Composed:
     ).format(target=_id(SCHEMA_SOURCES, table.name), cols=cols,
              scols=sql.SQL(", ").join(_id("s", c) for c in table.column_names), typed=_id(TYPED_TABLE),
              pk=_id(table.primary_key))
+
+
+def copy_into_target(table: contract.Table) -> sql.Composed:
+    """COPY CSV straight into `analytics.<table>` (first load); the audit columns take their defaults."""
+    columns = sql.SQL(", ").join(_id(name) for name in table.column_names)
+    return sql.SQL("copy {} ({}) from stdin (format csv, header true, freeze true, force_null ({}))").format(
+        _id(SCHEMA_SOURCES, table.name), columns, columns)
 
 
 def reason_counts() -> sql.Composed:

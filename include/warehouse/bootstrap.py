@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 
 from include import contract
@@ -57,15 +58,58 @@ def _ensure_roles(conn: object, settings: Settings) -> None:
         )
 
 
+def _audit_default(name: str, pg_type: str) -> sql.Composed:
+    return sql.SQL("current_setting({})::{}").format(sql.Literal(contract.AUDIT_SETTINGS[name]), sql.SQL(pg_type))
+
+
 def source_table_ddl(table: contract.Table) -> sql.Composed:
-    """`create table if not exists analytics.<table>` with the contract's columns, audit columns and primary key."""
+    """`create table if not exists analytics.<table>`: the contract's columns (required ones not null), audit
+    columns filled from the loader's session settings, and the primary key."""
     columns = [
-        sql.SQL("{} {}").format(_ident(c.name), sql.SQL(c.pg_type)) for c in table.columns
-    ] + [sql.SQL("{} {} not null").format(_ident(name), sql.SQL(pg_type)) for name, pg_type in contract.AUDIT_COLUMNS]
-    columns.append(sql.SQL("primary key ({})").format(_ident(table.primary_key)))
+        sql.SQL("{} {}{}").format(_ident(c.name), sql.SQL(c.pg_type), sql.SQL(" not null" if c.required else ""))
+        for c in table.columns
+    ] + [
+        sql.SQL("{} {} not null default {}").format(_ident(name), sql.SQL(pg_type), _audit_default(name, pg_type))
+        for name, pg_type in contract.AUDIT_COLUMNS
+    ]
+    columns.append(sql.SQL("constraint {} primary key ({})").format(
+        _ident(primary_key_name(table)), _ident(table.primary_key)))
     return sql.SQL("create table if not exists {} ({})").format(
         _ident(SCHEMA_SOURCES, table.name), sql.SQL(", ").join(columns)
     )
+
+
+def primary_key_name(table: contract.Table) -> str:
+    return f"{table.name}_pkey"  # PostgreSQL's default name, which tables created by earlier versions have
+
+
+def primary_key_ddl(table: contract.Table) -> sql.Composed:
+    return sql.SQL("alter table {} add constraint {} primary key ({})").format(
+        _ident(SCHEMA_SOURCES, table.name), _ident(primary_key_name(table)), _ident(table.primary_key))
+
+
+def batch_id_index_name(table: contract.Table) -> str:
+    return f"{table.name}_batch_id"
+
+
+def batch_id_index_ddl(table: contract.Table) -> sql.Composed:
+    """The index on `_batch_id` (what one batch landed: the gate's batch suites, the load log's counts)."""
+    return sql.SQL("create index if not exists {} on {} (_batch_id)").format(
+        _ident(batch_id_index_name(table)), _ident(SCHEMA_SOURCES, table.name))
+
+
+def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> bool:
+    """Bring a table created by an earlier version to today's DDL (audit defaults, not-null required columns)."""
+    has_default = conn.execute(
+        "select atthasdef from pg_attribute where attrelid = %s::regclass and attname = '_batch_id'",
+        (f"{SCHEMA_SOURCES}.{table.name}",)).fetchone()[0]
+    if has_default:
+        return False
+    changes = [sql.SQL("alter column {} set default {}").format(_ident(name), _audit_default(name, pg_type))
+               for name, pg_type in contract.AUDIT_COLUMNS]
+    changes += [sql.SQL("alter column {} set not null").format(_ident(c.name)) for c in table.columns if c.required]
+    conn.execute(sql.SQL("alter table {} {}").format(_ident(SCHEMA_SOURCES, table.name), sql.SQL(", ").join(changes)))
+    return True
 
 
 def _grants(settings: Settings) -> list[sql.Composable]:
@@ -128,8 +172,9 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         conn.execute(sql.SQL("set local role {}").format(_ident(settings.roles.loader)))
         for table in contract.TABLES:
             conn.execute(source_table_ddl(table))
-            conn.execute(sql.SQL("create index if not exists {} on {} (_batch_id)").format(
-                _ident(f"{table.name}_batch_id"), _ident(SCHEMA_SOURCES, table.name)))
+            if upgrade_source_table(conn, table):
+                created.append(f"audit defaults on {SCHEMA_SOURCES}.{table.name}")
+            conn.execute(batch_id_index_ddl(table))
         conn.execute((SQL_DIR / "audit.sql").read_text())
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)

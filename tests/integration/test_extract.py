@@ -150,6 +150,50 @@ def test_quarantine_within_threshold_lands_the_rest(defective, monkeypatch: pyte
 
 
 @pytest.mark.parametrize(
+    ("defect", "reason"),
+    [
+        ("duplicate_pk", "duplicate: ticket_id"),
+        ("null_required", "required: customer_id is empty"),
+        ("bad_type", "type: created_at 'not-a-date' is not a valid timestamptz"),
+    ],
+)
+def test_first_load_into_an_empty_table_checks_rows_the_same_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  empty_warehouse, defect: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    """The bootstrap's fast path COPYs straight into the empty table; its constraints must catch what the typed
+    checks catch, fall back to the row-level checks, and quarantine the same row with the same reason."""
+    report = generate(tmp_path / "landing", scale=0.1, start=date(2025, 11, 1), end=date(2025, 11, 1),
+                      defects=[f"{defect}:support_tickets:history"]).defects[0]
+    monkeypatch.setenv("SA_LANDING_ROOT", str(tmp_path / "landing"))
+    settings = get_settings()
+    with pytest.raises(errors.QuarantineThresholdExceeded, match=f"line {report.line}: {reason}"):
+        load_table("history", "support_tickets", settings)
+    assert _counts(settings)["support_tickets"] == 0
+
+    monkeypatch.setenv("SA_MAX_QUARANTINED_KEY_ROWS", "1")
+    monkeypatch.setenv("SA_MAX_QUARANTINED_PARSE_ROWS", "1")
+    result = load_table("history", "support_tickets", get_settings())
+    assert result.rows_quarantined == 1 and result.rows_loaded == result.rows_in - 1
+    with connect("admin", settings) as conn:
+        audit = conn.execute("select _batch_id, _source_file, count(*) from analytics.support_tickets"
+                             " group by 1, 2").fetchall()
+    assert audit == [("history", str(tmp_path / "landing" / "history" / "support_tickets.csv.gz"), result.rows_loaded)]
+
+
+def test_first_load_sets_audit_columns_and_keeps_the_batch_index(landing, empty_warehouse) -> None:  # type: ignore[no-untyped-def]
+    settings = get_settings()
+    load_batch("history", settings)
+    with connect("admin", settings) as conn:
+        rows = conn.execute("select _batch_id, _source_file like '%/history/support_tickets.csv.gz',"
+                            " _loaded_at > now() - interval '1 hour', count(*) from analytics.support_tickets"
+                            " group by 1, 2, 3").fetchall()
+        indexes = {r[0] for r in conn.execute("select indexname from pg_indexes where schemaname = 'analytics'")}
+        leaked = conn.execute("select current_setting('sa.batch_id', true)").fetchone()[0]
+    assert rows == [("history", True, True, landing.folder("history").rows["support_tickets"])]
+    assert {f"{t.name}_batch_id" for t in contract.TABLES} <= indexes
+    assert leaked in (None, ""), "the audit settings are transaction-local"
+
+
+@pytest.mark.parametrize(
     ("defect", "error", "words"),
     [
         ("missing_column", errors.SchemaDrift, ["missing ['priority']"]),
