@@ -102,11 +102,18 @@ def create_typed_table(table: contract.Table) -> sql.Composed:
     return sql.SQL("create temp table {} ({}) on commit drop").format(_id(TYPED_TABLE), columns)
 
 
-def copy_typed(table: contract.Table) -> sql.Composed:
-    """COPY CSV straight into the typed table; empty fields (quoted or not) become NULL, as the contract says."""
+def _copy_csv(into: sql.Identifier, table: contract.Table, *, freeze: bool = False) -> sql.Composed:
+    """COPY the file's CSV into `into`'s contract columns; empty fields (quoted or not) become NULL, as the
+    contract says. `freeze` writes the rows frozen (only allowed into a table truncated in this transaction)."""
     columns = sql.SQL(", ").join(_id(name) for name in table.column_names)
-    return sql.SQL("copy {} ({}) from stdin (format csv, header true, force_null ({}))").format(
-        _id(TYPED_TABLE), columns, columns)
+    options = sql.SQL("format csv, header true{}, force_null ({})").format(
+        sql.SQL(", freeze true" if freeze else ""), columns)
+    return sql.SQL("copy {} ({}) from stdin ({})").format(into, columns, options)
+
+
+def copy_typed(table: contract.Table) -> sql.Composed:
+    """COPY straight into the typed table (fast path of a load into a table that has rows)."""
+    return _copy_csv(_id(TYPED_TABLE), table)
 
 
 def typed_from_checked(table: contract.Table) -> sql.Composed:
@@ -162,10 +169,9 @@ def apply_inserts(table: contract.Table) -> sql.Composed:
 
 
 def copy_into_target(table: contract.Table) -> sql.Composed:
-    """COPY CSV straight into `analytics.<table>` (first load); the audit columns take their defaults."""
-    columns = sql.SQL(", ").join(_id(name) for name in table.column_names)
-    return sql.SQL("copy {} ({}) from stdin (format csv, header true, freeze true, force_null ({}))").format(
-        _id(SCHEMA_SOURCES, table.name), columns, columns)
+    """COPY straight into `analytics.<table>` (first load, after truncating it); the audit columns take their
+    defaults."""
+    return _copy_csv(_id(SCHEMA_SOURCES, table.name), table, freeze=True)
 
 
 def reason_counts() -> sql.Composed:
