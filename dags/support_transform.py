@@ -30,39 +30,50 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, task
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from include.config import get_settings
-from include.notify.callbacks import dag_alerting
-from include.orchestration import VALIDATED_BATCH_ASSET, as_of_date_for_run, default_args
-from include.transform.cosmos_graph import gate_downstream_on_detached_tests
+from include.notify.callbacks import dag_alerting, sensor_failure_callbacks
+from include.orchestration import AS_OF_DATE_ENV, VALIDATED_BATCH_ASSET, as_of_date_for_run, default_args
+from include.transform.cosmos_graph import finish_watcher_graph, model_sensor
+from include.transform.dbt_env import dbt_executable
 
-DBT_DIR = get_settings().dbt_project_dir
+SETTINGS = get_settings()
+DBT_DIR = SETTINGS.dbt_project_dir
 
 support_transform = DbtDag(
     dag_id="support_transform",
-    project_config=ProjectConfig(dbt_project_path=DBT_DIR, manifest_path=DBT_DIR / "target" / "manifest.json",
-                                 install_dbt_deps=False),
+    project_config=ProjectConfig(
+        dbt_project_path=DBT_DIR, manifest_path=DBT_DIR / "target" / "manifest.json", install_dbt_deps=False,
+        # The as-of date reaches dbt as an environment variable (macro `churn_as_of_date`), not `--vars`: a new
+        # var value would make dbt re-parse the whole project every night.
+        env_vars={AS_OF_DATE_ENV: "{{ sa_as_of_date(dag_run, triggering_asset_events) }}"},
+    ),
     profile_config=ProfileConfig(profile_name="support_analytics", target_name="dev",
                                  profiles_yml_filepath=DBT_DIR / "profiles.yml"),
-    execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-    render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD,
-                               should_detach_multiple_parents_tests=True),
-    operator_args={"vars": {"as_of_date": "{{ sa_as_of_date(dag_run, triggering_asset_events) }}"},
-                   "callback": "include.run_summary.keep_dbt_results"},  # dbt results → XCom → run summary
+    # One `dbt build` in its own process (the producer); each model's `.run`/`.test` sensor reports its node.
+    execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.SUBPROCESS,
+                                     dbt_executable_path=dbt_executable()),
+    render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
+                               node_converters={DbtResourceType.MODEL: model_sensor}),
+    operator_args={
+        "append_env": True,  # dbt's subprocess gets the profile's SA_DBT_* variables
+        "callback": "include.run_summary.keep_dbt_results",  # dbt results → XCom → run summary and alert
+        "emit_datasets": False,  # each model's Asset is published after its tests (finish_watcher_graph)
+        "poke_interval": 5,
+    },
     user_defined_macros={"sa_as_of_date": as_of_date_for_run},
     schedule=[Asset(VALIDATED_BATCH_ASSET)],
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    default_args=default_args(retries=1),
+    default_args=default_args(retries=0),
     tags=["support-analytics", "transform", "dbt"],
     doc_md=__doc__,
     **dag_alerting(),
 )
 
-# Tests spanning two models run as their own tasks; make them gate the models built on their parents.
-gate_downstream_on_detached_tests(support_transform)
+finish_watcher_graph(support_transform, SETTINGS.table_uri, sensor_failure_callbacks())
 
 
 @task(retries=1)

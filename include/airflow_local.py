@@ -91,6 +91,9 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.local_dir / "cosmos"),
         # No usage telemetry leaves the machine (Cosmos would call an external host after every task).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # The WATCHER producer never retries (include/transform/cosmos_graph.py): no per-event XCom backup to a
+        # Variable (it re-writes the whole growing backup on every dbt event — most of the producer's overhead).
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "DO_NOT_TRACK": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "AIRFLOW_CONN_WAREHOUSE_LOADER": settings.role_url(settings.roles.loader),

@@ -76,9 +76,12 @@ def mart_uri(model: str) -> str:
 # Emitted by support_extract only after the Great Expectations gate passed; schedules support_transform.
 VALIDATED_BATCH_ASSET = "support_analytics.validated_batch"
 
+# The churn as-of date as the transform passes it to dbt (read by the macro `churn_as_of_date`; "" = latest date).
+AS_OF_DATE_ENV = "SA_AS_OF_DATE"
+
 
 def as_of_date_for_run(dag_run: Any, triggering_asset_events: Any = None) -> str:
-    """The churn as-of date a transform run passes to dbt (var `as_of_date`; "" = the latest date in the data).
+    """The churn as-of date a transform run passes to dbt (env `SA_AS_OF_DATE`; "" = the latest date in the data).
 
     - run conf `{"as_of_date": "YYYY-MM-DD"}` wins (manual reruns);
     - an asset-triggered run takes the batch the validated extract landed (the event's extra `batch_id`);

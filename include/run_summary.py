@@ -112,16 +112,18 @@ def summarize_extract(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def keep_dbt_results(project_dir: str, context: dict[str, Any] | None = None, **_: Any) -> None:
-    """Cosmos `callback`: after each dbt invocation (pass or fail), push its node results to XCom for the summary.
+    """Cosmos `callback`: after each dbt invocation (pass or fail), push its node results to XCom.
 
-    Cosmos runs dbt in a temporary copy of the project that is gone after the task; this keeps only
-    (unique_id, status, seconds) per node. Never raises: the summary must not break a dbt task."""
+    For the run summary and for the failure alert (which names the failed tests from them). Cosmos runs dbt in a
+    temporary copy of the project that is gone after the task; this keeps (unique_id, status, seconds, message)
+    per node, the message only for nodes that did not pass. Never raises: it must not break a dbt task."""
     try:
         path = Path(project_dir) / "target" / "run_results.json"
         if context is None or not path.exists():
             return
         results = json.loads(path.read_text()).get("results", [])
-        compact = [[r["unique_id"], str(r.get("status")), round(float(r.get("execution_time") or 0), 3)]
+        compact = [[r["unique_id"], str(r.get("status")), round(float(r.get("execution_time") or 0), 3),
+                    None if str(r.get("status")) in ("success", "pass") else r.get("message")]
                    for r in results]
         context["ti"].xcom_push(key=DBT_RESULTS_XCOM, value=compact)
     except Exception as exc:
@@ -131,7 +133,7 @@ def keep_dbt_results(project_dir: str, context: dict[str, Any] | None = None, **
 def _dbt_counts(context: dict[str, Any], task_ids: list[str]) -> dict[str, int]:
     counts = {"models_built": 0, "tests_passed": 0, "tests_failed": 0}
     for task_id in task_ids:
-        for unique_id, status, _ in context["ti"].xcom_pull(task_ids=task_id, key=DBT_RESULTS_XCOM) or []:
+        for unique_id, status, *_ in context["ti"].xcom_pull(task_ids=task_id, key=DBT_RESULTS_XCOM) or []:
             kind = unique_id.split(".", 1)[0]
             if kind == "model" and status == "success":
                 counts["models_built"] += 1
@@ -144,7 +146,8 @@ def _dbt_counts(context: dict[str, Any], task_ids: list[str]) -> dict[str, int]:
 
 
 def summarize_transform(context: dict[str, Any]) -> dict[str, Any]:
-    """Models built and dbt tests passed/failed, from the results every Cosmos task pushed."""
+    """Models built and dbt tests passed/failed, from the results the Cosmos tasks that ran dbt pushed (the
+    producer's `dbt build`; a cleared sensor's own dbt run)."""
     from include.orchestration import as_of_date_for_run
 
     crumbs = _breadcrumbs(context)

@@ -2,7 +2,8 @@
 (run state, recovery all-clear) and the late-run deadline alert.
 
 - Task failure → `FailureAlertNotifier`: Airflow calls `on_failure_callback` only when the last try failed, so a
-  task with retries=2 sends one alert, after its third try. No `on_retry_callback` is set on purpose.
+  task with retries=2 sends one alert, after its third try. No `on_retry_callback` is set on purpose. The
+  transform's dbt sensors use `WatcherSensorAlertNotifier` (one failed dbt build = one alert, from the producer).
 - DAG run succeeded → `on_dag_success`: records the state; if the DAG's previous run had failed, an all-clear.
   A plain function, not a notifier object: Airflow calls DAG-level callbacks on the serialized DAG, where a
   notifier cannot render its templates.
@@ -53,6 +54,26 @@ class FailureAlertNotifier(BaseNotifier):
 def task_failure_callbacks() -> list[Any]:
     """For `default_args["on_failure_callback"]`."""
     return [FailureAlertNotifier()]
+
+
+class WatcherSensorAlertNotifier(FailureAlertNotifier):
+    """For Cosmos' WATCHER sensors: alert only when the sensor ran dbt itself.
+
+    On its first try a sensor only reports what the producer's `dbt build` did; when it fails, the producer has
+    failed too and its alert already names the failed tests — a second alert per touched model would be noise.
+    A cleared sensor (try 2+) runs dbt for its model itself: that failure is news and is sent."""
+
+    def notify(self, context: Any) -> None:
+        ti = context["ti"]
+        if ti.try_number <= 1:
+            log.info("no alert from %s: it reported the producer's result, whose alert has gone out", ti.task_id)
+            return
+        super().notify(context)
+
+
+def sensor_failure_callbacks() -> list[Any]:
+    """`on_failure_callback` of the transform DAG's WATCHER sensors."""
+    return [WatcherSensorAlertNotifier()]
 
 
 def _run_date(context: dict[str, Any]) -> str | None:

@@ -4,8 +4,10 @@ An alert that says "validate_batch failed" sends the on-call engineer to the log
 "expect_column_values_to_be_in_set on support_tickets.customer_id: 1 unexpected ('C99999999')" tells them what to
 fix. Both sources are plain text the failing task already produced, so nothing here needs the warehouse:
 - GX: the `ValidationFailed` message lists one failed expectation per line (`include.quality.validate`);
-- dbt: Cosmos' `CosmosDbtRunError` lists `<node name>: <dbt message>` per failed node; the node names are mapped
-  to their model (relation), column and test type through `dbt/target/manifest.json`.
+- dbt: Cosmos' `CosmosDbtRunError` (in-process dbt) lists `<node name>: <dbt message>` per failed node; a dbt
+  subprocess (the transform's producer) only reports its exit code, so there the failed nodes come from the
+  task's dbt results (`include.run_summary.keep_dbt_results`). Either way the nodes are mapped to their model
+  (relation), column and test type through `dbt/target/manifest.json`.
 """
 
 from __future__ import annotations
@@ -92,12 +94,13 @@ def _manifest_index(path: str, mtime: float) -> dict[str, dict[str, Any]]:
     for node in manifest.get("unit_tests", {}).values():
         index.setdefault(node["name"], node)
     index["__nodes__"] = manifest.get("nodes", {})
+    index["__unit_tests__"] = manifest.get("unit_tests", {})
     return index
 
 
 def manifest_index(manifest_path: Path) -> dict[str, dict[str, Any]]:
     if not manifest_path.exists():
-        return {"__nodes__": {}}
+        return {"__nodes__": {}, "__unit_tests__": {}}
     return _manifest_index(str(manifest_path), manifest_path.stat().st_mtime)
 
 
@@ -142,9 +145,30 @@ def from_dbt_message(message: str, manifest_path: Path) -> list[FailedCheck]:
         match = _DBT_LINE.match(line.strip())
         # A multi-line dbt message (a database error) continues on lines that do not name a node: skip those
         # (without a manifest every `name: message` line counts).
-        if match and (match["name"] in index or len(index) == 1):
+        if match and (match["name"] in index or len(index) == 2):
             checks.append(_dbt_check(match["name"], (match["detail"] or "").strip() or None, index))
     return checks
+
+
+def from_dbt_results(results: list[list[Any]], manifest_path: Path) -> list[FailedCheck]:
+    """The failed/errored nodes of a dbt invocation's results as `keep_dbt_results` keeps them
+    (`[unique_id, status, seconds, message]`), mapped to table and column."""
+    index = manifest_index(manifest_path)
+    checks = []
+    for unique_id, status, *rest in results:
+        if status not in ("fail", "error"):
+            continue
+        node = index["__nodes__"].get(unique_id) or index["__unit_tests__"].get(unique_id)
+        name = node["name"] if node else unique_id.rsplit(".", 1)[-1]
+        message = rest[1] if len(rest) > 1 else None
+        checks.append(_dbt_check(name, (str(message).strip() or None) if message else None, index))
+    return checks
+
+
+def default_manifest_path() -> Path:
+    from include.config import get_settings
+
+    return get_settings().dbt_project_dir / "target" / "manifest.json"
 
 
 def failed_checks(exception: BaseException | None, manifest_path: Path | None = None) -> list[FailedCheck]:
@@ -158,9 +182,5 @@ def failed_checks(exception: BaseException | None, manifest_path: Path | None = 
     if "ValidationFailed" in names:
         return from_validation_message(message)
     if "CosmosDbtRunError" in names or message.startswith(_DBT_PREFIXES):
-        if manifest_path is None:
-            from include.config import get_settings
-
-            manifest_path = get_settings().dbt_project_dir / "target" / "manifest.json"
-        return from_dbt_message(message, manifest_path)
+        return from_dbt_message(message, manifest_path or default_manifest_path())
     return []

@@ -8,12 +8,15 @@ and where to look (a link to the task log or the run in the UI).
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
 from include.notify.failed_checks import FailedCheck, failed_checks
+
+log = logging.getLogger(__name__)
 
 PREFIX = "[support-analytics]"
 MAX_EXCEPTION_CHARS = 2500  # Slack caps a section at 3000 characters; e-mail gets the same text
@@ -96,6 +99,19 @@ def _exception_text(exception: BaseException | None) -> str | None:
     return text if len(text) <= MAX_EXCEPTION_CHARS else text[:MAX_EXCEPTION_CHARS] + " … (truncated; see the log)"
 
 
+def _failed_dbt_nodes(ti: Any) -> list[FailedCheck]:
+    """The dbt nodes that failed in this task's own dbt run (a dbt subprocess names none in its exception)."""
+    from include.notify.failed_checks import default_manifest_path, from_dbt_results
+    from include.run_summary import DBT_RESULTS_XCOM
+
+    try:
+        results = ti.xcom_pull(task_ids=ti.task_id, key=DBT_RESULTS_XCOM)
+    except Exception as exc:
+        log.warning("dbt results of %s not read: %s: %s", ti.task_id, type(exc).__name__, exc)
+        return []
+    return from_dbt_results(results, default_manifest_path()) if isinstance(results, list) else []
+
+
 def failure_alert(context: dict[str, Any]) -> Alert:
     """A task failed for good (retries exhausted): what, where, which date, why, and the log link."""
     ti = context["ti"]
@@ -104,7 +120,7 @@ def failure_alert(context: dict[str, Any]) -> Alert:
     worked_on = run_date(context)
     exception = context.get("exception")
     error = exception if isinstance(exception, BaseException) else None
-    checks = tuple(failed_checks(error))
+    checks = tuple(failed_checks(error) or _failed_dbt_nodes(ti))
     tries = getattr(ti, "max_tries", None)
     try_text = f"{ti.try_number} of {tries + 1}" if isinstance(tries, int) else str(ti.try_number)
     date_text = worked_on or (_iso(logical) or "—")

@@ -7,6 +7,8 @@ match the Asset URIs computed in `include.orchestration`.
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from include.config import Settings, get_settings, role_password
 
@@ -31,3 +33,9 @@ def dbt_env(settings: Settings | None = None, role: str = "transformer") -> dict
 def apply_dbt_env(settings: Settings | None = None) -> None:
     """Set the profile variables in this process (for in-process `dbtRunner` and Cosmos' DBT_RUNNER mode)."""
     os.environ.update(dbt_env(settings))
+
+
+def dbt_executable() -> str:
+    """The `dbt` beside this Python (the project's venv, the image's interpreter), else `dbt` on PATH."""
+    beside = Path(sys.executable).with_name("dbt")
+    return str(beside) if beside.exists() else "dbt"

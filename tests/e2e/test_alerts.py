@@ -305,25 +305,26 @@ def test_failed_dbt_test_names_test_model_and_column_then_all_clear_and_summarie
     try:
         run = load_dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
         states = task_states(run)
-        assert run.state == "failed" and states["stg_customer_products_model_build"] == "failed", states
+        assert run.state == "failed" and states["stg_customer_products"] == "failed", states
         alerts_on.wait(1, 1)
         time.sleep(1)
-        assert len(alerts_on.mails) == 1 and len(alerts_on.posts) == 1  # one failed task, after its retry
+        # one alert: from the dbt build (the producer), not again from the model task that reported its failure
+        assert len(alerts_on.mails) == 1 and len(alerts_on.posts) == 1
         subject = str(alerts_on.mails[0][1]["Subject"])
-        assert "FAILED support_transform.stg_customer_products_model_build for 2025-11-01 (try 2 of 2)" in subject
+        assert "FAILED support_transform.dbt_producer_watcher for 2025-11-01 (try 1 of 1): 1 failed check" in subject
         body = alerts_on.html()
         assert ("<b>accepted_range_stg_customer_products_monthly_revenue__0</b> on "
                 "<code>staging.stg_customer_products.monthly_revenue</code> (accepted_range)") in body
-        assert "CosmosDbtRunError" in body
+        assert "non-zero exit code 1" in body and "Got 1 result, configured to fail if != 0" in body
         payload = alerts_on.posts[0]["json"]
         assert ("dbt test accepted_range_stg_customer_products_monthly_revenue__0 on "
                 "staging.stg_customer_products.monthly_revenue (accepted_range)") in payload["text"]
-        log_url = _log_url("support_transform", run.run_id, "stg_customer_products_model_build", 2)
+        log_url = _log_url("support_transform", run.run_id, "dbt_producer_watcher", 1)
         assert log_url in payload["text"]
         _keep("failed_dbt_test", alerts_on)
         row = _summary("support_transform", run.run_id)
         assert row["state"] == "failed" and row["tests_failed"] >= 1
-        assert "stg_customer_products_model_build" in row["failed_tasks"]
+        assert row["failed_tasks"] == "dbt_producer_watcher, stg_customer_products"
     finally:
         with connect("admin") as conn:
             conn.execute("update analytics.customer_products set monthly_revenue = 5 where monthly_revenue < 0")
