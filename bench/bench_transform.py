@@ -1,10 +1,13 @@
 """Cosmos transform wall time ÷ plain `dbt build` wall time, at scale 1.
 
-- plain: `dbt build` as a CLI subprocess (what the spec's "6–8 s for all 4 models" refers to), warm partial parse;
-- Cosmos: the `support_transform` DAG (LOCAL execution, DBT_RUNNER invocation, TestBehavior.BUILD, detached
-  multi-parent tests) run with `dag.test()` — every task in this process, so no per-task process start-up;
+- plain: `dbt build` as a CLI subprocess (what the spec's "6–8 s for all 4 models" refers to), timed on its second
+  run (the first one writes dbt's partial-parse file);
+- Cosmos: the `support_transform` DAG as it ships (WATCHER execution: one `dbt build` subprocess, the producer, plus
+  one sensor per model) run with `dag.test()`, every task in this process; timed on its second run, like plain
+  (the first one starts Airflow's in-process execution API — in production the API server is already up — and
+  fills Cosmos' partial-parse cache). The first run's time is printed too;
 - with `--scheduler`, also one run under the real scheduler (LocalExecutor: one process per task), triggered over
-  the REST API.
+  the REST API; its time is the run's duration as Airflow records it.
 Target (issue 8): ratio ≤ 1.5. Usage: python bench/bench_transform.py [--scheduler]
 """
 
@@ -38,17 +41,20 @@ def plain_dbt_build(settings) -> float:  # type: ignore[no-untyped-def]
     return time.perf_counter() - started
 
 
-def cosmos_dag_test(settings) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def cosmos_dag_test(settings) -> tuple[list[float], int]:  # type: ignore[no-untyped-def]
+    """Wall time of two `dag.test()` runs of the transform DAG in this process."""
     from airflow.dag_processing.dagbag import BundleDagBag
 
     dags = str(settings.dags_folder)
     dag = BundleDagBag(dags, bundle_path=dags).dags["support_transform"]
-    started = time.perf_counter()
-    run = dag.test(run_conf={"as_of_date": AS_OF})
-    seconds = time.perf_counter() - started
-    if run.state != "success":
-        raise SystemExit(f"support_transform failed: {[(t.task_id, t.state) for t in run.get_task_instances()]}")
-    return seconds, len(dag.tasks)
+    times = []
+    for _ in range(2):
+        started = time.perf_counter()
+        run = dag.test(run_conf={"as_of_date": AS_OF})
+        times.append(time.perf_counter() - started)
+        if run.state != "success":
+            raise SystemExit(f"support_transform failed: {[(t.task_id, t.state) for t in run.get_task_instances()]}")
+    return times, len(dag.tasks)
 
 
 def cosmos_scheduler(settings) -> float:  # type: ignore[no-untyped-def]
@@ -94,10 +100,11 @@ def main() -> None:
         load_batch(AS_OF, settings)
         airflow_local.migrate(settings)
         plain = plain_dbt_build(settings)
-        cosmos, tasks = cosmos_dag_test(settings)
+        (first, cosmos), tasks = cosmos_dag_test(settings)
         ratio = cosmos / plain
-        print(f"plain dbt build (CLI, warm): {plain:.1f}s (spec: 6-8 s)")
-        print(f"Cosmos support_transform via dag.test ({tasks} tasks, DBT_RUNNER, BUILD): {cosmos:.1f}s; "
+        print(f"plain dbt build (CLI, second run): {plain:.1f}s (spec: 6-8 s)")
+        print(f"Cosmos support_transform via dag.test ({tasks} tasks, WATCHER, producer = dbt subprocess): "
+              f"{cosmos:.1f}s (second run; first run in this process {first:.1f}s); "
               f"ratio {ratio:.2f} (target <= {TARGET_RATIO}): {'OK' if ratio <= TARGET_RATIO else 'MISSED'}")
         if with_scheduler:
             real = cosmos_scheduler(settings)

@@ -17,8 +17,8 @@ report what the producer did with their node. This module:
 - publishes each model's Asset from its sensor, i.e. after its tests passed (Cosmos would publish it once the model
   was built, before its tests ran — the churn export must never start on an untested mart);
 - sets retries to 0: a producer retry would run a second full build (Cosmos skips it), a sensor retry runs dbt for
-  its model even after an upstream test failed. Clearing tasks in the UI still works: a cleared sensor runs its
-  model's tests (and a cleared model without tests, the model) itself;
+  its model even after an upstream test failed. Clearing tasks in the UI still works: a cleared model task runs
+  `dbt build` for its model (model, then tests) itself;
 - alerts once per failure: a failed dbt test fails the producer (its alert names the tests) and the sensors of the
   models it touched; the sensors' callbacks (`include.notify.callbacks.sensor_failure_callbacks`) alert only when
   the sensor ran dbt itself.
@@ -26,20 +26,35 @@ report what the producer did with their node. This module:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.sdk import Asset
+from cosmos.dbt.graph import DbtNode
+from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
 
 from include.config import SCHEMA_STAGING
 
 PRODUCER_TASK_ID = "dbt_producer_watcher"
 
 
+class ModelAndTestsSensor(DbtTestWatcherOperator):
+    """Reports a model and all of its tests (the producer's aggregated test status for the model).
+
+    Cleared in the UI (try 2+), it runs `dbt build --select <model>` itself — the model, then its tests — where
+    Cosmos' test sensor would only re-test a table that was never rebuilt."""
+
+    base_cmd: ClassVar[list[str]] = ["build"]
+
+    def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:
+        model = DbtNode.get_resource_name_from_unique_id(self.model_unique_id)
+        self.log.info("Try %s: running dbt build for model %s (model, then its tests)", try_number, model)
+        self.build_and_run_cmd(context, cmd_flags=["--select", model])
+        return True
+
+
 def model_sensor(dag: Any, task_group: Any, node: Any, task_args: dict[str, Any], **_: Any) -> Any:
     """Cosmos node converter (`RenderConfig.node_converters[DbtResourceType.MODEL]`): the model's one sensor."""
-    from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
-
-    sensor = DbtTestWatcherOperator if node.has_non_detached_test else DbtRunWatcherOperator
+    sensor = ModelAndTestsSensor if node.has_non_detached_test else DbtRunWatcherOperator
     extra_context = {"dbt_node_config": node.context_dict, "package_name": node.package_name,
                      "dbt_dag_task_group_identifier": dag.dag_id}
     return sensor(task_id=node.name, dag=dag, task_group=task_group, extra_context=extra_context, **task_args)
