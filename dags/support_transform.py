@@ -5,24 +5,30 @@
 Expectations gate passed — a failed validation never reaches this DAG.
 
 **What it does:** Cosmos renders the dbt project (`dbt/`, read from the manifest that `make install` / the image
-build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changing a model) as one task per model.
-Each task runs `dbt build` for its model: the model, then its tests — so a failing test fails that task and
-everything downstream is `upstream_failed`, and no mart is published on untested data. Tests spanning two
-models (`relationships`, singular tests) run as their own `*_test` tasks after both, and gate everything built
-on them. Each model publishes an Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`);
-`support_churn_export` is scheduled on `mart_churned_customers`.
+build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changing a model) in WATCHER mode:
+- `dbt_producer_watcher` runs ONE `dbt build` (a dbt subprocess; its log is dbt's output): each model, then its
+  tests — a failing test makes dbt skip everything built on that model;
+- one task per model (`stg_tickets`, …, `mart_churned_customers`) reports that the model was built AND all its
+  tests passed, and publishes the model's Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`) — so a failing
+  test turns its model red, everything downstream is `upstream_failed`, and no mart is published on untested
+  data. `support_churn_export` is scheduled on `mart_churned_customers`.
 
 **As-of date:** churn is evaluated as of the batch's logical date (from the triggering Asset event), or run conf
-`{"as_of_date": "YYYY-MM-DD"}`; the history bootstrap uses the latest date in the data. Reruns give the same marts.
+`{"as_of_date": "YYYY-MM-DD"}`; the history bootstrap uses the latest date in the data. It reaches dbt as the
+environment variable `SA_AS_OF_DATE` (read by the macro `churn_as_of_date`). Reruns give the same marts.
 
-**On failure:** the alert names the model and the failed dbt tests; `dbt/target/run_results.json` on the worker
-and the task log have the failing rows' query. Fix the data (or the model), then clear the failed task.
+**On failure:** the producer's log has dbt's output (failed tests with their query); the alert names each failed
+dbt test with its model and column. Fix the data (or the model), then either trigger a new run with conf
+`{"as_of_date": "<date>"}` (one full `dbt build`), or clear the failed model tasks and their downstream tasks:
+a cleared model task runs `dbt build --select <model>` itself. Clearing the producer does not rebuild (Cosmos
+skips a producer retry; its model tasks then build their models one by one). Nothing here retries on its own.
 
-**Alerts** (README "Alerts"): a failed model task sends one e-mail and one chat message (after its retry) naming
+**Alerts** (README "Alerts"): a failed dbt build sends one e-mail and one chat message, from the producer, naming
 each failed dbt test with its model and column (e.g. `accepted_range on staging.stg_customer_products.
-monthly_revenue`) and a link to the task log; the next successful run sends an all-clear; a run not finished
-`SA_LATE_AFTER_MINUTES` (if set) after it was queued sends a late alert. `summarize_run` writes the run's row of
-`audit.run_summary` (models built, dbt tests passed/failed, dbt time) whatever the outcome.
+monthly_revenue`) and a link to the log; a model task alerts only when it ran dbt itself (after a clear). The next
+successful run sends an all-clear; a run not finished `SA_LATE_AFTER_MINUTES` (if set) after it was queued sends a
+late alert. `summarize_run` writes the run's row of `audit.run_summary` (models built, dbt tests passed/failed,
+dbt time) whatever the outcome.
 """
 
 from __future__ import annotations

@@ -82,6 +82,13 @@ class AirflowApi:
                 return run["dag_run_id"]
         return self.trigger(dag_id, logical_date=logical_date)
 
+    def clear_failed(self, dag_id: str, run_id: str) -> int:
+        """Clear a run's failed and upstream-failed tasks, and what is downstream of them (the UI's "Clear" on a
+        failed run); returns how many task instances were cleared."""
+        body = {"dag_run_id": run_id, "only_failed": True, "include_downstream": True, "dry_run": False,
+                "reset_dag_runs": True}
+        return int(self._request("POST", f"/api/v2/dags/{dag_id}/clearTaskInstances", body)["total_entries"])
+
     def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 1800) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

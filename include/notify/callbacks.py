@@ -57,18 +57,31 @@ def task_failure_callbacks() -> list[Any]:
 
 
 class WatcherSensorAlertNotifier(FailureAlertNotifier):
-    """For Cosmos' WATCHER sensors: alert only when the sensor ran dbt itself.
+    """For Cosmos' WATCHER sensors: no alert when the run's dbt build (the producer task) failed.
 
-    On its first try a sensor only reports what the producer's `dbt build` did; when it fails, the producer has
-    failed too and its alert already names the failed tests — a second alert per touched model would be noise.
-    A cleared sensor (try 2+) runs dbt for its model itself: that failure is news and is sent."""
+    Then the sensor only reported what that build did, and the producer's alert already names the failed tests —
+    a second alert per touched model would be noise. A sensor that failed otherwise (it ran dbt itself after a
+    clear, or its producer did not fail) alerts as any task does."""
+
+    producer_task_id = "dbt_producer_watcher"
 
     def notify(self, context: Any) -> None:
         ti = context["ti"]
-        if ti.try_number <= 1:
-            log.info("no alert from %s: it reported the producer's result, whose alert has gone out", ti.task_id)
+        if self._producer_state(ti) == "failed":
+            log.info("no alert from %s: the dbt build of this run failed and alerted", ti.task_id)
             return
         super().notify(context)
+
+    def _producer_state(self, ti: Any) -> str | None:
+        try:
+            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+            states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, task_ids=[self.producer_task_id],
+                                                         run_ids=[ti.run_id])
+            return (states.get(ti.run_id) or {}).get(self.producer_task_id)
+        except Exception as exc:  # unknown → alert rather than stay quiet
+            log.warning("producer state not read: %s: %s", type(exc).__name__, exc)
+            return None
 
 
 def sensor_failure_callbacks() -> list[Any]:

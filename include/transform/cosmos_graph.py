@@ -17,11 +17,11 @@ report what the producer did with their node. This module:
 - publishes each model's Asset from its sensor, i.e. after its tests passed (Cosmos would publish it once the model
   was built, before its tests ran — the churn export must never start on an untested mart);
 - sets retries to 0: a producer retry would run a second full build (Cosmos skips it), a sensor retry runs dbt for
-  its model even after an upstream test failed. Clearing tasks in the UI still works: a cleared model task runs
-  `dbt build` for its model (model, then tests) itself;
+  its model even after an upstream test failed. Clearing tasks in the UI still works: a cleared model task — or
+  every model task, when the producer was cleared with them — runs `dbt build` for its model (model, then tests);
 - alerts once per failure: a failed dbt test fails the producer (its alert names the tests) and the sensors of the
-  models it touched; the sensors' callbacks (`include.notify.callbacks.sensor_failure_callbacks`) alert only when
-  the sensor ran dbt itself.
+  models it touched; the sensors' callbacks (`include.notify.callbacks.sensor_failure_callbacks`) stay quiet when
+  the producer of the run failed.
 """
 
 from __future__ import annotations
@@ -37,11 +37,23 @@ from include.config import SCHEMA_STAGING
 PRODUCER_TASK_ID = "dbt_producer_watcher"
 
 
-class ModelAndTestsSensor(DbtTestWatcherOperator):
+class _RebuildsWhenProducerWasCleared:
+    """A cleared producer does not rebuild (Cosmos skips its retry) and restores the XComs of its earlier, failed
+    build; a sensor cleared with it would report that stale result. Instead it runs dbt for its model itself."""
+
+    def poke(self, context: Any) -> bool:
+        if self._get_producer_task_status(context) == "skipped":  # type: ignore[attr-defined]
+            self.log.info("producer %s skipped (cleared): running dbt for this model here",  # type: ignore[attr-defined]
+                          PRODUCER_TASK_ID)
+            return self._fallback_to_non_watcher_run(context["ti"].try_number, context)  # type: ignore[attr-defined]
+        return super().poke(context)  # type: ignore[misc]
+
+
+class ModelAndTestsSensor(_RebuildsWhenProducerWasCleared, DbtTestWatcherOperator):
     """Reports a model and all of its tests (the producer's aggregated test status for the model).
 
-    Cleared in the UI (try 2+), it runs `dbt build --select <model>` itself — the model, then its tests — where
-    Cosmos' test sensor would only re-test a table that was never rebuilt."""
+    Run by itself (cleared in the UI, or its producer cleared), it runs `dbt build --select <model>` — the model,
+    then its tests — where Cosmos' test sensor would only re-test a table that was never rebuilt."""
 
     base_cmd: ClassVar[list[str]] = ["build"]
 
@@ -52,9 +64,13 @@ class ModelAndTestsSensor(DbtTestWatcherOperator):
         return True
 
 
+class ModelSensor(_RebuildsWhenProducerWasCleared, DbtRunWatcherOperator):
+    """Reports a model without tests; run by itself, it runs `dbt run --select <model>` (Cosmos' fallback)."""
+
+
 def model_sensor(dag: Any, task_group: Any, node: Any, task_args: dict[str, Any], **_: Any) -> Any:
     """Cosmos node converter (`RenderConfig.node_converters[DbtResourceType.MODEL]`): the model's one sensor."""
-    sensor = ModelAndTestsSensor if node.has_non_detached_test else DbtRunWatcherOperator
+    sensor = ModelAndTestsSensor if node.has_non_detached_test else ModelSensor
     extra_context = {"dbt_node_config": node.context_dict, "package_name": node.package_name,
                      "dbt_dag_task_group_identifier": dag.dag_id}
     return sensor(task_id=node.name, dag=dag, task_group=task_group, extra_context=extra_context, **task_args)
