@@ -88,7 +88,8 @@ def _ancestors(unique_id: str, nodes: dict[str, Any]) -> set[str]:
     return seen
 
 
-def tests_on_last_built_models(tests_per_model: dict[str, list[str]], nodes: dict[str, Any]) -> dict[str, list[str]]:
+def attribute_tests_to_last_built_models(tests_per_model: dict[str, list[str]],
+                                         nodes: dict[str, Any]) -> dict[str, list[str]]:
     """Drop a test from a model when the test also covers a model built on top of it."""
     models_per_test: dict[str, set[str]] = {}
     for model, tests in tests_per_model.items():
@@ -111,7 +112,8 @@ def finish_watcher_graph(dag: Any, table_uri: Any, sensor_failure_callbacks: lis
     `table_uri(schema, model)` builds a model's Asset URI. Returns {model: its Asset URI}."""
     producer = dag.get_task(PRODUCER_TASK_ID)
     producer.retries = 0
-    producer.tests_per_model = tests_on_last_built_models(producer.tests_per_model, dag.dbt_graph.filtered_nodes)
+    producer.tests_per_model = attribute_tests_to_last_built_models(producer.tests_per_model,
+                                                                    dag.dbt_graph.filtered_nodes)
     assets: dict[str, str] = {}
     for sensor in _sensors(dag):
         sensor.retries = 0

@@ -31,7 +31,7 @@ def dbt_env(settings: Settings | None = None, role: str = "transformer") -> dict
 
 
 def apply_dbt_env(settings: Settings | None = None) -> None:
-    """Set the profile variables in this process (for in-process `dbtRunner` and Cosmos' DBT_RUNNER mode)."""
+    """Set the profile variables in this process (for in-process `dbtRunner`: `include.transform.runner`, tests)."""
     os.environ.update(dbt_env(settings))
 
 

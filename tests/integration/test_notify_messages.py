@@ -12,7 +12,13 @@ import pytest
 
 from include.config import get_settings
 from include.notify import channels, messages
-from include.notify.failed_checks import FailedCheck, failed_checks, from_dbt_message, from_validation_message
+from include.notify.failed_checks import (
+    FailedCheck,
+    failed_checks,
+    from_dbt_message,
+    from_dbt_results,
+    from_validation_message,
+)
 
 MANIFEST = get_settings().dbt_project_dir / "target" / "manifest.json"
 
@@ -77,6 +83,29 @@ def test_dbt_message_maps_test_names_to_model_column_and_test_type_through_the_m
         "dbt invocation completed with errors: not_null_stg_tickets_customer_id: Got 2 results"), MANIFEST)
     assert other[0].describe() == ("dbt test not_null_stg_tickets_customer_id on staging.stg_tickets.customer_id"
                                    " (not_null): Got 2 results")
+
+
+def test_dbt_run_results_kept_by_the_producer_map_to_model_column_and_test_type() -> None:
+    """A dbt subprocess (the transform's producer) names no node in its exception: the alert reads the results."""
+    import json
+
+    manifest = json.loads(MANIFEST.read_text())
+    by_name = {n["name"]: uid for uid, n in {**manifest["nodes"], **manifest["unit_tests"]}.items()}
+    results = [
+        [by_name["stg_customer_products"], "success", 0.1, None],
+        [by_name["accepted_range_stg_customer_products_monthly_revenue__0"], "fail", 0.05,
+         "Got 1 result, configured to fail if != 0"],
+        [by_name["not_null_stg_tickets_customer_id"], "pass", 0.04, None],
+        [by_name["mart_churned_customers"], "skipped", 0.0, None],
+        [by_name["mart_ticket_analytics_derived_fields"], "fail", 0.3, None],
+    ]
+    assert from_dbt_results(results, MANIFEST) == [
+        FailedCheck("dbt test", "accepted_range_stg_customer_products_monthly_revenue__0",
+                    "staging.stg_customer_products", "monthly_revenue", "accepted_range",
+                    "Got 1 result, configured to fail if != 0"),
+        FailedCheck("dbt unit test", "mart_ticket_analytics_derived_fields", "marts.mart_ticket_analytics", None,
+                    "unit test", None),
+    ]
 
 
 def test_without_a_manifest_the_dbt_names_are_still_reported(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,62 @@
+"""The transform DAG's WATCHER graph: what `include.transform.cosmos_graph` promises, on the real parsed DAG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from include.orchestration import mart_uri
+from include.transform.cosmos_graph import PRODUCER_TASK_ID, attribute_tests_to_last_built_models
+
+DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
+MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_products", "stg_tickets",
+          "stg_ticket_categories", "stg_root_causes", "mart_ticket_analytics", "mart_top_root_causes",
+          "mart_churned_customers"}
+
+
+@pytest.fixture(scope="module")
+def transform():  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import BundleDagBag
+
+    return BundleDagBag(str(DAGS_FOLDER), bundle_path=str(DAGS_FOLDER)).dags["support_transform"]
+
+
+def test_one_build_then_one_task_per_model(transform) -> None:  # type: ignore[no-untyped-def]
+    assert {t.task_id for t in transform.tasks} == MODELS | {PRODUCER_TASK_ID, "summarize_run"}
+    producer = transform.get_task(PRODUCER_TASK_ID)
+    assert producer.base_cmd == ["build"] and producer.retries == 0
+    roots = {t.task_id for t in transform.tasks if t.upstream_task_ids == {PRODUCER_TASK_ID}}
+    assert roots == {m for m in MODELS if m.startswith("stg_")}
+    for task_id in roots:  # they still report (or build) when the producer failed
+        assert transform.get_task(task_id).trigger_rule == "all_done"
+    marts = transform.get_task("mart_churned_customers")
+    assert marts.upstream_task_ids == {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_tickets"}
+    assert all(transform.get_task(m).retries == 0 for m in MODELS)
+
+
+def test_each_model_publishes_its_asset_from_the_task_that_saw_its_tests(transform) -> None:  # type: ignore[no-untyped-def]
+    for model in MODELS:
+        task = transform.get_task(model)
+        assert task.is_test_sensor, f"{model}: its task must wait for the model's tests"
+        assert [a.uri for a in task.outlets] == [mart_uri(model) if model.startswith("mart_")
+                                                  else mart_uri(model).replace("/marts/", "/staging/")]
+    assert transform.get_task(PRODUCER_TASK_ID).outlets == []
+
+
+def test_a_test_over_a_mart_and_a_staging_model_counts_against_the_mart_only(transform) -> None:  # type: ignore[no-untyped-def]
+    tests = transform.get_task(PRODUCER_TASK_ID).tests_per_model
+    singular = "test.support_analytics.assert_ticket_analytics_has_every_ticket"
+    assert singular in tests["model.support_analytics.mart_ticket_analytics"]
+    assert singular not in tests["model.support_analytics.stg_tickets"]
+    relationship = [t for t in tests["model.support_analytics.stg_tickets"] if ".relationships_" in t
+                    and "ref_stg_customers" in t]
+    assert relationship and relationship[0] in tests["model.support_analytics.stg_customers"]
+
+
+def test_attribute_tests_to_last_built_models_keeps_independent_parents() -> None:
+    nodes = {"a": SimpleNamespace(depends_on=[]), "b": SimpleNamespace(depends_on=["a"]),
+             "c": SimpleNamespace(depends_on=["b"]), "d": SimpleNamespace(depends_on=[])}
+    kept = attribute_tests_to_last_built_models({"a": ["t_ac", "t_ad", "t_a"], "c": ["t_ac"], "d": ["t_ad"]}, nodes)
+    assert kept == {"a": ["t_ad", "t_a"], "c": ["t_ac"], "d": ["t_ad"]}
