@@ -57,7 +57,7 @@ support_transform = DbtDag(
     ),
     profile_config=ProfileConfig(profile_name="support_analytics", target_name="dev",
                                  profiles_yml_filepath=DBT_DIR / "profiles.yml"),
-    # One `dbt build` in its own process (the producer); each model's `.run`/`.test` sensor reports its node.
+    # One `dbt build` in its own process (the producer); one task per model reports the model and its tests.
     execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.SUBPROCESS,
                                      dbt_executable_path=dbt_executable()),
     render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,

@@ -12,6 +12,21 @@ from include.airflow_api import AirflowApi
 CHAIN = ["support_extract", "support_transform", "support_churn_export"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _restore_process_environment() -> Iterator[None]:
+    """Undo what a `dag.test()` of the transform leaves in `os.environ`.
+
+    Cosmos' OpenLineage step copies the dbt command's whole environment into the running process
+    (`cosmos/operators/local.py`, `calculate_openlineage_events_completes`), `SA_AS_OF_DATE` included: harmless in a
+    task's own process, but in this test process a later in-process dbt build would take that date as its as-of."""
+    import os
+
+    before = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(before)
+
+
 @pytest.fixture(scope="module")
 def running_airflow(airflow_db, landing, monkeypatch_module) -> Iterator[AirflowApi]:  # type: ignore[no-untyped-def]
     """Start the whole Airflow against the test warehouse, with the history landed and the chain unpaused.
