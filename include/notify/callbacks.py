@@ -63,6 +63,8 @@ class WatcherSensorAlertNotifier(FailureAlertNotifier):
     a second alert per touched model would be noise. A sensor that failed otherwise (it ran dbt itself after a
     clear, or its producer did not fail) alerts as any task does."""
 
+    # = include.transform.cosmos_graph.PRODUCER_TASK_ID (not imported: that module imports Cosmos, and every DAG
+    # file imports this one at parse time)
     producer_task_id = "dbt_producer_watcher"
 
     def notify(self, context: Any) -> None:
