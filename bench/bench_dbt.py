@@ -41,8 +41,9 @@ print(json.dumps({"seconds": time.perf_counter() - started, "success": result.su
 
 
 def _subprocess_build(env: dict[str, str], target: Path, logs: Path, project: Path) -> float:
-    dbt = Path(sys.executable).with_name("dbt")
-    args = [str(dbt), "build", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
+    from include.transform.dbt_env import dbt_executable
+
+    args = [dbt_executable(), "build", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
             "--target-path", str(target), "--log-path", str(logs)]
     started = time.perf_counter()
     subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)

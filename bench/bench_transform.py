@@ -33,11 +33,10 @@ RUNS = 3  # timed runs of each, after one warm-up run; the figures are their med
 
 def plain_dbt_build(settings) -> list[float]:  # type: ignore[no-untyped-def]
     """Wall time of `dbt build` CLI runs after a warm-up run."""
-    from include.transform.dbt_env import dbt_env
+    from include.transform.dbt_env import dbt_env, dbt_executable
 
     env = {**os.environ, **dbt_env(settings)}
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    args = [dbt, "build", "--vars", f"{{as_of_date: '{AS_OF}'}}", "--quiet",
+    args = [dbt_executable(), "build", "--vars", f"{{as_of_date: '{AS_OF}'}}", "--quiet",
             "--project-dir", str(settings.dbt_project_dir), "--profiles-dir", str(settings.dbt_project_dir)]
     subprocess.run(args, env=env, check=True)  # warm-up: partial parse for these vars
     times = []

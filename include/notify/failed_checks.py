@@ -94,13 +94,12 @@ def _manifest_index(path: str, mtime: float) -> dict[str, dict[str, Any]]:
     for node in manifest.get("unit_tests", {}).values():
         index.setdefault(node["name"], node)
     index["__nodes__"] = manifest.get("nodes", {})
-    index["__unit_tests__"] = manifest.get("unit_tests", {})
     return index
 
 
 def manifest_index(manifest_path: Path) -> dict[str, dict[str, Any]]:
     if not manifest_path.exists():
-        return {"__nodes__": {}, "__unit_tests__": {}}
+        return {"__nodes__": {}}
     return _manifest_index(str(manifest_path), manifest_path.stat().st_mtime)
 
 
@@ -145,7 +144,7 @@ def from_dbt_message(message: str, manifest_path: Path) -> list[FailedCheck]:
         match = _DBT_LINE.match(line.strip())
         # A multi-line dbt message (a database error) continues on lines that do not name a node: skip those
         # (without a manifest every `name: message` line counts).
-        if match and (match["name"] in index or len(index) == 2):
+        if match and (match["name"] in index or len(index) == 1):
             checks.append(_dbt_check(match["name"], (match["detail"] or "").strip() or None, index))
     return checks
 
@@ -158,7 +157,7 @@ def from_dbt_results(results: list[list[Any]], manifest_path: Path) -> list[Fail
     for unique_id, status, *rest in results:
         if status not in ("fail", "error"):
             continue
-        node = index["__nodes__"].get(unique_id) or index["__unit_tests__"].get(unique_id)
+        node = index["__nodes__"].get(unique_id)  # models and tests; a unit test's id ends with its name
         name = node["name"] if node else unique_id.rsplit(".", 1)[-1]
         message = rest[1] if len(rest) > 1 else None
         checks.append(_dbt_check(name, (str(message).strip() or None) if message else None, index))

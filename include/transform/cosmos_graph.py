@@ -106,15 +106,14 @@ def _sensors(dag: Any) -> list[Any]:
     return [t for t in dag.tasks if hasattr(t, "producer_task_id") and t.task_id != PRODUCER_TASK_ID]
 
 
-def finish_watcher_graph(dag: Any, table_uri: Any, sensor_failure_callbacks: list[Any]) -> dict[str, str]:
+def finish_watcher_graph(dag: Any, table_uri: Any, sensor_failure_callbacks: list[Any]) -> None:
     """Wire producer → root sensors, retries 0, each model's Asset on its sensor, the sensors' alerts.
 
-    `table_uri(schema, model)` builds a model's Asset URI. Returns {model: its Asset URI}."""
+    `table_uri(schema, model)` builds a model's Asset URI."""
     producer = dag.get_task(PRODUCER_TASK_ID)
     producer.retries = 0
     producer.tests_per_model = attribute_tests_to_last_built_models(producer.tests_per_model,
                                                                     dag.dbt_graph.filtered_nodes)
-    assets: dict[str, str] = {}
     for sensor in _sensors(dag):
         sensor.retries = 0
         sensor.on_failure_callback = sensor_failure_callbacks
@@ -122,6 +121,5 @@ def finish_watcher_graph(dag: Any, table_uri: Any, sensor_failure_callbacks: lis
             producer >> sensor
             sensor.trigger_rule = "all_done"
         node = dag.dbt_graph.filtered_nodes[sensor.model_unique_id]
-        assets[sensor.task_id] = table_uri(node.config.get("schema") or SCHEMA_STAGING, sensor.task_id)
-        sensor.outlets = [*sensor.outlets, Asset(assets[sensor.task_id])]
-    return assets
+        uri = table_uri(node.config.get("schema") or SCHEMA_STAGING, sensor.task_id)
+        sensor.outlets = [*sensor.outlets, Asset(uri)]
