@@ -23,11 +23,12 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from include.notify.callbacks import dag_alerting
-from include.orchestration import default_args, mart_uri
+from include.dag_defaults import dag_alerting, default_args
+from include.pipeline import EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, mart_uri
 
 
 @dag(
+    dag_id=EXPORT_DAG,
     schedule=[Asset(mart_uri("mart_churned_customers"))],
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
@@ -38,7 +39,7 @@ from include.orchestration import default_args, mart_uri
     **dag_alerting(),
 )
 def support_churn_export() -> None:
-    @task
+    @task(task_id=EXPORT_TASK)
     def export_churn_lists() -> dict[str, object]:
         """Write both lists and the manifest for the mart's as-of date (atomic swap)."""
         from include.export.churn import export_churn
@@ -48,7 +49,7 @@ def support_churn_export() -> None:
               f"{result.pii_included})")
         return {"as_of_date": result.as_of_date, "folder": result.folder, "rows": result.rows}
 
-    @task(retries=1)
+    @task(task_id=SUMMARY_TASK, retries=1)
     def summarize_run(**context: object) -> dict[str, object]:
         """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
         from include.run_summary import summarize_export

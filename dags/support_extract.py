@@ -38,20 +38,25 @@ import pendulum
 from airflow.sdk import Asset, PokeReturnValue, dag, task
 
 from include import contract
-from include.notify.callbacks import dag_alerting
-from include.orchestration import (
+from include.dag_defaults import dag_alerting, default_args, nightly_timetable
+from include.pipeline import (
+    BATCH_ID_EXTRA,
+    EXTRACT_DAG,
+    RESOLVE_BATCH_TASK,
+    SUMMARY_TASK,
+    VALIDATE_BATCH_TASK,
     VALIDATED_BATCH_ASSET,
-    batch_id_from_context,
-    default_args,
-    nightly_timetable,
+    load_task_id,
     source_table_uris,
 )
+from include.run_dates import extract_batch_id
 
 SOURCE_ASSETS = {name: Asset(uri=uri, name=f"analytics.{name}") for name, uri in source_table_uris().items()}
 VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
 
 
 @dag(
+    dag_id=EXTRACT_DAG,
     schedule=nightly_timetable(),
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
@@ -62,10 +67,10 @@ VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
     **dag_alerting(),
 )
 def support_extract() -> None:
-    @task
+    @task(task_id=RESOLVE_BATCH_TASK)
     def resolve_batch(**context: Any) -> str:
         """The landing folder this run loads: `history`, or the logical date (see the DAG doc)."""
-        return batch_id_from_context(context)
+        return extract_batch_id(context)
 
     @task.sensor(poke_interval=60, timeout=7 * 3600, mode="reschedule", retries=0)
     def wait_for_delivery(batch_id: str, **context: Any) -> PokeReturnValue:
@@ -88,7 +93,7 @@ def support_extract() -> None:
     loads = {}
     for table in contract.TABLES:
 
-        @task(task_id=f"load_{table.name}", outlets=[SOURCE_ASSETS[table.name]])
+        @task(task_id=load_task_id(table.name), outlets=[SOURCE_ASSETS[table.name]])
         def load(batch_id: str, table_name: str = table.name) -> dict[str, object]:
             from include.ingest.batch import load_table
 
@@ -105,21 +110,21 @@ def support_extract() -> None:
             parent = fk.references.split(".")[0]  # type: ignore[union-attr]
             loads[parent] >> loads[table.name]
 
-    @task(retries=0, outlets=[VALIDATED_BATCH])
+    @task(task_id=VALIDATE_BATCH_TASK, retries=0, outlets=[VALIDATED_BATCH])
     def validate_batch(batch_id: str, **context: Any) -> dict[str, int]:
         """Great Expectations gate over every landed table; a failure lists each failed expectation and blocks
         the transform (the Asset below is only emitted on success). Bad data does not heal: no retries."""
         from include.quality.validate import validate_batch as run_gate
 
         reports = run_gate(batch_id)
-        context["outlet_events"][VALIDATED_BATCH].extra = {"batch_id": batch_id}
+        context["outlet_events"][VALIDATED_BATCH].extra = {BATCH_ID_EXTRA: batch_id}
         return {r.table: len(r.outcomes) for r in reports}
 
     gate = validate_batch(batch_id)
     for load in loads.values():
         load >> gate
 
-    @task(retries=1)
+    @task(task_id=SUMMARY_TASK, retries=1)
     def summarize_run(**context: Any) -> dict[str, Any]:
         """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
         from include.run_summary import summarize_extract

@@ -35,40 +35,13 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Asset, task
-from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
-from include.config import get_settings
-from include.notify.callbacks import dag_alerting, sensor_failure_callbacks
-from include.orchestration import AS_OF_DATE_ENV, VALIDATED_BATCH_ASSET, as_of_date_for_run, default_args
-from include.transform.cosmos_graph import finish_watcher_graph, model_sensor
-from include.transform.dbt_env import dbt_executable
+from include.dag_defaults import dag_alerting, default_args
+from include.pipeline import SUMMARY_TASK, TRANSFORM_DAG, VALIDATED_BATCH_ASSET
+from include.transform.cosmos_adapter import transform_dag
 
-SETTINGS = get_settings()
-DBT_DIR = SETTINGS.dbt_project_dir
-
-support_transform = DbtDag(
-    dag_id="support_transform",
-    project_config=ProjectConfig(
-        dbt_project_path=DBT_DIR, manifest_path=DBT_DIR / "target" / "manifest.json", install_dbt_deps=False,
-        # The as-of date reaches dbt as an environment variable (macro `churn_as_of_date`), not `--vars`: a new
-        # var value would make dbt re-parse the whole project every night.
-        env_vars={AS_OF_DATE_ENV: "{{ sa_as_of_date(dag_run, triggering_asset_events) }}"},
-    ),
-    profile_config=ProfileConfig(profile_name="support_analytics", target_name="dev",
-                                 profiles_yml_filepath=DBT_DIR / "profiles.yml"),
-    # One `dbt build` in its own process (the producer); one task per model reports the model and its tests.
-    execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER, invocation_mode=InvocationMode.SUBPROCESS,
-                                     dbt_executable_path=dbt_executable()),
-    render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
-                               node_converters={DbtResourceType.MODEL: model_sensor}),
-    operator_args={
-        "append_env": True,  # dbt's subprocess gets the profile's SA_DBT_* variables
-        "callback": "include.run_summary.keep_dbt_results",  # dbt results → XCom → run summary and alert
-        "emit_datasets": False,  # each model's Asset is published after its tests (finish_watcher_graph)
-        "poke_interval": 5,
-    },
-    user_defined_macros={"sa_as_of_date": as_of_date_for_run},
+support_transform = transform_dag(
+    dag_id=TRANSFORM_DAG,
     schedule=[Asset(VALIDATED_BATCH_ASSET)],
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
@@ -78,8 +51,6 @@ support_transform = DbtDag(
     doc_md=__doc__,
     **dag_alerting(),
 )
-
-finish_watcher_graph(support_transform, SETTINGS.table_uri, sensor_failure_callbacks())
 
 
 @task(retries=1)
@@ -92,4 +63,4 @@ def summarize_run(**context: object) -> dict[str, object]:
 
 with support_transform:
     summary = summarize_run().as_teardown()
-    [t for t in support_transform.tasks if t.task_id != "summarize_run"] >> summary
+    [t for t in support_transform.tasks if t.task_id != SUMMARY_TASK] >> summary

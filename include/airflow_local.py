@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from include.config import Settings, get_settings, local_secret
+from include.transform.dbt_env import dbt_env
 from include.warehouse.bootstrap import ensure_database
 
 COMPONENTS: dict[str, list[str]] = {
@@ -91,7 +92,7 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.local_dir / "cosmos"),
         # No usage telemetry leaves the machine (Cosmos would call an external host after every task).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        # The WATCHER producer never retries (include/transform/cosmos_graph.py): no per-event XCom backup to a
+        # The WATCHER producer never retries (include/transform/cosmos_adapter.py): no per-event XCom backup to a
         # Variable (it re-writes the whole growing backup on every dbt event — most of the producer's overhead).
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "DO_NOT_TRACK": "1",
@@ -105,8 +106,6 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         # writes. Days run by `sa backfill` / the demo (runs with a logical date). Production keeps the cron.
         "SA_NIGHTLY_SCHEDULE": "off",
     }
-    from include.transform.dbt_env import dbt_env
-
     defaults.update(dbt_env(settings))  # Cosmos runs dbt with dbt/profiles.yml, which reads these
     for key, value in defaults.items():
         env.setdefault(key, value)

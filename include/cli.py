@@ -9,6 +9,8 @@
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
     sa gx-setup                               (creates what is missing in great_expectations/; needs the warehouse)
     sa env                                    (prints the resolved settings, secrets masked)
+
+Each command imports what it needs when it runs (Airflow, dbt, GX are slow to import): `sa env` stays instant.
 """
 
 from __future__ import annotations
@@ -106,16 +108,17 @@ def _backfill(first: date, last: date, wait: bool, settings: Settings) -> int:
     one; max_active_runs=1 runs them in order. Works with or without the nightly schedule."""
     from include import airflow_local
     from include.airflow_api import AirflowApi
+    from include.pipeline import EXTRACT_DAG
 
     api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
     day, run_ids = first, []
     while day <= last:
-        run_ids.append(api.run_for_logical_date("support_extract", f"{day.isoformat()}T02:00:00+00:00"))
+        run_ids.append(api.run_for_logical_date(EXTRACT_DAG, f"{day.isoformat()}T02:00:00+00:00"))
         print(f"support_extract {day}: {run_ids[-1]}")
         day += timedelta(days=1)
     if not wait:
         return 0
-    states = [api.wait_for_run("support_extract", run_id)["state"] for run_id in run_ids]
+    states = [api.wait_for_run(EXTRACT_DAG, run_id)["state"] for run_id in run_ids]
     print(f"{states.count('success')} of {len(states)} runs succeeded")
     return 0 if all(s == "success" for s in states) else 1
 

@@ -35,19 +35,12 @@ class Table:
     name: str
     primary_key: str
     columns: tuple[Column, ...]
-    append_only: bool = False
     pii: tuple[str, ...] = field(default=())
     freshness_column: str | None = "updated_at"
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
-
-    def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"{self.name} has no column {name!r}")
 
     @property
     def foreign_keys(self) -> tuple[Column, ...]:
@@ -160,7 +153,6 @@ TABLES: tuple[Table, ...] = (
             _c("device", "text", allowed=DEVICES),
             _c("app_version", "text", required=False),
         ),
-        append_only=True,
         freshness_column="login_at",
     ),
 )

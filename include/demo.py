@@ -19,11 +19,11 @@ from typing import Any
 
 from include.airflow_api import AirflowApi
 from include.config import Settings, get_settings
+from include.pipeline import CHAIN, EXTRACT_DAG
 
 DEMO_START = date(2025, 11, 1)
 DEMO_DAYS = 3
 SIMULATED_END = date(2025, 11, 7)  # the landing zone holds every simulated day; the demo runs the first DEMO_DAYS
-CHAIN = ["support_extract", "support_transform", "support_churn_export"]
 
 
 def _step(message: str) -> None:
@@ -51,10 +51,10 @@ def run_chain(api: AirflowApi, first: date, last: date) -> None:
     for dag_id in CHAIN:
         api.unpause(dag_id)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    run_ids = [api.run_for_logical_date("support_extract", f"{day.isoformat()}T02:00:00+00:00") for day in days]
+    run_ids = [api.run_for_logical_date(EXTRACT_DAG, f"{day.isoformat()}T02:00:00+00:00") for day in days]
     print(f"support_extract runs for {first} … {last} queued (one at a time); waiting for the chain (a few minutes)")
     for run_id in run_ids:
-        api.wait_for_run("support_extract", run_id)
+        api.wait_for_run(EXTRACT_DAG, run_id)
     for dag_id in CHAIN:
         runs = _settle(api, dag_id)
         fresh = [r for r in runs if r["dag_run_id"] not in before[dag_id] or _ended_after(r, started)]
@@ -155,7 +155,7 @@ def _demo(settings: Settings) -> int:
     else:
         airflow_local.start(settings)
     api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
-    api.wait_for_dags(CHAIN)
+    api.wait_for_dags(list(CHAIN))
 
     _step(f"nightly chain for {DEMO_START} … {last}: extract → validation → transform → export")
     run_chain(api, DEMO_START, last)

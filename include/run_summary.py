@@ -9,21 +9,24 @@ pushed (`keep_dbt_results`) and the export's return value.
 then Airflow's verdict. A cleared and re-run task keeps the run's last verdict until the new one, so the success
 callback can tell a recovery — the DAG's last verdict was 'failed' — for a new run and a re-run alike.
 
-The view `audit.run_summary_by_date` folds the latest run of each DAG into one row per date.
-Imports of psycopg and Airflow internals stay inside the functions: DAG files import this module at parse time.
+The view `audit.run_summary_by_date` folds the latest run of each DAG into one row per date. The date a run worked
+on is `include.run_dates.run_date`'s answer, as in the alerts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
+
+from include import pipeline
+from include.run_dates import run_date
+from include.transform.results import count_results, pull_results
+from include.warehouse.connect import connect
 
 log = logging.getLogger(__name__)
 
-DBT_RESULTS_XCOM = "sa_dbt_results"
 RAN_TI_STATES = ("success", "failed")
 
 
@@ -53,6 +56,7 @@ class RunSummary:
 
 def _breadcrumbs(context: dict[str, Any]) -> list[dict[str, Any]]:
     """State and duration of every finished task of this run (the summary task itself is still running)."""
+    # Airflow's task runner is imported at run time only: it is heavy, and DAG files import this module.
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
     ti = context["ti"]
@@ -60,19 +64,19 @@ def _breadcrumbs(context: dict[str, Any]) -> list[dict[str, Any]]:
     return [dict(c) for c in crumbs if c.get("task_id") != ti.task_id]
 
 
-def _seconds(crumbs: list[dict[str, Any]], predicate: Any = None) -> float | None:
+def _seconds(crumbs: list[dict[str, Any]], predicate: Callable[[str], bool] | None = None) -> float | None:
     """Summed durations of the tasks that ran (all tasks, or those whose id matches `predicate`)."""
     chosen = [c for c in crumbs if c.get("state") in RAN_TI_STATES and (predicate is None or predicate(c["task_id"]))]
     durations = [float(c["duration"]) for c in chosen if c.get("duration") is not None]
     return round(sum(durations), 3) if durations else None
 
 
-def _base(context: dict[str, Any], run_date: str, crumbs: list[dict[str, Any]]) -> RunSummary:
+def _base(context: dict[str, Any], crumbs: list[dict[str, Any]]) -> RunSummary:
     ti = context["ti"]
     dag_run = context.get("dag_run")
     failed = sorted(c["task_id"] for c in crumbs if c.get("state") == "failed")
     return RunSummary(
-        dag_id=ti.dag_id, run_id=ti.run_id, run_date=run_date or "unknown", state="running",
+        dag_id=ti.dag_id, run_id=ti.run_id, run_date=run_date(context) or "unknown", state="running",
         logical_date=context.get("logical_date"), failed_tasks=", ".join(failed) or None,
         task_seconds=_seconds(crumbs), started_at=getattr(dag_run, "start_date", None))
 
@@ -85,14 +89,12 @@ def _states(crumbs: list[dict[str, Any]]) -> dict[str, str]:
 
 def summarize_extract(context: dict[str, Any]) -> dict[str, Any]:
     """Rows landed and quarantined by the loads that ran, and the gate's passed/failed expectations."""
-    from include.orchestration import batch_id_from_context
-    from include.warehouse.connect import connect
-
     crumbs = _breadcrumbs(context)
     states = _states(crumbs)
-    batch_id = context["ti"].xcom_pull(task_ids="resolve_batch") or batch_id_from_context(context)
-    summary = _base(context, batch_id, crumbs)
-    loaded = [t.removeprefix("load_") for t, s in states.items() if t.startswith("load_") and s in RAN_TI_STATES]
+    summary = _base(context, crumbs)
+    batch_id = summary.run_date
+    prefix = pipeline.LOAD_TASK_PREFIX
+    loaded = [t.removeprefix(prefix) for t, s in states.items() if t.startswith(prefix) and s in RAN_TI_STATES]
     with connect("loader") as conn:
         if loaded:
             landed, quarantined = conn.execute(
@@ -100,65 +102,25 @@ def summarize_extract(context: dict[str, Any]) -> dict[str, Any]:
                 " coalesce(sum(rows_quarantined), 0) from audit.load_batches"
                 " where batch_id = %s and table_name = any(%s)", (batch_id, loaded)).fetchone()
             summary.rows_landed, summary.rows_quarantined = int(landed), int(quarantined)
-        if states.get("validate_batch") in RAN_TI_STATES:
+        if states.get(pipeline.VALIDATE_BATCH_TASK) in RAN_TI_STATES:
             passed, failed = conn.execute(
                 "select count(*) filter (where success), count(*) filter (where not success)"
                 " from audit.validation_results where run_id = (select run_id from audit.validation_results"
                 " where batch_id = %s order by validated_at desc limit 1)", (batch_id,)).fetchone()
             summary.validations_passed, summary.validations_failed = int(passed), int(failed)
-    summary.load_seconds = _seconds(crumbs, lambda t: t.startswith("load_"))
-    summary.validation_seconds = _seconds(crumbs, lambda t: t == "validate_batch")
+    summary.load_seconds = _seconds(crumbs, lambda t: t.startswith(prefix))
+    summary.validation_seconds = _seconds(crumbs, lambda t: t == pipeline.VALIDATE_BATCH_TASK)
     return write(summary)
-
-
-def keep_dbt_results(project_dir: str, context: dict[str, Any] | None = None, **_: Any) -> None:
-    """Cosmos `callback`: after each dbt invocation (pass or fail), push its node results to XCom.
-
-    For the run summary and for the failure alert (which names the failed tests from them). Cosmos runs dbt in a
-    temporary copy of the project that is gone after the task; this keeps (unique_id, status, seconds, message)
-    per node, the message only for nodes that did not pass. Never raises: it must not break a dbt task."""
-    try:
-        path = Path(project_dir) / "target" / "run_results.json"
-        if context is None or not path.exists():
-            return
-        results = json.loads(path.read_text()).get("results", [])
-        compact = [[r["unique_id"], str(r.get("status")), round(float(r.get("execution_time") or 0), 3),
-                    None if str(r.get("status")) in ("success", "pass") else r.get("message")]
-                   for r in results]
-        context["ti"].xcom_push(key=DBT_RESULTS_XCOM, value=compact)
-    except Exception as exc:
-        log.warning("dbt results not kept for the run summary: %s: %s", type(exc).__name__, exc)
-
-
-def _dbt_counts(context: dict[str, Any], task_ids: list[str]) -> dict[str, int]:
-    counts = {"models_built": 0, "tests_passed": 0, "tests_failed": 0}
-    for task_id in task_ids:
-        for unique_id, status, *_ in context["ti"].xcom_pull(task_ids=task_id, key=DBT_RESULTS_XCOM) or []:
-            kind = unique_id.split(".", 1)[0]
-            if kind == "model" and status == "success":
-                counts["models_built"] += 1
-            elif kind in ("test", "unit_test"):
-                if status == "pass":
-                    counts["tests_passed"] += 1
-                elif status in ("fail", "error"):
-                    counts["tests_failed"] += 1
-    return counts
 
 
 def summarize_transform(context: dict[str, Any]) -> dict[str, Any]:
     """Models built and dbt tests passed/failed, from the results the Cosmos tasks that ran dbt pushed (the
-    producer's `dbt build`; a cleared sensor's own dbt run)."""
-    from include.orchestration import as_of_date_for_run
-
+    producer's `dbt build`; a cleared model task's own dbt run)."""
     crumbs = _breadcrumbs(context)
-    as_of = ""
-    try:
-        as_of = as_of_date_for_run(context.get("dag_run"), context.get("triggering_asset_events"))
-    except Exception as exc:
-        log.warning("as-of date of the run not known: %s", exc)
-    summary = _base(context, as_of or "latest", crumbs)
-    dbt_tasks = [c["task_id"] for c in crumbs if str(c.get("operator") or "").startswith("Dbt")]
-    for name, value in _dbt_counts(context, dbt_tasks).items():
+    summary = _base(context, crumbs)
+    results = {c["task_id"]: pull_results(context["ti"], c["task_id"]) for c in crumbs}
+    dbt_tasks = [task_id for task_id, kept in results.items() if kept]
+    for name, value in count_results(r for kept in results.values() for r in kept).items():
         setattr(summary, name, value)
     summary.dbt_seconds = _seconds(crumbs, lambda t: t in dbt_tasks)
     return write(summary)
@@ -167,11 +129,11 @@ def summarize_transform(context: dict[str, Any]) -> dict[str, Any]:
 def summarize_export(context: dict[str, Any]) -> dict[str, Any]:
     """Rows exported (both lists) for the as-of date, from the export task's return value."""
     crumbs = _breadcrumbs(context)
-    result = context["ti"].xcom_pull(task_ids="export_churn_lists") or {}
-    summary = _base(context, str(result.get("as_of_date") or "unknown"), crumbs)
+    summary = _base(context, crumbs)
+    result = context["ti"].xcom_pull(task_ids=pipeline.EXPORT_TASK) or {}
     if result.get("rows") is not None:
         summary.exported_rows = int(sum(result["rows"].values()))
-    summary.export_seconds = _seconds(crumbs, lambda t: t == "export_churn_lists")
+    summary.export_seconds = _seconds(crumbs, lambda t: t == pipeline.EXPORT_TASK)
     return write(summary)
 
 
@@ -182,8 +144,6 @@ _COLUMNS = [f.name for f in fields(RunSummary)]
 
 def write(summary: RunSummary) -> dict[str, Any]:
     """Upsert the run's row (a cleared and re-run task rewrites it) — all but `state`, see the module doc."""
-    from include.warehouse.connect import connect
-
     values = asdict(summary)
     updates = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS if c not in ("dag_id", "run_id", "state"))
     with connect("loader") as conn:
@@ -198,8 +158,6 @@ def write(summary: RunSummary) -> dict[str, Any]:
 
 def record_final_state(dag_id: str, run_id: str, state: str, run_date: str | None) -> None:
     """The DAG run's final state (from the DAG-level callbacks); inserts a bare row if the summary task never ran."""
-    from include.warehouse.connect import connect
-
     with connect("loader") as conn:
         conn.execute(
             "insert into audit.run_summary (dag_id, run_id, run_date, state, finished_at, updated_at)"
@@ -213,8 +171,6 @@ def last_verdict(dag_id: str) -> dict[str, Any] | None:
 
     Called before the current run's verdict is recorded: a new run is still 'running' and not considered; a
     re-run of a failed run still carries its 'failed'."""
-    from include.warehouse.connect import connect
-
     with connect("loader") as conn:
         row = conn.execute(
             "select run_id, run_date, state, failed_tasks from audit.run_summary"

@@ -25,11 +25,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from include import contract
 from include.config import Settings, get_settings
 from include.warehouse.connect import connect
 
 SOURCE_MODEL = "marts.mart_churned_customers"
-PII_COLUMNS = ("customer_name", "email", "phone")
+PII_COLUMNS = contract.table("customers").pii  # the mart carries the customer's PII columns under the same names
 LISTS = {
     "churned_customers": "is_churned_90d",
     "high_risk_customers": "churn_risk_level in ('high', 'critical')",

@@ -170,10 +170,10 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
     """First load of a table (the history bootstrap, a new environment): COPY the file straight into it, the way
     PostgreSQL's "Populating a Database" advises — in the transaction that truncated the (empty) table, so the rows
     are written frozen and, on the embedded server (`wal_level=minimal`), without WAL; the primary key and the
-    `_batch_id` index are dropped first and built once afterwards (~35 % faster than row-by-row index upkeep at
-    scale 100). The table's constraints do the fast path's checks: a bad type raises DataError, an empty required
-    column or a repeated key IntegrityError (when the primary key is rebuilt). The audit columns come from their
-    defaults, i.e. this transaction's settings."""
+    `_batch_id` index are dropped first and built once afterwards (faster than row-by-row index upkeep). The table's
+    constraints do the fast path's checks: a bad type raises DataError, an empty required column or a repeated key
+    IntegrityError (when the primary key is rebuilt). The audit columns come from their defaults, i.e. this
+    transaction's settings."""
     target = sql.Identifier(SCHEMA_SOURCES, table.name)
     conn.execute("set local maintenance_work_mem = '512MB'")  # the index builds sort in memory
     conn.execute(sql.SQL("truncate {}").format(target))

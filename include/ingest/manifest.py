@@ -27,10 +27,6 @@ class Manifest:
     files: dict[str, FileEntry]
 
 
-def batch_folder(landing_root: Path, batch_id: str) -> Path:
-    return landing_root / batch_id
-
-
 def is_complete(folder: Path) -> bool:
     return (folder / MANIFEST).is_file()
 

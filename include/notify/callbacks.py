@@ -23,7 +23,10 @@ from typing import Any
 
 from airflow.sdk import AsyncCallback, BaseNotifier, DeadlineAlert, DeadlineReference
 
+from include import pipeline, run_summary
 from include.config import get_settings
+from include.notify.channels import deliver
+from include.notify.messages import failure_alert, late_alert, recovery_alert, worked_on
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +43,6 @@ class FailureAlertNotifier(BaseNotifier):
     def notify(self, context: Any) -> None:
         if not _channels_on():
             return
-        from include.notify.channels import deliver
-        from include.notify.messages import failure_alert
-
         try:
             alert = failure_alert(dict(context))
         except Exception as exc:  # never let the alert hide the task's own failure
@@ -63,9 +63,7 @@ class WatcherSensorAlertNotifier(FailureAlertNotifier):
     a second alert per touched model would be noise. A sensor that failed otherwise (it ran dbt itself after a
     clear, or its producer did not fail) alerts as any task does."""
 
-    # = include.transform.cosmos_graph.PRODUCER_TASK_ID (not imported: that module imports Cosmos, and every DAG
-    # file imports this one at parse time)
-    producer_task_id = "dbt_producer_watcher"
+    producer_task_id = pipeline.DBT_PRODUCER_TASK
 
     def notify(self, context: Any) -> None:
         ti = context["ti"]
@@ -76,6 +74,7 @@ class WatcherSensorAlertNotifier(FailureAlertNotifier):
 
     def _producer_state(self, ti: Any) -> str | None:
         try:
+            # imported when a callback runs: the task runner is heavy and DAG files import this module
             from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
             states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, task_ids=[self.producer_task_id],
@@ -91,43 +90,27 @@ def sensor_failure_callbacks() -> list[Any]:
     return [WatcherSensorAlertNotifier()]
 
 
-def _run_date(context: dict[str, Any]) -> str | None:
-    from include.notify.messages import run_date
-
-    try:
-        return run_date(context)
-    except Exception:
-        return None
-
-
 def on_dag_success(context: Any) -> None:
     """Record the run as successful; send an all-clear if the DAG's previous run had failed."""
-    from include import run_summary
-
     context = dict(context)
     dag_id = context["dag"].dag_id
     run_id = context["run_id"]
     try:
         previous = run_summary.last_verdict(dag_id)
-        run_summary.record_final_state(dag_id, run_id, "success", _run_date(context))
+        run_summary.record_final_state(dag_id, run_id, "success", worked_on(context))
     except Exception as exc:
         log.warning("run state of %s/%s not recorded: %s: %s", dag_id, run_id, type(exc).__name__, exc)
         return
     if previous and previous["state"] == "failed" and _channels_on():
-        from include.notify.channels import deliver
-        from include.notify.messages import recovery_alert
-
-        deliver(recovery_alert(dag_id, run_id, _run_date(context), previous))
+        deliver(recovery_alert(dag_id, run_id, worked_on(context), previous))
 
 
 def on_dag_failure(context: Any) -> None:
     """Record the run as failed: the next successful run of the DAG then sends the all-clear."""
-    from include import run_summary
-
     context = dict(context)
     dag_id = context["dag"].dag_id
     try:
-        run_summary.record_final_state(dag_id, context["run_id"], "failed", _run_date(context))
+        run_summary.record_final_state(dag_id, context["run_id"], "failed", worked_on(context))
     except Exception as exc:
         log.warning("run state of %s/%s not recorded: %s: %s", dag_id, context["run_id"], type(exc).__name__, exc)
 
@@ -146,9 +129,6 @@ async def late_run_alert(context: dict[str, Any] | None = None, late_after_minut
     settings = get_settings()
     if not (settings.email_alerts_on or settings.webhook_alerts_on):
         return "no late alert: no alert channel configured"
-    from include.notify.channels import deliver
-    from include.notify.messages import late_alert
-
     alert = late_alert(dag_run, context.get("deadline") or {}, late_after_minutes)
     outcome = await asyncio.to_thread(deliver, alert, settings)
     return "late alert: " + ", ".join(f"{channel} {result}" for channel, result in outcome.items())

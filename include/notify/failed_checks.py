@@ -6,7 +6,7 @@ fix. Both sources are plain text the failing task already produced, so nothing h
 - GX: the `ValidationFailed` message lists one failed expectation per line (`include.quality.validate`);
 - dbt: Cosmos' `CosmosDbtRunError` (in-process dbt) lists `<node name>: <dbt message>` per failed node; a dbt
   subprocess (the transform's producer) only reports its exit code, so there the failed nodes come from the
-  task's dbt results (`include.run_summary.keep_dbt_results`). Either way the nodes are mapped to their model
+  task's dbt results (`include.transform.results.keep_dbt_results`). Either way the nodes are mapped to their model
   (relation), column and test type through `dbt/target/manifest.json`.
 """
 
@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from include.config import get_settings
 
 # `- <expectation> on <table>[.<column>] [<suite>][: <detail>]` — the line format of ExpectationOutcome.describe().
 _GX_LINE = re.compile(
@@ -60,26 +62,6 @@ def from_validation_message(message: str) -> list[FailedCheck]:
             checks.append(FailedCheck(
                 kind="expectation", name=match["name"], table=match["table"], column=match["column"],
                 check_type=match["suite"], detail=match["detail"]))
-    return checks
-
-
-def from_validation_results(batch_id: str, settings: Any = None) -> list[FailedCheck]:
-    """The failed expectations of the latest gate run of a batch, from `audit.validation_results`.
-
-    For callers that have no `ValidationFailed` message at hand (the message is the primary source)."""
-    from include.warehouse.connect import connect
-
-    with connect("loader", settings) as conn:
-        rows = conn.execute(
-            "select expectation_type, table_name, column_name, suite_name, unexpected_count, unexpected_sample,"
-            " exception_message from audit.validation_results where not success and run_id = ("
-            "  select run_id from audit.validation_results where batch_id = %s"
-            "  order by validated_at desc limit 1)"
-            " order by table_name, suite_name, expectation_type", (batch_id,)).fetchall()
-    checks = []
-    for expectation, table, column, suite, count, sample, error in rows:
-        detail = f"error {error}" if error else (f"{count} unexpected (e.g. {sample})" if count else None)
-        checks.append(FailedCheck("expectation", expectation, table, column, suite, detail))
     return checks
 
 
@@ -165,8 +147,6 @@ def from_dbt_results(results: list[list[Any]], manifest_path: Path) -> list[Fail
 
 
 def default_manifest_path() -> Path:
-    from include.config import get_settings
-
     return get_settings().dbt_project_dir / "target" / "manifest.json"
 
 

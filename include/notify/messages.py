@@ -14,7 +14,9 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
-from include.notify.failed_checks import FailedCheck, failed_checks
+from include.notify.failed_checks import FailedCheck, default_manifest_path, failed_checks, from_dbt_results
+from include.run_dates import run_date
+from include.transform.results import pull_results
 
 log = logging.getLogger(__name__)
 
@@ -58,38 +60,13 @@ def _iso(value: Any) -> str | None:
     return str(value)
 
 
-def run_date(context: dict[str, Any]) -> str | None:
-    """The date a run worked on: the batch (extract), the churn as-of date (transform, export) or the logical date.
-
-    Manual and asset-triggered runs have no logical date in Airflow 3; their date comes from run conf, the
-    rendered dbt vars, the triggering Asset event or (extract) the day before the run was triggered — the same
-    rules the DAGs use (`include.orchestration`)."""
-    from include import orchestration
-
-    dag_run = context.get("dag_run")
-    dag_id = getattr(context.get("dag"), "dag_id", None) or getattr(dag_run, "dag_id", None)
-    conf = (getattr(dag_run, "conf", None) or {}) if dag_run is not None else {}
+def worked_on(context: dict[str, Any]) -> str | None:
+    """The date the run worked on (`include.run_dates`), or None when it cannot be told: an alert never fails."""
     try:
-        if dag_id == "support_extract" and dag_run is not None:
-            return orchestration.batch_id_from_context(context)
-    except Exception:
-        pass
-    for key in ("batch", "date", "as_of_date"):
-        if conf.get(key):
-            return str(conf[key])
-    rendered = getattr(context.get("task"), "vars", None)
-    if isinstance(rendered, dict) and rendered.get("as_of_date") and "{{" not in str(rendered["as_of_date"]):
-        return str(rendered["as_of_date"])
-    try:
-        as_of = orchestration.as_of_date_for_run(dag_run, context.get("triggering_asset_events"))
-        if as_of:
-            return as_of
-    except Exception:
-        pass
-    logical = context.get("logical_date") or getattr(dag_run, "logical_date", None)
-    if logical is not None:
-        return logical.date().isoformat() if isinstance(logical, datetime) else str(logical)
-    return None
+        return run_date(context)
+    except Exception as exc:
+        log.warning("run date not known: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def _exception_text(exception: BaseException | None) -> str | None:
@@ -101,15 +78,12 @@ def _exception_text(exception: BaseException | None) -> str | None:
 
 def _failed_dbt_nodes(ti: Any) -> list[FailedCheck]:
     """The dbt nodes that failed in this task's own dbt run (a dbt subprocess names none in its exception)."""
-    from include.notify.failed_checks import default_manifest_path, from_dbt_results
-    from include.run_summary import DBT_RESULTS_XCOM
-
     try:
-        results = ti.xcom_pull(task_ids=ti.task_id, key=DBT_RESULTS_XCOM)
+        results = pull_results(ti, ti.task_id)
     except Exception as exc:
         log.warning("dbt results of %s not read: %s: %s", ti.task_id, type(exc).__name__, exc)
         return []
-    return from_dbt_results(results, default_manifest_path()) if isinstance(results, list) else []
+    return from_dbt_results(results, default_manifest_path())
 
 
 def failure_alert(context: dict[str, Any]) -> Alert:
@@ -117,19 +91,19 @@ def failure_alert(context: dict[str, Any]) -> Alert:
     ti = context["ti"]
     dag_run = context.get("dag_run")
     logical = context.get("logical_date") or getattr(dag_run, "logical_date", None)
-    worked_on = run_date(context)
+    date_worked_on = worked_on(context)
     exception = context.get("exception")
     error = exception if isinstance(exception, BaseException) else None
     checks = tuple(failed_checks(error) or _failed_dbt_nodes(ti))
     tries = getattr(ti, "max_tries", None)
     try_text = f"{ti.try_number} of {tries + 1}" if isinstance(tries, int) else str(ti.try_number)
-    date_text = worked_on or (_iso(logical) or "—")
+    date_text = date_worked_on or (_iso(logical) or "—")
     facts = [
         ("DAG", ti.dag_id),
         ("Task", ti.task_id),
         ("Run", ti.run_id),
         ("Logical date", _iso(logical) or "none (manual or asset-triggered run)"),
-        ("Worked on", worked_on or "—"),
+        ("Worked on", date_worked_on or "—"),
         ("Try", try_text),
         ("Log", ti.log_url),
     ]
@@ -147,20 +121,20 @@ def failure_alert(context: dict[str, Any]) -> Alert:
     )
 
 
-def recovery_alert(dag_id: str, run_id: str, worked_on: str | None, previous: dict[str, Any]) -> Alert:
+def recovery_alert(dag_id: str, run_id: str, date_worked_on: str | None, previous: dict[str, Any]) -> Alert:
     """The first successful run of a DAG after a failed one."""
     failed_tasks = previous.get("failed_tasks") or "—"
     facts = (
         ("DAG", dag_id),
         ("Successful run", run_id),
-        ("Worked on", worked_on or "—"),
+        ("Worked on", date_worked_on or "—"),
         ("Previous failed run", str(previous.get("run_id"))),
         ("It worked on", str(previous.get("run_date") or "—")),
         ("Its failed tasks", failed_tasks),
     )
     return Alert(
         kind="recovery",
-        subject=f"{PREFIX} RECOVERED {dag_id} for {worked_on or run_id}",
+        subject=f"{PREFIX} RECOVERED {dag_id} for {date_worked_on or run_id}",
         headline=(f"All clear: {dag_id} run {run_id} succeeded on re-run (it had failed in {failed_tasks})."
                   if previous.get("run_id") == run_id else
                   f"All clear: {dag_id} succeeded again (run {run_id}) after the failed run {previous.get('run_id')}."),
@@ -174,11 +148,8 @@ def late_alert(dag_run: dict[str, Any], deadline: dict[str, Any], late_after_min
     """A run of the nightly chain has not finished by its deadline (Airflow deadline alert)."""
     dag_id = str(dag_run.get("dag_id"))
     run_id = str(dag_run.get("dag_run_id") or dag_run.get("run_id"))
-    conf = dag_run.get("conf") or {}
-    worked_on = conf.get("batch") or conf.get("date") or conf.get("as_of_date")
     logical = dag_run.get("logical_date")
-    if not worked_on and logical:
-        worked_on = str(logical)[:10]
+    date_worked_on = worked_on({"dag_run": dag_run, "logical_date": logical})
     if late_after_minutes is None:
         budget = "its deadline"
     elif late_after_minutes >= 1:
@@ -189,7 +160,7 @@ def late_alert(dag_run: dict[str, Any], deadline: dict[str, Any], late_after_min
         ("DAG", dag_id),
         ("Run", run_id),
         ("Logical date", str(logical) if logical else "none (manual or asset-triggered run)"),
-        ("Worked on", str(worked_on or "—")),
+        ("Worked on", date_worked_on or "—"),
         ("State", str(dag_run.get("state"))),
         ("Queued at", str(dag_run.get("queued_at") or "—")),
         ("Deadline", f"{_iso(deadline.get('deadline_time'))} (queued + {budget})"),

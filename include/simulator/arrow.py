@@ -1,7 +1,7 @@
 """Building Arrow arrays straight from buffers.
 
-`pyarrow.array()` imports pandas on first use (to recognise pandas inputs), which costs the simulator about
-0.8 s and ~100 MB per process for nothing; these constructors wrap numpy memory without that detour.
+`pyarrow.array()` imports pandas on first use (to recognise pandas inputs), which costs the simulator
+noticeable time and memory per process for nothing; these constructors wrap numpy memory without that detour.
 """
 
 from __future__ import annotations

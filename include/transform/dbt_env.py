@@ -1,7 +1,7 @@
 """The environment dbt's `profiles.yml` reads (`env_var()`), built from the one settings module.
 
 Every caller — the Cosmos DAG, the CLI, tests and benchmarks — gets the same profile values, so host/port/dbname
-match the Asset URIs computed in `include.orchestration`.
+match the Asset URIs computed in `include.pipeline`.
 """
 
 from __future__ import annotations

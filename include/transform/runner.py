@@ -1,7 +1,7 @@
 """Run the dbt project in-process (`dbt.cli.main.dbtRunner`), with the profile values from the settings module.
 
 In-process invocation skips the interpreter and dbt import start-up that dominates a `dbt build` of this small
-project (~5 s as a subprocess), and dbt's partial parse (`target/partial_parse.msgpack`) skips re-parsing
+project as a subprocess, and dbt's partial parse (`target/partial_parse.msgpack`) skips re-parsing
 unchanged files. dbt is imported inside the functions so that importing this module (e.g. from a DAG file at
 parse time) stays cheap.
 

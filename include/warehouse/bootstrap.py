@@ -19,6 +19,7 @@ from psycopg import sql
 
 from include import contract
 from include.config import (
+    ALL_SCHEMAS,
     SCHEMA_AUDIT,
     SCHEMA_MARTS,
     SCHEMA_SOURCES,
@@ -164,7 +165,7 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
     with connect("admin", settings) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('support-analytics bootstrap'))")
         _ensure_roles(conn, settings)
-        for schema in (SCHEMA_SOURCES, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT):
+        for schema in ALL_SCHEMAS:
             conn.execute(sql.SQL("create schema if not exists {}").format(_ident(schema)))
         for statement in _grants(settings):
             conn.execute(statement)

@@ -1,14 +1,13 @@
-"""The transform DAG's WATCHER graph: what `include.transform.cosmos_graph` promises, on the real parsed DAG."""
+"""The transform DAG's WATCHER graph: what `include.transform.cosmos_adapter` promises, on the real parsed DAG."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from include.orchestration import mart_uri
-from include.transform.cosmos_graph import PRODUCER_TASK_ID, attribute_tests_to_last_built_models
+from include.pipeline import DBT_PRODUCER_TASK as PRODUCER_TASK_ID
+from include.pipeline import mart_uri
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_products", "stg_tickets",
@@ -53,10 +52,3 @@ def test_a_test_over_a_mart_and_a_staging_model_counts_against_the_mart_only(tra
     relationship = [t for t in tests["model.support_analytics.stg_tickets"] if ".relationships_" in t
                     and "ref_stg_customers" in t]
     assert relationship and relationship[0] in tests["model.support_analytics.stg_customers"]
-
-
-def test_attribute_tests_to_last_built_models_keeps_independent_parents() -> None:
-    nodes = {"a": SimpleNamespace(depends_on=[]), "b": SimpleNamespace(depends_on=["a"]),
-             "c": SimpleNamespace(depends_on=["b"]), "d": SimpleNamespace(depends_on=[])}
-    kept = attribute_tests_to_last_built_models({"a": ["t_ac", "t_ad", "t_a"], "c": ["t_ac"], "d": ["t_ad"]}, nodes)
-    assert kept == {"a": ["t_ad", "t_a"], "c": ["t_ac"], "d": ["t_ad"]}

@@ -8,8 +8,7 @@ import pytest
 
 from include import airflow_local
 from include.airflow_api import AirflowApi
-
-CHAIN = ["support_extract", "support_transform", "support_churn_export"]
+from include.pipeline import CHAIN
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -50,7 +49,7 @@ def running_airflow(airflow_db, landing, monkeypatch_module) -> Iterator[Airflow
     airflow_local.start(settings)
     try:
         api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
-        api.wait_for_dags(CHAIN)
+        api.wait_for_dags(list(CHAIN))
         for dag_id in CHAIN:
             api.unpause(dag_id)
         yield api

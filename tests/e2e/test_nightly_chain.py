@@ -11,7 +11,7 @@ import pendulum
 import pytest
 
 from include.config import get_settings
-from include.orchestration import VALIDATED_BATCH_ASSET, mart_uri
+from include.pipeline import VALIDATED_BATCH_ASSET, mart_uri
 from include.warehouse.connect import connect
 from tests.airflow_helpers import delete_orphan_ticket, insert_orphan_ticket, load_dag, task_states
 

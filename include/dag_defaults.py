@@ -1,0 +1,44 @@
+"""What every DAG of the chain is declared with: owner, default_args, the nightly timetable and the alerting.
+
+DAG files import this at parse time: it stays light (Airflow's SDK and the notifier classes, nothing that touches a
+database or imports dbt, GX or Cosmos).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import CronDataIntervalTimetable
+
+from include.config import get_settings
+from include.notify.callbacks import dag_alerting, task_failure_callbacks
+
+OWNER = "data-platform"
+
+__all__ = ["OWNER", "dag_alerting", "default_args", "nightly_timetable"]
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    """Retries with exponential backoff, a hard time limit per task, and the failure alert (`include.notify`), which
+    Airflow calls once the last try has failed."""
+    args: dict[str, Any] = {
+        "owner": OWNER,
+        "retries": 2,
+        # SA_RETRY_DELAY_S shortens the wait in tests; the number of retries stays what production has.
+        "retry_delay": timedelta(seconds=int(os.environ.get("SA_RETRY_DELAY_S", "120"))),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(minutes=20),
+        "execution_timeout": timedelta(hours=1),
+        "on_failure_callback": task_failure_callbacks(),
+    }
+    args.update(overrides)
+    return args
+
+
+def nightly_timetable() -> Any:
+    """`SA_NIGHTLY_SCHEDULE` (cron, UTC) as a data-interval timetable: the run for logical date D starts after day D
+    is over (default 02:00 UTC the next day). `off` = no schedule: runs only by trigger with a logical date."""
+    cron = get_settings().nightly_schedule
+    return CronDataIntervalTimetable(cron, timezone="UTC") if cron else None

@@ -1,0 +1,48 @@
+"""The nightly chain's fixed names: DAG ids, task ids, Asset names and URIs, XCom keys, the dbt as-of variable.
+
+One owner for each name: DAG files, callbacks, run summaries, the demo and the tests read them here, so renaming a
+task is a one-line change. Imports nothing heavier than the settings module (DAG files import this at parse time).
+"""
+
+from __future__ import annotations
+
+from include import contract
+from include.config import SCHEMA_MARTS, SCHEMA_SOURCES, get_settings
+
+EXTRACT_DAG = "support_extract"
+TRANSFORM_DAG = "support_transform"
+EXPORT_DAG = "support_churn_export"
+CHAIN = (EXTRACT_DAG, TRANSFORM_DAG, EXPORT_DAG)
+
+# support_extract
+RESOLVE_BATCH_TASK = "resolve_batch"
+LOAD_TASK_PREFIX = "load_"
+VALIDATE_BATCH_TASK = "validate_batch"
+# support_transform: the Cosmos WATCHER producer (Cosmos names it; include.transform.cosmos_adapter checks it)
+DBT_PRODUCER_TASK = "dbt_producer_watcher"
+# support_churn_export
+EXPORT_TASK = "export_churn_lists"
+# every DAG: the teardown that writes audit.run_summary
+SUMMARY_TASK = "summarize_run"
+
+# Emitted by support_extract only after the Great Expectations gate passed; schedules support_transform. Its event
+# extra carries the batch the run landed under BATCH_ID_EXTRA.
+VALIDATED_BATCH_ASSET = "support_analytics.validated_batch"
+BATCH_ID_EXTRA = "batch_id"
+
+# The churn as-of date as the transform passes it to dbt (read by the macro `churn_as_of_date`).
+AS_OF_DATE_ENV = "SA_AS_OF_DATE"
+
+
+def load_task_id(table: str) -> str:
+    return f"{LOAD_TASK_PREFIX}{table}"
+
+
+def source_table_uris() -> dict[str, str]:
+    """The Asset URI of each source table, built as Cosmos builds the URIs of dbt sources."""
+    settings = get_settings()
+    return {t.name: settings.table_uri(SCHEMA_SOURCES, t.name) for t in contract.TABLES}
+
+
+def mart_uri(model: str) -> str:
+    return get_settings().table_uri(SCHEMA_MARTS, model)

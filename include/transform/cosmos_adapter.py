@@ -1,0 +1,260 @@
+"""Everything the project relies on Cosmos for, in one module: the transform DAG in WATCHER mode.
+
+`transform_dag(**dag_kwargs)` returns the finished `support_transform` DAG: Cosmos renders the dbt project from its
+manifest in `ExecutionMode.WATCHER` — one task, the producer, runs a single `dbt build` (models, then each model's
+tests, in dbt's order: a failing test makes dbt skip everything built on that model) and the other tasks are
+sensors reporting what the producer did with their node. On top of Cosmos' default graph this module:
+
+- renders each model as ONE task, named after the model, that succeeds when the model was built and all of its tests
+  passed (`model_sensor`, a Cosmos node converter); Cosmos' default is a `.run` and a `.test` sensor per model;
+- runs the producer before the root model tasks (Cosmos does not wire it when the models' parents are sources, and a
+  sensor scheduled first waits for a build that never starts under `dag.test()`); roots get `all_done`, so they still
+  report, or run dbt themselves, when the producer failed;
+- counts a test over several models only against the model(s) built last, as dbt does
+  (`attribute_tests_to_last_built_models`): otherwise a failed mart would also turn its staging model red;
+- publishes each model's Asset from its task, i.e. after its tests passed (Cosmos would publish it once the model
+  was built, before its tests);
+- sets retries to 0 (a producer retry would be skipped by Cosmos; a sensor retry runs dbt for its model even after an
+  upstream test failed); a cleared model task — or every model task, when the producer was cleared with them — runs
+  `dbt build --select <model>` itself, not the stale result of the earlier build;
+- alerts once per failed build: from the producer; the model tasks' own notifier stays quiet when the producer failed.
+
+What this relies on in Cosmos (verified with astronomer-cosmos 1.15.1; `cosmos_assumption_problems()` checks each one
+and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade broke):
+
+  A1 the producer's task id is `cosmos.constants.PRODUCER_WATCHER_TASK_ID` == `include.pipeline.DBT_PRODUCER_TASK`;
+  A2 a node converter (`RenderConfig.node_converters`) is called with keyword arguments `dag`, `task_group`, `node`,
+     `task_args`, and the node (`cosmos.dbt.graph.DbtNode`) has `name`, `has_non_detached_test`, `context_dict`,
+     `package_name`, `depends_on`, `config`, `get_resource_name_from_unique_id`;
+  A3 the watcher sensors take `extra_context={"dbt_node_config": {"unique_id": …}}` and expose `model_unique_id`,
+     `producer_task_id`, `poke(context)`;
+  A4 (private) `_get_producer_task_status(context)` returns the producer's state; a producer cleared and re-run is
+     `skipped` (Cosmos skips a producer retry) — `ProducerTaskState.SKIPPED == "skipped"`;
+  A5 (private) `_fallback_to_non_watcher_run(try_number, context) -> bool` is the sensor's "run dbt myself" path, and
+     `build_and_run_cmd(context, cmd_flags=[...])` runs `<base_cmd> <cmd_flags>` (class attribute `base_cmd`);
+  A6 the producer reads `tests_per_model` (model id → test ids) when it parses dbt's log, so rewriting it after
+     rendering changes which tests a model's sensor waits for;
+  A7 the rendered DAG keeps its dbt graph as `dag.dbt_graph.filtered_nodes` (unique id → DbtNode);
+  A8 `operator_args` keys `callback` (dotted path, called with the project dir and `context` after each dbt call),
+     `emit_datasets`, `poke_interval` and `append_env` reach the operators; `ProjectConfig.env_vars` values are
+     rendered as Jinja templates per task.
+
+Gaps worth an upstream fix (see docs/decisions.md): a model+tests sensor for WATCHER mode, wiring the producer
+upstream of root sensors, emitting a model's Asset only after its tests, and a cleared producer not replaying its
+earlier XComs to cleared sensors.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from airflow.sdk import Asset
+from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
+from cosmos.dbt.graph import DbtNode
+from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
+from jinja2 import pass_context
+
+from include import pipeline
+from include.config import SCHEMA_STAGING, get_settings
+from include.notify.callbacks import sensor_failure_callbacks
+from include.run_dates import dbt_as_of_value
+from include.transform.dbt_env import dbt_executable
+from include.transform.test_attribution import attribute_tests_to_last_built_models
+
+PRODUCER_SKIPPED = "skipped"  # A4
+
+
+class _RebuildsWhenProducerWasCleared:
+    """A cleared producer does not rebuild (Cosmos skips its retry) and restores the XComs of its earlier, failed
+    build; a sensor cleared with it would report that stale result. Instead it runs dbt for its model itself."""
+
+    def poke(self, context: Any) -> bool:
+        if self._get_producer_task_status(context) == PRODUCER_SKIPPED:  # type: ignore[attr-defined]  # A4
+            self.log.info("producer %s skipped (cleared): running dbt for this model here",  # type: ignore[attr-defined]
+                          pipeline.DBT_PRODUCER_TASK)
+            return self._fallback_to_non_watcher_run(context["ti"].try_number, context)  # type: ignore[attr-defined]
+        return super().poke(context)  # type: ignore[misc]
+
+
+class ModelAndTestsSensor(_RebuildsWhenProducerWasCleared, DbtTestWatcherOperator):
+    """Reports a model and all of its tests (the producer's aggregated test status for the model).
+
+    Run by itself (cleared in the UI, or its producer cleared), it runs `dbt build --select <model>` — the model,
+    then its tests — where Cosmos' test sensor would only re-test a table that was never rebuilt."""
+
+    base_cmd: ClassVar[list[str]] = ["build"]  # A5
+
+    def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:  # A5
+        model = DbtNode.get_resource_name_from_unique_id(self.model_unique_id)
+        self.log.info("Try %s: running dbt build for model %s (model, then its tests)", try_number, model)
+        self.build_and_run_cmd(context, cmd_flags=["--select", model])
+        return True
+
+
+class ModelSensor(_RebuildsWhenProducerWasCleared, DbtRunWatcherOperator):
+    """Reports a model without tests; run by itself, it runs `dbt run --select <model>` (Cosmos' fallback)."""
+
+
+def model_sensor(dag: Any, task_group: Any, node: Any, task_args: dict[str, Any], **_: Any) -> Any:
+    """Cosmos node converter (`RenderConfig.node_converters[DbtResourceType.MODEL]`, A2): the model's one task."""
+    sensor = ModelAndTestsSensor if node.has_non_detached_test else ModelSensor
+    extra_context = {"dbt_node_config": node.context_dict, "package_name": node.package_name,
+                     "dbt_dag_task_group_identifier": dag.dag_id}
+    return sensor(task_id=node.name, dag=dag, task_group=task_group, extra_context=extra_context, **task_args)
+
+
+@pass_context
+def _as_of_date_macro(context: Any) -> str:
+    """`{{ sa_as_of_date() }}`: the run's churn as-of date for dbt ("" = the latest date in the data)."""
+    return dbt_as_of_value(context)
+
+
+def _sensors(dag: Any) -> list[Any]:
+    return [t for t in dag.tasks if hasattr(t, "producer_task_id") and t.task_id != pipeline.DBT_PRODUCER_TASK]
+
+
+def _finish_graph(dag: Any) -> None:
+    """Producer → root model tasks, retries 0, each model's Asset on its task, the model tasks' alerting."""
+    producer = dag.get_task(pipeline.DBT_PRODUCER_TASK)  # A1
+    producer.retries = 0
+    producer.tests_per_model = attribute_tests_to_last_built_models(  # A6, A7
+        producer.tests_per_model, {uid: node.depends_on for uid, node in dag.dbt_graph.filtered_nodes.items()})
+    settings = get_settings()
+    for sensor in _sensors(dag):
+        sensor.retries = 0
+        sensor.on_failure_callback = sensor_failure_callbacks()
+        if not sensor.upstream_task_ids:
+            producer >> sensor
+            sensor.trigger_rule = "all_done"
+        node = dag.dbt_graph.filtered_nodes[sensor.model_unique_id]  # A3, A7
+        uri = settings.table_uri(node.config.get("schema") or SCHEMA_STAGING, sensor.task_id)
+        sensor.outlets = [*sensor.outlets, Asset(uri)]
+
+
+def transform_dag(**dag_kwargs: Any) -> DbtDag:
+    """The dbt project as a finished WATCHER DAG; `dag_kwargs` are the DAG's own arguments (id, schedule, …)."""
+    dbt_dir = get_settings().dbt_project_dir
+    dag = DbtDag(
+        project_config=ProjectConfig(
+            dbt_project_path=dbt_dir, manifest_path=dbt_dir / "target" / "manifest.json", install_dbt_deps=False,
+            # The as-of date reaches dbt as an environment variable (macro `churn_as_of_date`), not `--vars`: a new
+            # var value would make dbt re-parse the whole project every night.
+            env_vars={pipeline.AS_OF_DATE_ENV: "{{ sa_as_of_date() }}"},  # A8
+        ),
+        profile_config=ProfileConfig(profile_name="support_analytics", target_name="dev",
+                                     profiles_yml_filepath=dbt_dir / "profiles.yml"),
+        # One `dbt build` in its own process (the producer); one task per model reports the model and its tests.
+        execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER,
+                                         invocation_mode=InvocationMode.SUBPROCESS,
+                                         dbt_executable_path=dbt_executable()),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
+                                   node_converters={DbtResourceType.MODEL: model_sensor}),
+        operator_args={  # A8
+            "append_env": True,  # dbt's subprocess gets the profile's SA_DBT_* variables
+            "callback": "include.transform.results.keep_dbt_results",  # dbt results → XCom → summary and alert
+            "emit_datasets": False,  # each model's Asset is published after its tests (_finish_graph)
+            "poke_interval": 5,
+        },
+        user_defined_macros={"sa_as_of_date": _as_of_date_macro},
+        **dag_kwargs,
+    )
+    _finish_graph(dag)
+    return dag
+
+
+# --- the assumptions, checked ------------------------------------------------------------------------------------
+
+def _has_params(func: Callable[..., Any], *names: str) -> bool:
+    params = inspect.signature(func).parameters
+    return all(name in params for name in names)
+
+
+def _check_producer_id() -> bool:
+    from cosmos.constants import PRODUCER_WATCHER_TASK_ID
+
+    return bool(PRODUCER_WATCHER_TASK_ID == pipeline.DBT_PRODUCER_TASK)
+
+
+def _check_converter_call() -> bool:
+    from cosmos.airflow import graph
+
+    source = inspect.getsource(graph)
+    node_attrs = ("name", "has_non_detached_test", "context_dict", "package_name", "depends_on", "config")
+    return (all(f"{kw}={kw}" in source for kw in ("dag", "task_group", "node", "task_args"))
+            and all(hasattr(DbtNode, a) or a in DbtNode.__dataclass_fields__ for a in node_attrs)
+            and callable(getattr(DbtNode, "get_resource_name_from_unique_id", None)))
+
+
+def _check_sensor_interface() -> bool:
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+
+    init = inspect.getsource(BaseConsumerSensor.__init__)
+    return ('extra_context.get("dbt_node_config", {}).get("unique_id")' in init and "self.producer_task_id" in init
+            and _has_params(BaseConsumerSensor.poke, "context"))
+
+
+def _check_producer_state() -> bool:
+    from cosmos.operators._watcher.state import ProducerTaskState
+
+    return (ProducerTaskState.SKIPPED.value == PRODUCER_SKIPPED
+            and all(_has_params(cls._get_producer_task_status, "context")
+                    for cls in (DbtTestWatcherOperator, DbtRunWatcherOperator)))
+
+
+def _check_fallback() -> bool:
+    return (all(_has_params(cls._fallback_to_non_watcher_run, "try_number", "context")
+                and _has_params(cls.build_and_run_cmd, "context", "cmd_flags")
+                for cls in (DbtTestWatcherOperator, DbtRunWatcherOperator))
+            and "base_cmd" in vars(DbtTestWatcherOperator))
+
+
+def _check_tests_per_model() -> bool:
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    return "tests_per_model=self.tests_per_model" in inspect.getsource(DbtProducerWatcherOperator._make_parse_callable)
+
+
+def _check_dbt_graph() -> bool:
+    from cosmos.converter import DbtToAirflowConverter
+    from cosmos.dbt.graph import DbtGraph
+
+    return "self.dbt_graph = DbtGraph(" in inspect.getsource(DbtToAirflowConverter.__init__) and \
+        "filtered_nodes" in DbtGraph.__annotations__
+
+
+def _check_operator_args() -> bool:
+    from cosmos.operators.base import AbstractDbtBase
+    from cosmos.operators.local import AbstractDbtLocalBase
+
+    return ("callback" in inspect.signature(AbstractDbtLocalBase.__init__).parameters
+            and "append_env" in inspect.signature(AbstractDbtBase.__init__).parameters
+            and "env" in AbstractDbtBase.template_fields)
+
+
+COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
+    "A1 producer task id is dbt_producer_watcher": _check_producer_id,
+    "A2 node converters get dag/task_group/node/task_args; DbtNode attributes": _check_converter_call,
+    "A3 watcher sensors take extra_context and expose model_unique_id/producer_task_id/poke": _check_sensor_interface,
+    "A4 _get_producer_task_status(context); a cleared producer is 'skipped'": _check_producer_state,
+    "A5 _fallback_to_non_watcher_run(try_number, context); build_and_run_cmd(cmd_flags); base_cmd": _check_fallback,
+    "A6 the producer reads tests_per_model when parsing dbt's log": _check_tests_per_model,
+    "A7 the DAG keeps dbt_graph.filtered_nodes": _check_dbt_graph,
+    "A8 operator_args callback/append_env reach the operators; env is templated": _check_operator_args,
+}
+
+
+def cosmos_assumption_problems() -> list[str]:
+    """The assumptions above that the installed Cosmos no longer meets (by name); [] when all hold."""
+    problems = []
+    for name, check in COSMOS_ASSUMPTIONS.items():
+        try:
+            ok = check()
+        except Exception as exc:  # a renamed module or attribute is a broken assumption too
+            problems.append(f"{name}: {type(exc).__name__}: {exc}")
+            continue
+        if not ok:
+            problems.append(name)
+    return problems

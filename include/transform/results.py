@@ -1,0 +1,68 @@
+"""The node results of a dbt invocation, kept in XCom for the run summary and the failure alert.
+
+Cosmos runs dbt in a temporary copy of the project that is gone after the task; its `callback` hook
+(`keep_dbt_results`) keeps the compact results as XCom `DBT_RESULTS_XCOM` of the task that ran dbt.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+DBT_RESULTS_XCOM = "sa_dbt_results"
+PASSED_STATUSES = ("success", "pass")
+
+# [unique_id, status, seconds, message-or-None] per node
+CompactResult = list[Any]
+
+
+def compact_results(run_results: dict[str, Any]) -> list[CompactResult]:
+    """(unique_id, status, seconds, message) per node of dbt's `run_results.json`; the message only for nodes that
+    did not pass."""
+    return [[r["unique_id"], str(r.get("status")), round(float(r.get("execution_time") or 0), 3),
+             None if str(r.get("status")) in PASSED_STATUSES else r.get("message")]
+            for r in run_results.get("results", [])]
+
+
+def keep_dbt_results(project_dir: str, context: dict[str, Any] | None = None, **_: Any) -> None:
+    """Cosmos `callback`: after each dbt invocation (pass or fail), push its node results to XCom.
+
+    Never raises: it must not break a dbt task."""
+    try:
+        path = Path(project_dir) / "target" / "run_results.json"
+        if context is None or not path.exists():
+            return
+        context["ti"].xcom_push(key=DBT_RESULTS_XCOM, value=compact_results(json.loads(path.read_text())))
+    except Exception as exc:
+        log.warning("dbt results not kept for the run summary: %s: %s", type(exc).__name__, exc)
+
+
+def pull_results(ti: Any, task_ids: str | Iterable[str]) -> list[CompactResult]:
+    """The results kept by one task, or by several (concatenated)."""
+    ids = [task_ids] if isinstance(task_ids, str) else list(task_ids)
+    results: list[CompactResult] = []
+    for task_id in ids:
+        pulled = ti.xcom_pull(task_ids=task_id, key=DBT_RESULTS_XCOM)
+        if isinstance(pulled, list):
+            results += pulled
+    return results
+
+
+def count_results(results: Iterable[CompactResult]) -> dict[str, int]:
+    """Models built and tests (data + unit) passed/failed."""
+    counts = {"models_built": 0, "tests_passed": 0, "tests_failed": 0}
+    for unique_id, status, *_ in results:
+        kind = unique_id.split(".", 1)[0]
+        if kind == "model" and status == "success":
+            counts["models_built"] += 1
+        elif kind in ("test", "unit_test"):
+            if status == "pass":
+                counts["tests_passed"] += 1
+            elif status in ("fail", "error"):
+                counts["tests_failed"] += 1
+    return counts
