@@ -8,7 +8,7 @@ after it is over). Backfills: `sa airflow-cli -- backfill create --dag-id suppor
 1. `wait_for_delivery` waits (reschedule mode, no worker held) for `<landing>/<D>/_manifest.json`, the file the
    source system writes last. Fails after `SA_MANIFEST_WAIT_TIMEOUT_S` (6 h) naming the folder it waited for.
 2. `verify_delivery` checks every file's sha256 against the manifest and every header against the contract
-   (`shared/spec/sources.md`) — before anything is written.
+   (`include/contract.py`) — before anything is written.
 3. `load_<table>` COPYs each file into a staging table, types and checks it, quarantines rows that cannot land
    (`audit.quarantine`: file, line, raw row, reason) and upserts the rest — one transaction per table, reference
    tables first. Every attempt is logged in `audit.load_batches`.

@@ -39,7 +39,7 @@ and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade brok
      `emit_datasets`, `poke_interval` and `append_env` reach the operators; `ProjectConfig.env_vars` values are
      rendered as Jinja templates per task.
 
-Gaps worth an upstream fix (see docs/decisions.md): a model+tests sensor for WATCHER mode, wiring the producer
+Gaps worth an upstream fix (see docs/architecture.md): a model+tests sensor for WATCHER mode, wiring the producer
 upstream of root sensors, emitting a model's Asset only after its tests, and a cleared producer not replaying its
 earlier XComs to cleared sensors.
 """
