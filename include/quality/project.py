@@ -101,7 +101,7 @@ def _expectations(configs: list[dict[str, Any]]) -> list[Any]:
     ]
 
 
-def expectation_key(expectation: Any) -> str:
+def _expectation_key(expectation: Any) -> str:
     """An expectation as GX writes it, without its id: two expectations with the same key are the same check."""
     config = expectation.configuration.to_json_dict()
     config.pop("id", None)
@@ -113,9 +113,9 @@ def _replace_expectations(suite: Any, wanted: list[Any]) -> None:
     a contract change shows only the expectations it changed (GX's store gives the others new ids)."""
     ids: dict[str, list[str]] = {}
     for expectation in suite.expectations:
-        ids.setdefault(expectation_key(expectation), []).append(expectation.id)
+        ids.setdefault(_expectation_key(expectation), []).append(expectation.id)
     for expectation in wanted:
-        kept = ids.get(expectation_key(expectation))
+        kept = ids.get(_expectation_key(expectation))
         expectation.id = kept.pop(0) if kept else None
     suite.expectations = wanted
     suite.save()
@@ -133,7 +133,7 @@ def _suite(context: FileDataContext, table: contract.Table, scope: str) -> Any:
         suite = context.suites.get(name)
     except DataContextError:  # missing
         suite = context.suites.add(gx.ExpectationSuite(name=name))
-    if [expectation_key(e) for e in suite.expectations] != [expectation_key(e) for e in wanted]:
+    if [_expectation_key(e) for e in suite.expectations] != [_expectation_key(e) for e in wanted]:
         _replace_expectations(suite, wanted)
     return suite
 

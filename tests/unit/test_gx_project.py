@@ -138,7 +138,8 @@ def test_committed_project_is_what_gx_setup_generates(drift: Drift) -> None:
                           f" — {FIX}:\n- " + "\n- ".join(problems))
 
 
-def test_hand_edited_expectation_and_checkpoint_are_named(drift: Drift, edited: Path) -> None:
+def test_hand_edits_are_named(drift: Drift, edited: Path) -> None:
+    """An expectation, a checkpoint and a validation definition edited by hand: gx-setup puts each back."""
     def widen_score(suite: dict[str, Any]) -> None:
         score = next(e for e in suite["expectations"] if e["kwargs"].get("column") == "satisfaction_score"
                      and e["type"] == "expect_column_values_to_be_between")
@@ -147,6 +148,9 @@ def test_hand_edited_expectation_and_checkpoint_are_named(drift: Drift, edited: 
     _edit_json(edited / "expectations" / "support_tickets" / "batch.json", widen_score)
     _edit_json(edited / "checkpoints" / "customers.table.json",
                lambda checkpoint: checkpoint["result_format"].update(result_format="BASIC"))
+    other_suite = json.loads((edited / "validation_definitions" / "products.batch.json").read_text())["suite"]
+    _edit_json(edited / "validation_definitions" / "products.table.json",
+               lambda definition: definition.update(suite=other_suite))
     problems = drift(edited)
     assert [p for p in problems if p.startswith("suite ")] == [
         "suite support_tickets.batch (table support_tickets): committed, not generated: "
@@ -154,9 +158,11 @@ def test_hand_edited_expectation_and_checkpoint_are_named(drift: Drift, edited: 
         "suite support_tickets.batch (table support_tickets): generated, not committed: "
         "expect_column_values_to_be_between(column='satisfaction_score', max_value=5.0, min_value=1.0)",
     ]
-    (checkpoint,) = [p for p in problems if not p.startswith("suite ")]
+    checkpoint, definition = [p for p in problems if not p.startswith("suite ")]
     assert checkpoint.startswith("checkpoints/customers.table.json: differs from what gx-setup writes:")
     assert '-    "result_format": "BASIC"' in checkpoint and '+    "result_format": "SUMMARY"' in checkpoint
+    assert definition.startswith("validation_definitions/products.table.json: differs from what gx-setup writes:")
+    assert '-    "name": "products.batch"' in definition and '+    "name": "products.table"' in definition
 
 
 def test_new_contract_table_needs_the_warehouse(drift: Drift,
