@@ -7,7 +7,7 @@
     sa validate <history|YYYY-MM-DD> ...      (runs the Great Expectations gate on landed batches)
     sa backfill FROM TO [--wait]              (runs support_extract for each day FROM..TO on the local Airflow)
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
-    sa gx-setup                               (creates what is missing in great_expectations/; needs the warehouse)
+    sa gx-setup                               (great_expectations/ ← the contract; a new table needs the warehouse)
     sa env                                    (prints the resolved settings, secrets masked)
 
 Each command imports what it needs when it runs (Airflow, dbt, GX are slow to import): `sa env` stays instant.

@@ -1,13 +1,16 @@
-"""The Great Expectations file project in `great_expectations/`: opened, and completed where something is missing.
+"""The Great Expectations file project in `great_expectations/`: opened, and brought in line with the code.
 
 Everything GX keeps (datasource, assets, batch definitions, suites, validation definitions, checkpoints) is
-committed; `ensure_project()` only creates what is missing and updates a suite in place when the contract changed —
-never re-adding, because GX gives every re-added object a new id. The connection string is `${SA_GX_WAREHOUSE_URL}`,
-substituted from the environment at run time, so no secret is written to the project.
+committed, and this module is its one definition: `ensure_project()` (`sa gx-setup`) creates what is missing and
+updates in place whatever differs from what `suites.py` and the contract want — never re-adding, because GX gives
+every re-added object a new id. On the committed project it must change nothing; `tests/unit/test_gx_project.py`
+runs it on a copy, without a database, and fails on any difference. The connection string is
+`${SA_GX_WAREHOUSE_URL}`, substituted from the environment at run time, so no secret is written to the project.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,13 @@ if TYPE_CHECKING:
 DATASOURCE = "warehouse"
 CONNECTION_VAR = "SA_GX_WAREHOUSE_URL"
 SCOPES = ("batch", "table")
+BATCH_COLUMN = "_batch_id"
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+
+
+class ProjectDrift(RuntimeError):
+    """The project holds something `ensure_project` must not correct in place (an asset or batch definition edited
+    by hand): re-adding it would give it, and everything wired to it, new ids."""
 
 
 def gx_connection_url(settings: Settings) -> str:
@@ -52,23 +62,34 @@ def _datasource(context: FileDataContext) -> Any:
 
 def _asset(datasource: Any, table: contract.Table) -> Any:
     try:
-        return datasource.get_asset(table.name)
+        asset = datasource.get_asset(table.name)
     except LookupError:
         return datasource.add_table_asset(name=table.name, table_name=table.name, schema_name=SCHEMA_SOURCES)
+    if (asset.schema_name, asset.table_name) != (SCHEMA_SOURCES, table.name):
+        raise ProjectDrift(f"GX asset {table.name!r} reads {asset.schema_name}.{asset.table_name}, not "
+                           f"{SCHEMA_SOURCES}.{table.name}: correct it in great_expectations.yml")
+    return asset
+
+
+def _partitioner(scope: str) -> Any:
+    """`batch`: the rows of one `_batch_id`; `table`: the whole table (no partitioner)."""
+    if scope == "table":
+        return None
+    from great_expectations.core.partitioners import PartitionerColumnValue
+
+    return PartitionerColumnValue(column_name=BATCH_COLUMN)
 
 
 def _batch_definition(asset: Any, scope: str) -> Any:
     try:
-        return asset.get_batch_definition(scope)
+        batch_definition = asset.get_batch_definition(scope)
     except KeyError:
-        pass
-    if scope == "table":
-        return asset.add_batch_definition_whole_table(scope)
-    from great_expectations.core.partitioners import PartitionerColumnValue
-
-    # GX validates only date partitioners; a column-value partitioner on `_batch_id` works for SQL assets.
-    return asset.add_batch_definition(scope, partitioner=PartitionerColumnValue(column_name="_batch_id"),
-                                      validate_partitioner=False)
+        # GX validates only date partitioners; a column-value partitioner on `_batch_id` works for SQL assets.
+        return asset.add_batch_definition(scope, partitioner=_partitioner(scope), validate_partitioner=False)
+    if batch_definition.partitioner != _partitioner(scope):
+        raise ProjectDrift(f"GX batch definition {asset.name}.{scope} partitions by {batch_definition.partitioner!r},"
+                           f" not {_partitioner(scope)!r}: correct it in great_expectations.yml")
+    return batch_definition
 
 
 def _expectations(configs: list[dict[str, Any]]) -> list[Any]:
@@ -80,18 +101,29 @@ def _expectations(configs: list[dict[str, Any]]) -> list[Any]:
     ]
 
 
-def _comparable(expectations: list[Any]) -> list[tuple[str, str, str]]:
-    import json
+def _expectation_key(expectation: Any) -> str:
+    """An expectation as GX writes it, without its id: two expectations with the same key are the same check."""
+    config = expectation.configuration.to_json_dict()
+    config.pop("id", None)
+    return json.dumps(config, sort_keys=True)
 
-    out = []
-    for exp in expectations:
-        config = exp.configuration
-        out.append((config.type, json.dumps(config.kwargs, sort_keys=True, default=str),
-                    json.dumps(config.meta or {}, sort_keys=True, default=str)))
-    return sorted(out)
+
+def _replace_expectations(suite: Any, wanted: list[Any]) -> None:
+    """Write `wanted`, in the code's order; an expectation that did not change keeps its id, so the committed diff of
+    a contract change shows only the expectations it changed (GX's store gives the others new ids)."""
+    ids: dict[str, list[str]] = {}
+    for expectation in suite.expectations:
+        ids.setdefault(_expectation_key(expectation), []).append(expectation.id)
+    for expectation in wanted:
+        kept = ids.get(_expectation_key(expectation))
+        expectation.id = kept.pop(0) if kept else None
+    suite.expectations = wanted
+    suite.save()
 
 
 def _suite(context: FileDataContext, table: contract.Table, scope: str) -> Any:
+    from great_expectations.exceptions import DataContextError
+
     import great_expectations as gx
 
     name = suites.suite_name(table.name, scope)
@@ -99,24 +131,27 @@ def _suite(context: FileDataContext, table: contract.Table, scope: str) -> Any:
     wanted = _expectations(configs)
     try:
         suite = context.suites.get(name)
-    except Exception:  # GX raises DataContextError subclasses for a missing suite
+    except DataContextError:  # missing
         suite = context.suites.add(gx.ExpectationSuite(name=name))
-    if _comparable(suite.expectations) != _comparable(wanted):
-        suite.expectations = []
-        for exp in wanted:
-            suite.add_expectation(exp)
-        suite.save()
+    if [_expectation_key(e) for e in suite.expectations] != [_expectation_key(e) for e in wanted]:
+        _replace_expectations(suite, wanted)
     return suite
 
 
 def _validation_definition(context: FileDataContext, name: str, batch_definition: Any, suite: Any) -> Any:
+    from great_expectations.exceptions import DataContextError
+
     import great_expectations as gx
 
     try:
-        return context.validation_definitions.get(name)
-    except Exception:  # missing
+        definition = context.validation_definitions.get(name)
+    except DataContextError:  # missing
         return context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch_definition,
                                                                           suite=suite))
+    if (definition.data.id, definition.suite.id) != (batch_definition.id, suite.id):
+        definition.data, definition.suite = batch_definition, suite
+        definition.save()
+    return definition
 
 
 def checkpoint_name(table: str, scope: str) -> str:
@@ -126,22 +161,28 @@ def checkpoint_name(table: str, scope: str) -> str:
 
 
 def _checkpoint(context: FileDataContext, name: str, definition: Any) -> Any:
+    from great_expectations.exceptions import DataContextError
+
     import great_expectations as gx
 
+    # No data-docs action: `validate.validate_batch` builds the docs once, for just the new results.
+    wanted = gx.Checkpoint(name=name, validation_definitions=[definition], actions=[], result_format=RESULT_FORMAT)
     try:
-        return context.checkpoints.get(name)
-    except Exception:  # missing
-        # No data-docs action: `validate.validate_batch` builds the docs once, for just the new results.
-        return context.checkpoints.add(gx.Checkpoint(
-            name=name,
-            validation_definitions=[definition],
-            actions=[],
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
-        ))
+        checkpoint = context.checkpoints.get(name)
+    except DataContextError:  # missing
+        return context.checkpoints.add(wanted)
+    if ([d.id for d in checkpoint.validation_definitions], checkpoint.actions, checkpoint.result_format) != (
+            [definition.id], wanted.actions, wanted.result_format):
+        checkpoint.validation_definitions = wanted.validation_definitions
+        checkpoint.actions = wanted.actions
+        checkpoint.result_format = wanted.result_format
+        checkpoint.save()
+    return checkpoint
 
 
 def ensure_project(settings: Settings | None = None) -> FileDataContext:
-    """Open the project and create whatever of it is missing (needs the warehouse: GX checks the tables exist)."""
+    """Open the project and bring it in line with the code: create what is missing (that needs the warehouse: GX
+    checks the tables exist), update what differs in place; a no-op, needing no database, when nothing differs."""
     context = open_context(settings)
     datasource = _datasource(context)
     for table in contract.TABLES:
