@@ -8,6 +8,7 @@ the results here (`success` and `exception_info`), so neither can slip through.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +19,7 @@ from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.ingest.batch import HISTORY
 from include.ingest.manifest import read_manifest
 from include.quality import suites
+from include.quality.project import checkpoint_name, open_context
 from include.warehouse.connect import connect
 
 FRESHNESS_TOLERANCE = timedelta(days=2)
@@ -150,11 +152,7 @@ def _store(report: ValidationReport, run_id: str, settings: Settings) -> None:
 
 def _run_table(context: Any, batch_id: str, table: contract.Table, settings: Settings) -> tuple[
         ValidationReport, list[Any]]:
-    import time
-
     from great_expectations.exceptions.exceptions import NoAvailableBatchesError
-
-    from include.quality.project import checkpoint_name
 
     started = time.monotonic()
     parameters = run_parameters(batch_id, table, settings)
@@ -193,8 +191,6 @@ def validate_batch(batch_id: str, settings: Settings | None = None,
     Results go to `audit.validation_results` and the GX data docs (`great_expectations/uncommitted/data_docs`) are
     rebuilt for this run's results, pass or fail.
     """
-    from include.quality.project import open_context
-
     settings = settings or get_settings()
     context = open_context(settings)
     run_id = str(uuid.uuid4())
