@@ -45,8 +45,7 @@ airflow-status: install ## which Airflow components run
 demo: install ## the main job on the embedded default (idempotent)
 	$(BIN)/python -m include.demo
 
-test: install ## lint + the whole test suite (what CI runs); pytest exits 5, a failure, when it collects no test
-	$(BIN)/ruff check .
+test: lint ## lint + the whole test suite (what CI runs); pytest exits 5, a failure, when it collects no test
 	$(BIN)/pytest
 
 browser: ## Debian's Chromium at /usr/bin/chromium for the UI tests (tests/e2e/test_ui.py; needs root, no download by Playwright)
@@ -54,8 +53,9 @@ browser: ## Debian's Chromium at /usr/bin/chromium for the UI tests (tests/e2e/t
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	  else echo "chromium is missing and this is not root: run 'sudo apt-get update && sudo apt-get install -y chromium'" >&2; fi; }
 
-lint: install ## ruff
+lint: install ## ruff + sqlfluff on the dbt project (.sqlfluff; no warehouse needed); pre-commit runs the same
 	$(BIN)/ruff check .
+	$(BIN)/sqlfluff lint dbt
 
 stop: airflow-stop warehouse-stop ## stop everything local
 

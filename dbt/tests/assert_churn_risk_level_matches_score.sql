@@ -1,6 +1,9 @@
 -- churn_risk_level follows the documented thresholds of churn_risk_score (written out here on purpose, not via
 -- the model's macro): 0–19 active, 20–39 low, 40–59 medium, 60–79 high, 80–100 critical.
-select customer_id, churn_risk_score, churn_risk_level
+select
+    customer_id,
+    churn_risk_score,
+    churn_risk_level
 from {{ ref('mart_churned_customers') }}
 where not (
     (churn_risk_level = 'active' and churn_risk_score between 0 and 19)

@@ -8,6 +8,7 @@ select
     min(period_tickets) as period_tickets
 from {{ ref('mart_top_root_causes') }}
 group by created_year, created_month
-having sum(pct_of_period) <> 100.00
+having
+    sum(pct_of_period) <> 100.00
     or sum(total_tickets) <> min(period_tickets)
     or min(period_tickets) <> max(period_tickets)

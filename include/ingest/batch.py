@@ -244,4 +244,3 @@ def load_batch(batch_id: str, settings: Settings | None = None) -> list[TableLoa
     settings = settings or get_settings()
     manifest = verify_batch(batch_id, settings)
     return [load_table(batch_id, table.name, settings, manifest) for table in contract.TABLES]
-

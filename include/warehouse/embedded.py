@@ -219,4 +219,3 @@ def stop(settings: Settings | None = None) -> ServerStatus:
         if result.returncode != 0:
             raise EmbeddedServerError(f"pg_ctl stop failed: {result.stderr.strip()}")
         return status(settings)
-

@@ -78,4 +78,3 @@ def test_reader_queries_the_marts_on_the_external_server(external: External) -> 
     assert len(top) == 5
     assert pct == [(100,)]
     assert 1_000 <= churned_30 <= 2_000 and 2_500 <= churned_90 <= 4_500
-

@@ -28,6 +28,12 @@ tickets as (
 
 ),
 
+chosen as (
+
+    select {{ churn_as_of_date(ref('stg_customer_logins')) }} as as_of_date
+
+),
+
 as_of as (
 
     select
@@ -35,7 +41,7 @@ as_of as (
         -- exclusive end of the as-of day in UTC: "the last 30 days" are [as_of_end - 30 days, as_of_end)
         (as_of_date + 1)::timestamp at time zone 'UTC' as as_of_end
 
-    from (select {{ churn_as_of_date(ref('stg_customer_logins')) }} as as_of_date) as chosen
+    from chosen
 
 ),
 

@@ -27,8 +27,9 @@ grouped as (
         count(*) filter (where is_resolved) as resolved_tickets,
         avg(coalesce(resolution_time_hours, actual_resolution_hours)) filter (where is_resolved)
             as avg_resolution_hours,
-        percentile_cont(0.5) within group (order by coalesce(resolution_time_hours, actual_resolution_hours))
-            filter (where is_resolved) as median_resolution_hours,
+        percentile_cont(0.5) within group (
+            order by coalesce(resolution_time_hours, actual_resolution_hours)
+        ) filter (where is_resolved) as median_resolution_hours,
         count(satisfaction_score) as rated_tickets,
         count(*) filter (where satisfaction_level = 'satisfied') as satisfied_tickets,
         avg(satisfaction_score) as avg_satisfaction_score,
@@ -53,8 +54,10 @@ apportioned as (
         *,
         sum(total_tickets) over period as period_tickets,
         floor(total_tickets * 10000.0 / sum(total_tickets) over period) as floor_units,
-        total_tickets * 10000.0 / sum(total_tickets) over period
-            - floor(total_tickets * 10000.0 / sum(total_tickets) over period) as remainder_units
+        (
+            total_tickets * 10000.0 / sum(total_tickets) over period
+            - floor(total_tickets * 10000.0 / sum(total_tickets) over period)
+        ) as remainder_units
 
     from grouped
     window period as (partition by created_year, created_month)
@@ -68,11 +71,12 @@ ranked as (
         10000 - sum(floor_units) over period as leftover_units,
         row_number() over (
             partition by created_year, created_month
-            order by remainder_units desc, total_tickets desc, root_cause_name, category_id, product_category
+            order by
+                remainder_units desc, total_tickets desc, root_cause_name asc, category_id asc, product_category asc
         ) as remainder_rank,
         row_number() over (
             partition by created_year, created_month
-            order by total_tickets desc, root_cause_name, category_id, product_category
+            order by total_tickets desc, root_cause_name asc, category_id asc, product_category asc
         ) as rank_in_period
 
     from apportioned
