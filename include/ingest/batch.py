@@ -25,7 +25,7 @@ from include.ingest import checks
 from include.ingest.errors import LoadError, ManifestMismatch, QuarantineThresholdExceeded
 from include.ingest.manifest import FileEntry, Manifest, read_manifest, sha256_of, verify_checksums
 from include.ingest.stage import check_header, copy_file, create_raw_table, stage_file
-from include.warehouse import bootstrap
+from include.warehouse import bootstrap, locks
 from include.warehouse.connect import connect
 
 HISTORY = "history"
@@ -137,6 +137,7 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
         conn.execute("set local timezone = 'UTC'")
         conn.execute("set local work_mem = '256MB'")  # the duplicate-key check and the update's join hash in memory
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"support-analytics load {table.name}",))
+        locks.hold_for_load(conn, f"load of {table.name} ({batch_id})")  # never while a dbt build runs
         conn.execute("delete from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name))
         target_was_empty = not conn.execute(sql.SQL("select exists (select from {})").format(target)).fetchone()[0]
         conn.execute(checks.create_typed_table(table))

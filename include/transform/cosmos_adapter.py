@@ -61,7 +61,7 @@ from include import pipeline
 from include.config import SCHEMA_STAGING, get_settings
 from include.notify.callbacks import sensor_failure_callbacks
 from include.run_dates import dbt_as_of_value
-from include.transform.dbt_env import dbt_executable
+from include.transform.dbt_env import locked_dbt_executable
 from include.transform.test_attribution import attribute_tests_to_last_built_models
 
 PRODUCER_SKIPPED = "skipped"  # A4
@@ -147,9 +147,10 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
         profile_config=ProfileConfig(profile_name="support_analytics", target_name="dev",
                                      profiles_yml_filepath=dbt_dir / "profiles.yml"),
         # One `dbt build` in its own process (the producer); one task per model reports the model and its tests.
+        # dbt runs as `sa-dbt`: it holds the transform-inputs lock while it runs, so no load lands mid-build.
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER,
                                          invocation_mode=InvocationMode.SUBPROCESS,
-                                         dbt_executable_path=dbt_executable()),
+                                         dbt_executable_path=locked_dbt_executable()),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
                                    node_converters={DbtResourceType.MODEL: model_sensor}),
         operator_args={  # A8

@@ -35,7 +35,12 @@ def apply_dbt_env(settings: Settings | None = None) -> None:
     os.environ.update(dbt_env(settings))
 
 
-def dbt_executable() -> str:
-    """The `dbt` beside this Python (the project's venv, the image's interpreter), else `dbt` on PATH."""
-    beside = Path(sys.executable).with_name("dbt")
-    return str(beside) if beside.exists() else "dbt"
+def dbt_executable(name: str = "dbt") -> str:
+    """`name` beside this Python (the project's venv, the image's interpreter), else `name` on PATH."""
+    beside = Path(sys.executable).with_name(name)
+    return str(beside) if beside.exists() else name
+
+
+def locked_dbt_executable() -> str:
+    """`sa-dbt`: dbt holding the transform-inputs lock while it runs (`include.transform.locked_dbt`)."""
+    return dbt_executable("sa-dbt")
