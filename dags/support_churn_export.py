@@ -1,14 +1,17 @@
 """
 ### support_churn_export — publish the churn lists for the retention team
 
-**Schedule:** on the Asset of `marts.mart_churned_customers`, which `support_transform` emits only after that
-model and its dbt tests passed — a failing dbt test never reaches this DAG.
+**Schedule:** one run per as-of date, on the Asset of `marts.churn_list_snapshots` — which `support_transform`
+emits, partitioned by its as-of date, only after that model and its dbt tests passed: a failing dbt test never
+reaches this DAG, and a backfill gets one export per day (the run's partition key is the date).
 
-**What it does:** reads the mart as the *reader* role and writes, for the mart's as-of date,
+**What it does:** reads, as the *reader* role and in one REPEATABLE READ transaction, that date's lists from
+`marts.churn_list_snapshots` (kept per date, so a later build does not change them) and writes
 `churned_customers` (churned within 90 days, incl. the 30-day ones) and `high_risk_customers` (risk level high or
-critical) as CSV and Parquet plus `manifest.json` (as-of date, row counts, sha256, source model, generated at) to
+critical) as CSV and Parquet plus `manifest.json` (as-of date, row counts, sha256, source, generated at) to
 `$SA_EXPORT_ROOT/<as_of_date>/` (a folder, or any fsspec URL such as `s3://…`). A rerun replaces that date's
-files atomically. Names, e-mails and phones are masked unless `SA_EXPORT_INCLUDE_PII=true`.
+files atomically (old or new, never neither). Names, e-mails and phones are masked unless
+`SA_EXPORT_INCLUDE_PII=true`. A manual run exports conf `{"as_of_date": "YYYY-MM-DD"}`, else the newest lists.
 
 **On failure:** usually the warehouse or the export root is unreachable (the alert says which); clear the task
 once it is back. Re-running is always safe.
@@ -21,15 +24,16 @@ successful run an all-clear, a run not finished `SA_LATE_AFTER_MINUTES` (if set)
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, dag, task
+from airflow.sdk import Asset, PartitionedAssetTimetable, dag, task
 
 from include.dag_defaults import dag_alerting, default_args
-from include.pipeline import EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, mart_uri
+from include.pipeline import CHURN_LISTS_MODEL, EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, mart_uri
+from include.run_dates import export_as_of_date
 
 
 @dag(
     dag_id=EXPORT_DAG,
-    schedule=[Asset(mart_uri("mart_churned_customers"))],
+    schedule=PartitionedAssetTimetable(assets=Asset(mart_uri(CHURN_LISTS_MODEL))),  # one run per as-of date
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
@@ -40,11 +44,11 @@ from include.pipeline import EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, mart_uri
 )
 def support_churn_export() -> None:
     @task(task_id=EXPORT_TASK)
-    def export_churn_lists() -> dict[str, object]:
-        """Write both lists and the manifest for the mart's as-of date (atomic swap)."""
+    def export_churn_lists(**context: object) -> dict[str, object]:
+        """Write both lists and the manifest of the run's as-of date (atomic swap)."""
         from include.export.churn import export_churn
 
-        result = export_churn()
+        result = export_churn(export_as_of_date(context))
         print(f"exported {result.rows} for {result.as_of_date} to {result.folder} (PII included: "
               f"{result.pii_included})")
         return {"as_of_date": result.as_of_date, "folder": result.folder, "rows": result.rows}

@@ -117,7 +117,9 @@ def support_extract() -> None:
         from include.quality.validate import validate_batch as run_gate
 
         reports = run_gate(batch_id)
-        context["outlet_events"][VALIDATED_BATCH].extra = {BATCH_ID_EXTRA: batch_id}
+        events = context["outlet_events"][VALIDATED_BATCH]
+        events.extra = {BATCH_ID_EXTRA: batch_id}
+        events.add_partitions(batch_id)  # one support_transform run per validated batch, even in a backfill
         return {r.table: len(r.outcomes) for r in reports}
 
     gate = validate_batch(batch_id)

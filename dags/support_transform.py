@@ -34,7 +34,7 @@ dbt time) whatever the outcome.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, task
+from airflow.sdk import Asset, PartitionedAssetTimetable, task
 
 from include.dag_defaults import dag_alerting, default_args
 from include.pipeline import SUMMARY_TASK, TRANSFORM_DAG, VALIDATED_BATCH_ASSET
@@ -42,7 +42,7 @@ from include.transform.cosmos_adapter import transform_dag
 
 support_transform = transform_dag(
     dag_id=TRANSFORM_DAG,
-    schedule=[Asset(VALIDATED_BATCH_ASSET)],
+    schedule=PartitionedAssetTimetable(assets=Asset(VALIDATED_BATCH_ASSET)),  # one run per validated batch
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

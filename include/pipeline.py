@@ -25,10 +25,12 @@ EXPORT_TASK = "export_churn_lists"
 # every DAG: the teardown that writes audit.run_summary
 SUMMARY_TASK = "summarize_run"
 
-# Emitted by support_extract only after the Great Expectations gate passed; schedules support_transform. Its event
-# extra carries the batch the run landed under BATCH_ID_EXTRA.
+# Emitted by support_extract only after the Great Expectations gate passed, partitioned by the batch it validated
+# (`history` or the date); schedules one support_transform run per batch. Its extra also names the batch.
 VALIDATED_BATCH_ASSET = "support_analytics.validated_batch"
 BATCH_ID_EXTRA = "batch_id"
+# The dbt model whose Asset (published after its tests, partitioned by the as-of date) schedules the export.
+CHURN_LISTS_MODEL = "churn_list_snapshots"
 
 # The churn as-of date as the transform passes it to dbt (read by the macro `churn_as_of_date`).
 AS_OF_DATE_ENV = "SA_AS_OF_DATE"

@@ -7,9 +7,11 @@ runs have no logical date in Airflow 3, so the date comes, per DAG, from:
 - support_extract (the landing folder it loads): run conf `{"batch": "history"}` or `{"date": "YYYY-MM-DD"}`; else
   the logical date (a scheduled or backfill run for D starts after day D is over); else, for a manual run without
   conf, the day before it was triggered (the latest complete day);
-- support_transform (the churn as-of date): run conf `{"as_of_date": "YYYY-MM-DD"}`; else the latest dated batch
-  among the triggering validated-batch events; else `LATEST` (the history bootstrap: the latest date in the data);
+- support_transform (the churn as-of date): run conf `{"as_of_date": "YYYY-MM-DD"}`; else the run's partition key
+  (one run per validated batch: the batch's date); else the latest dated batch among the triggering events; else
+  `LATEST` (the history bootstrap, a manual run: the latest date in the data);
 - support_churn_export (the as-of date it published): what its export task returned; else run conf `as_of_date`;
+  else the run's partition key when it is a date (one run per transform build); else None (the newest lists);
 - any other DAG: run conf `batch` / `date` / `as_of_date`, else the logical date.
 
 Works on an Airflow task context, a Jinja template context (the transform's env var) and the plain dict a deadline
@@ -86,12 +88,26 @@ def extract_batch_id(context: Mapping[str, Any]) -> str:
     return (run_after - timedelta(days=1)).isoformat()
 
 
+def _partition_date(context: Mapping[str, Any]) -> str | None:
+    """The run's partition key when it is a date (partitioned runs of the chain are keyed by batch / as-of date)."""
+    key = _get(context.get("dag_run"), "partition_key")
+    if not key:
+        return None
+    try:
+        return date.fromisoformat(str(key)).isoformat()
+    except ValueError:
+        return None  # `history`, `latest`
+
+
 def transform_as_of_date(context: Mapping[str, Any]) -> str | None:
     """The churn as-of date of a support_transform run: a date, or LATEST (see the module docstring); None from a
-    context that does not carry the triggering events (a deadline callback's)."""
-    conf = _get(context.get("dag_run"), "conf") or {}
+    context that carries neither a partition key nor the triggering events (a deadline callback's)."""
+    dag_run = context.get("dag_run")
+    conf = _get(dag_run, "conf") or {}
     if conf.get("as_of_date"):
         return iso_date(conf["as_of_date"], "run conf 'as_of_date'")
+    if _get(dag_run, "partition_key"):
+        return _partition_date(context) or LATEST
     if "triggering_asset_events" not in context:
         return None
     dated = sorted(b for b in _event_extras(context, pipeline.BATCH_ID_EXTRA) if b != HISTORY)
@@ -108,7 +124,7 @@ def export_as_of_date(context: Mapping[str, Any]) -> str | None:
     conf = _get(context.get("dag_run"), "conf") or {}
     if conf.get("as_of_date"):
         return iso_date(conf["as_of_date"], "run conf 'as_of_date'")
-    return None
+    return _partition_date(context)
 
 
 def _dag_id(context: Mapping[str, Any]) -> str | None:

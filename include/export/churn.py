@@ -1,4 +1,9 @@
-"""Publish churn lists from `marts.mart_churned_customers` as CSV and Parquet with a manifest.
+"""Publish the churn lists of one as-of date as CSV and Parquet with a manifest.
+
+The lists come from `marts.churn_list_snapshots` (dbt): each transform build stores its own as-of date's lists
+there, so the export of date D publishes exactly what D's build produced, even when the marts have since been rebuilt
+for a later date (a backfill runs transforms back to back). The snapshot's columns are the export's allow-list; the
+contact columns are joined by customer id and masked unless `SA_EXPORT_INCLUDE_PII=true`.
 
 Layout under the export root (a local folder, or any fsspec URL such as `s3://bucket/prefix`):
 
@@ -6,11 +11,12 @@ Layout under the export root (a local folder, or any fsspec URL such as `s3://bu
     <root>/<as_of_date>/churned_customers.parquet
     <root>/<as_of_date>/high_risk_customers.csv     churn_risk_level in (high, critical)
     <root>/<as_of_date>/high_risk_customers.parquet
-    <root>/<as_of_date>/manifest.json               as-of date, row counts, sha256, source model, generated at
+    <root>/<as_of_date>/manifest.json               as-of date, row counts, sha256, source, generated at
 
-Idempotent: a rerun for the same as-of date writes a new folder beside the old one and swaps it in by rename, so
-readers never see a half-written set (on object stores, where a rename is a copy, `manifest.json` is written last
-and is the completeness marker). PII (name, e-mail, phone) is masked unless `SA_EXPORT_INCLUDE_PII=true`.
+Consistency: the as-of date and both lists are read in one REPEATABLE READ, read-only transaction. The files are
+written to a staging folder beside the final one and swapped in by rename; if the swap fails the old export is put
+back, so the folder holds either the old or the new export, never neither; the staging folder is removed whatever
+happens. On object stores, where a rename is a copy, `manifest.json` is written last and marks completeness.
 """
 
 from __future__ import annotations
@@ -29,16 +35,17 @@ from include import contract
 from include.config import Settings, get_settings
 from include.warehouse.connect import connect
 
-SOURCE_MODEL = "marts.mart_churned_customers"
-PII_COLUMNS = contract.table("customers").pii  # the mart carries the customer's PII columns under the same names
+SOURCE = "marts.churn_list_snapshots"
+CONTACTS = "marts.mart_churned_customers"
 LISTS = {
-    "churned_customers": "is_churned_90d",
-    "high_risk_customers": "churn_risk_level in ('high', 'critical')",
+    "churned_customers": "is_churned_90d (includes the 30-day churners)",
+    "high_risk_customers": "churn_risk_level in (high, critical)",
 }
+PII_COLUMNS = contract.table("customers").pii  # the mart carries the customer's PII columns under the same names
 
 
 class ExportError(RuntimeError):
-    pass
+    """The lists of the requested as-of date cannot be published (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -57,21 +64,39 @@ def mask(column: str, value: Any) -> Any:
     return f"{token}@masked.invalid" if column == "email" else f"masked-{token}"
 
 
-def _fetch(where: str, settings: Settings) -> tuple[list[str], list[tuple[Any, ...]]]:
-    with connect("reader", settings) as conn, conn.cursor() as cur:
-        cur.execute(f"select * from {SOURCE_MODEL} where {where} "
-                    "order by estimated_clv desc, customer_id")
-        columns = [d.name for d in cur.description or []]
-        return columns, cur.fetchall()
+def _resolve_as_of(conn: Any, requested: str | None) -> str:
+    """The as-of date to publish: `requested` (a date) if its lists exist, else the newest one stored."""
+    if requested is not None:
+        day = date.fromisoformat(requested)
+        if not conn.execute(f"select exists (select from {SOURCE} where as_of_date = %s)", (day,)).fetchone()[0]:
+            raise ExportError(f"{SOURCE} holds no churn lists for {requested}: the transform for that date did not "
+                              "succeed (or its lists are older than churn_list_retention_days)")
+        return day.isoformat()
+    newest = conn.execute(f"select max(as_of_date) from {SOURCE}").fetchone()[0]
+    if newest is None:
+        raise ExportError(f"{SOURCE} is empty: run the transform first")
+    return str(newest.isoformat())
 
 
-def current_as_of_date(settings: Settings | None = None) -> str:
-    """The as-of date the mart was built for (one value; anything else means the mart is inconsistent)."""
-    with connect("reader", settings or get_settings()) as conn:
-        dates = [r[0] for r in conn.execute(f"select distinct as_of_date from {SOURCE_MODEL}")]
-    if len(dates) != 1:
-        raise ExportError(f"{SOURCE_MODEL} holds {len(dates)} as-of dates ({dates}); expected exactly one")
-    return dates[0].isoformat()
+def _fetch_lists(as_of_date: str | None, settings: Settings) -> tuple[str, dict[str, tuple[list[str], list[Any]]]]:
+    """The as-of date and both lists with their contacts, read in one REPEATABLE READ transaction."""
+    import psycopg
+
+    lists: dict[str, tuple[list[str], list[Any]]] = {}
+    with connect("reader", settings) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            as_of = _resolve_as_of(conn, as_of_date)
+            contacts = ", ".join(f"c.{column}" for column in PII_COLUMNS)
+            for name in LISTS:
+                cur = conn.execute(
+                    f"select s.*, {contacts} from {SOURCE} s left join {CONTACTS} c on c.customer_id = s.customer_id"
+                    " where s.as_of_date = %s and s.list_name = %s order by s.estimated_clv desc, s.customer_id",
+                    (as_of, name))
+                columns = [d.name for d in cur.description or []][1:]  # all but list_name (the file says it)
+                lists[name] = (columns, [row[1:] for row in cur.fetchall()])
+    return as_of, lists
 
 
 def _csv_bytes(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
@@ -95,50 +120,60 @@ def _parquet_bytes(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
     return sink.getvalue()
 
 
-def export_churn(settings: Settings | None = None, include_pii: bool | None = None) -> ExportResult:
-    """Write both lists for the mart's as-of date and swap them into place; returns where and how many rows."""
+def export_churn(as_of_date: str | None = None, settings: Settings | None = None,
+                 include_pii: bool | None = None) -> ExportResult:
+    """Write both lists of `as_of_date` (default: the newest stored) and swap them into place."""
     import fsspec
 
     settings = settings or get_settings()
     include_pii = settings.export_include_pii if include_pii is None else include_pii
-    as_of = current_as_of_date(settings)
-    date.fromisoformat(as_of)
+    as_of, lists = _fetch_lists(as_of_date, settings)
     fs, root = fsspec.core.url_to_fs(settings.export_root)
     final = f"{root.rstrip('/')}/{as_of}"
     staging = f"{root.rstrip('/')}/.staging-{as_of}-{uuid.uuid4().hex[:8]}"
-    fs.makedirs(staging, exist_ok=True)
-    files: dict[str, dict[str, Any]] = {}
-    counts: dict[str, int] = {}
-    for name, where in LISTS.items():
-        columns, rows = _fetch(where, settings)
-        if not include_pii:
-            indexes = [columns.index(c) for c in PII_COLUMNS if c in columns]
-            rows = [tuple(mask(columns[i], v) if i in indexes else v for i, v in enumerate(row)) for row in rows]
-        counts[name] = len(rows)
-        for extension, payload in (("csv", _csv_bytes(columns, rows)), ("parquet", _parquet_bytes(columns, rows))):
-            filename = f"{name}.{extension}"
-            with fs.open(f"{staging}/{filename}", "wb") as handle:
-                handle.write(payload)
-            files[filename] = {"rows": len(rows), "sha256": hashlib.sha256(payload).hexdigest(), "format": extension}
-    manifest = {
-        "as_of_date": as_of,
-        "source_model": SOURCE_MODEL,
-        "generated_at": datetime.now(UTC).isoformat(),
-        "pii_included": include_pii,
-        "lists": {name: LISTS[name] for name in LISTS},
-        "files": files,
-    }
-    with fs.open(f"{staging}/manifest.json", "wb") as handle:
-        handle.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
-    _swap_in(fs, staging, final)
+    try:
+        fs.makedirs(staging, exist_ok=True)
+        files: dict[str, dict[str, Any]] = {}
+        counts: dict[str, int] = {}
+        for name, (columns, rows) in lists.items():
+            if not include_pii:
+                pii = [columns.index(c) for c in PII_COLUMNS if c in columns]
+                rows = [tuple(mask(columns[i], v) if i in pii else v for i, v in enumerate(row)) for row in rows]
+            counts[name] = len(rows)
+            for extension, payload in (("csv", _csv_bytes(columns, rows)), ("parquet", _parquet_bytes(columns, rows))):
+                filename = f"{name}.{extension}"
+                with fs.open(f"{staging}/{filename}", "wb") as handle:
+                    handle.write(payload)
+                files[filename] = {"rows": len(rows), "sha256": hashlib.sha256(payload).hexdigest(),
+                                   "format": extension}
+        manifest = {
+            "as_of_date": as_of,
+            "source": SOURCE,
+            "generated_at": datetime.now(UTC).isoformat(),
+            "pii_included": include_pii,
+            "lists": LISTS,
+            "files": files,
+        }
+        with fs.open(f"{staging}/manifest.json", "wb") as handle:
+            handle.write(json.dumps(manifest, indent=2, sort_keys=True).encode())
+        _swap_in(fs, staging, final)
+    finally:
+        if fs.exists(staging):
+            fs.rm(staging, recursive=True)
     return ExportResult(as_of, f"{settings.export_root.rstrip('/')}/{as_of}", counts, include_pii)
 
 
 def _swap_in(fs: Any, staging: str, final: str) -> None:
+    """Replace `final` by `staging`; on failure put the old `final` back (old or new, never neither)."""
     replaced = None
     if fs.exists(final):
         replaced = f"{final}.replaced-{uuid.uuid4().hex[:8]}"
         fs.mv(final, replaced, recursive=True)
-    fs.mv(staging, final, recursive=True)
-    if replaced:
+    try:
+        fs.mv(staging, final, recursive=True)
+    except BaseException:
+        if replaced is not None:
+            fs.mv(replaced, final, recursive=True)
+        raise
+    if replaced is not None:
         fs.rm(replaced, recursive=True)

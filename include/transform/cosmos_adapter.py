@@ -13,7 +13,7 @@ sensors reporting what the producer did with their node. On top of Cosmos' defau
 - counts a test over several models only against the model(s) built last, as dbt does
   (`attribute_tests_to_last_built_models`): otherwise a failed mart would also turn its staging model red;
 - publishes each model's Asset from its task, i.e. after its tests passed (Cosmos would publish it once the model
-  was built, before its tests);
+  was built, before its tests), partitioned by the run's date so the export runs once per as-of date;
 - sets retries to 0 (a producer retry would be skipped by Cosmos; a sensor retry runs dbt for its model even after an
   upstream test failed); a cleared model task — or every model task, when the producer was cleared with them — runs
   `dbt build --select <model>` itself, not the stale result of the earlier build;
@@ -35,6 +35,7 @@ and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade brok
   A6 the producer reads `tests_per_model` (model id → test ids) when it parses dbt's log, so rewriting it after
      rendering changes which tests a model's sensor waits for;
   A7 the rendered DAG keeps its dbt graph as `dag.dbt_graph.filtered_nodes` (unique id → DbtNode);
+  A9 the sensors' deferred path ends in `execute_complete(context, event)`, which raises when the node failed;
   A8 `operator_args` keys `callback` (dotted path, called with the project dir and `context` after each dbt call),
      `emit_datasets`, `poke_interval` and `append_env` reach the operators; `ProjectConfig.env_vars` values are
      rendered as Jinja templates per task.
@@ -60,26 +61,46 @@ from jinja2 import pass_context
 from include import pipeline
 from include.config import SCHEMA_STAGING, get_settings
 from include.notify.callbacks import sensor_failure_callbacks
-from include.run_dates import dbt_as_of_value
+from include.run_dates import LATEST, dbt_as_of_value, run_date
 from include.transform.dbt_env import locked_dbt_executable
 from include.transform.test_attribution import attribute_tests_to_last_built_models
 
 PRODUCER_SKIPPED = "skipped"  # A4
 
 
-class _RebuildsWhenProducerWasCleared:
-    """A cleared producer does not rebuild (Cosmos skips its retry) and restores the XComs of its earlier, failed
-    build; a sensor cleared with it would report that stale result. Instead it runs dbt for its model itself."""
+class _ModelTask:
+    """What each model task adds to Cosmos' sensor.
+
+    - A cleared producer does not rebuild (Cosmos skips its retry) and restores the XComs of its earlier, failed
+      build; a task cleared with it would report that stale result. Instead it runs dbt for its model itself.
+    - Its model's Asset event carries the run's date as partition key, so the export runs once per as-of date: a
+      partitioned transform run passes its own key on by itself; a manual run (no key) names its as-of date."""
 
     def poke(self, context: Any) -> bool:
         if self._get_producer_task_status(context) == PRODUCER_SKIPPED:  # type: ignore[attr-defined]  # A4
             self.log.info("producer %s skipped (cleared): running dbt for this model here",  # type: ignore[attr-defined]
                           pipeline.DBT_PRODUCER_TASK)
-            return self._fallback_to_non_watcher_run(context["ti"].try_number, context)  # type: ignore[attr-defined]
-        return super().poke(context)  # type: ignore[misc]
+            done = self._fallback_to_non_watcher_run(context["ti"].try_number, context)  # type: ignore[attr-defined]
+        else:
+            done = super().poke(context)  # type: ignore[misc]
+        if done:
+            self._partition_outlets(context)
+        return bool(done)
+
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> None:  # the deferred path (triggerer)
+        super().execute_complete(context, event)  # type: ignore[misc]  # raises when the model or a test failed
+        self._partition_outlets(context)
+
+    def _partition_outlets(self, context: Any) -> None:
+        if getattr(context.get("dag_run"), "partition_key", None):
+            return
+        key = run_date(context) or LATEST
+        for asset in self.outlets:  # type: ignore[attr-defined]
+            if isinstance(asset, Asset):  # not Cosmos' AssetAlias outlet (partitions go on concrete assets only)
+                context["outlet_events"][asset].add_partitions(key)
 
 
-class ModelAndTestsSensor(_RebuildsWhenProducerWasCleared, DbtTestWatcherOperator):
+class ModelAndTestsSensor(_ModelTask, DbtTestWatcherOperator):
     """Reports a model and all of its tests (the producer's aggregated test status for the model).
 
     Run by itself (cleared in the UI, or its producer cleared), it runs `dbt build --select <model>` — the model,
@@ -94,7 +115,7 @@ class ModelAndTestsSensor(_RebuildsWhenProducerWasCleared, DbtTestWatcherOperato
         return True
 
 
-class ModelSensor(_RebuildsWhenProducerWasCleared, DbtRunWatcherOperator):
+class ModelSensor(_ModelTask, DbtRunWatcherOperator):
     """Reports a model without tests; run by itself, it runs `dbt run --select <model>` (Cosmos' fallback)."""
 
 
@@ -235,6 +256,14 @@ def _check_operator_args() -> bool:
             and "env" in AbstractDbtBase.template_fields)
 
 
+def _check_deferred_path() -> bool:
+    from cosmos.operators.watcher import DbtConsumerWatcherSensor
+
+    return _has_params(DbtConsumerWatcherSensor.execute_complete, "context", "event") and \
+        "raise AirflowException" in inspect.getsource(
+            __import__("cosmos.operators._watcher.base", fromlist=["x"]).BaseConsumerSensor.execute_complete)
+
+
 COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
     "A1 producer task id is dbt_producer_watcher": _check_producer_id,
     "A2 node converters get dag/task_group/node/task_args; DbtNode attributes": _check_converter_call,
@@ -244,6 +273,7 @@ COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
     "A6 the producer reads tests_per_model when parsing dbt's log": _check_tests_per_model,
     "A7 the DAG keeps dbt_graph.filtered_nodes": _check_dbt_graph,
     "A8 operator_args callback/append_env reach the operators; env is templated": _check_operator_args,
+    "A9 the deferred path ends in execute_complete(context, event), raising on failure": _check_deferred_path,
 }
 
 

@@ -12,7 +12,7 @@ from include.pipeline import mart_uri
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_products", "stg_tickets",
           "stg_ticket_categories", "stg_root_causes", "mart_ticket_analytics", "mart_top_root_causes",
-          "mart_churned_customers"}
+          "mart_churned_customers", "churn_list_snapshots"}
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,7 @@ def test_one_build_then_one_task_per_model(transform) -> None:  # type: ignore[n
         assert transform.get_task(task_id).trigger_rule == "all_done"
     marts = transform.get_task("mart_churned_customers")
     assert marts.upstream_task_ids == {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_tickets"}
+    assert transform.get_task("churn_list_snapshots").upstream_task_ids == {"mart_churned_customers"}
     assert all(transform.get_task(m).retries == 0 for m in MODELS)
 
 
@@ -39,7 +40,7 @@ def test_each_model_publishes_its_asset_from_the_task_that_saw_its_tests(transfo
     for model in MODELS:
         task = transform.get_task(model)
         assert task.is_test_sensor, f"{model}: its task must wait for the model's tests"
-        assert [a.uri for a in task.outlets] == [mart_uri(model) if model.startswith("mart_")
+        assert [a.uri for a in task.outlets] == [mart_uri(model) if not model.startswith("stg_")
                                                   else mart_uri(model).replace("/marts/", "/staging/")]
     assert transform.get_task(PRODUCER_TASK_ID).outlets == []
 

@@ -106,7 +106,7 @@ def test_export_writes_both_lists_with_a_manifest_that_matches(chain) -> None:  
     assert export.state == "success", task_states(export)
     folder = Path(settings.export_root) / "2025-11-01"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["as_of_date"] == "2025-11-01" and manifest["source_model"] == "marts.mart_churned_customers"
+    assert manifest["as_of_date"] == "2025-11-01" and manifest["source"] == "marts.churn_list_snapshots"
     with connect("reader", settings) as conn:
         churned = conn.execute("select count(*) from marts.mart_churned_customers where is_churned_90d"
                                ).fetchone()[0]

@@ -1,0 +1,72 @@
+-- The churn lists the export publishes, kept per as-of date: every build adds (or replaces) the lists of its own
+-- as-of date, so the export of a date reads exactly what that date's build produced even when the marts have
+-- since been rebuilt for a later date (backfills). The select list is the export's allow-list: a column added to
+-- mart_churned_customers reaches the export only once it is named here (no PII: contacts are joined at export).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='as_of_date',
+        on_schema_change='fail',
+        post_hook=[
+            "delete from {{ this }} where as_of_date < (select max(as_of_date) from {{ this }})"
+            ~ " - {{ var('churn_list_retention_days', 90) }}"
+        ],
+    )
+}}
+
+with
+
+churn as (
+
+    select * from {{ ref('mart_churned_customers') }}
+
+),
+
+lists as (
+
+    select
+        'churned_customers' as list_name,
+        churn.*
+    from churn
+    where churn.is_churned_90d
+
+    union all
+
+    select
+        'high_risk_customers' as list_name,
+        churn.*
+    from churn
+    where churn.churn_risk_level in ('high', 'critical')
+
+),
+
+final as (
+
+    select
+        list_name::text as list_name,
+        customer_id::text as customer_id,
+
+        customer_segment::text as customer_segment,
+        customer_city::text as customer_city,
+        churn_risk_level::text as churn_risk_level,
+
+        churn_risk_score::integer as churn_risk_score,
+        days_since_last_login::integer as days_since_last_login,
+        active_products::integer as active_products,
+        open_tickets::integer as open_tickets,
+        unsatisfied_tickets_90d::integer as unsatisfied_tickets_90d,
+        monthly_revenue::numeric(12, 2) as monthly_revenue,
+        estimated_clv::numeric(14, 2) as estimated_clv,
+
+        is_churned_30d::boolean as is_churned_30d,
+        is_churned_90d::boolean as is_churned_90d,
+
+        as_of_date::date as as_of_date,
+        last_login_date::date as last_login_date
+
+    from lists
+
+)
+
+select * from final
