@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -59,6 +60,11 @@ class Settings:
     manifest_wait_timeout_s: int
     export_include_pii: bool
     nightly_schedule: str | None
+    # The local stand-in for the source systems (include/source_system.py): off in production.
+    simulated_source: bool = False
+    source_schedule: str = "30 0 * * *"
+    today: date | None = None  # "today" for the simulated source (SA_TODAY, tests pin it); None = the real date
+    delivery_poke_s: int = 60  # how often the extract looks for a day's _manifest.json (read at DAG parse)
     # Alerts (include/notify): each channel is off until configured; nothing is sent and nothing fails then.
     alert_emails: tuple[str, ...] = ()
     alert_smtp_conn_id: str = "smtp_default"
@@ -162,6 +168,10 @@ def get_settings() -> Settings:
         export_include_pii=_env("SA_EXPORT_INCLUDE_PII", "false").lower() in ("1", "true", "yes"),
         nightly_schedule=None if _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *").lower() in ("off", "none")
         else _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *"),
+        delivery_poke_s=int(_env("SA_DELIVERY_POKE_S", "60")),
+        simulated_source=_env("SA_SIMULATED_SOURCE", "off").lower() in ("1", "true", "yes", "on"),
+        source_schedule=_env("SA_SOURCE_SCHEDULE", "30 0 * * *"),
+        today=date.fromisoformat(_env("SA_TODAY", "")) if _env("SA_TODAY", "") else None,
         alert_emails=tuple(a.strip() for a in _env("SA_ALERT_EMAILS", "").replace(";", ",").split(",") if a.strip()),
         alert_smtp_conn_id=_env("SA_ALERT_SMTP_CONN_ID", "smtp_default"),
         alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,
