@@ -104,6 +104,8 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         # The local runtime runs the production schedule; the simulated source systems deliver last night's folder
         # before it (the local-only DAG source_system_simulator, include/source_system.py).
         "SA_SIMULATED_SOURCE": "on",
+        # A laptop sleeps at night: the staleness alert is off locally unless set (production default: 26 h).
+        "SA_STALE_AFTER_HOURS": "off",
     }
     defaults.update(dbt_env(settings))  # Cosmos runs dbt with dbt/profiles.yml, which reads these
     for key, value in defaults.items():

@@ -8,6 +8,7 @@
     sa backfill FROM TO [--wait]              (Airflow's backfill of support_extract FROM..TO; --wait shows progress)
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
     sa gx-setup                               (great_expectations/ ← the contract; a new table needs the warehouse)
+    sa freshness                              (are the marts fresh? exit 1 when stale; for a monitor outside Airflow)
     sa env                                    (prints the resolved settings, secrets masked)
 
 Each command imports what it needs when it runs (Airflow, dbt, GX are slow to import): `sa env` stays instant.
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--wait", action="store_true", help="wait until every extract run finished")
     sub.add_parser("dbt-manifest")
     sub.add_parser("gx-setup")
+    sub.add_parser("freshness")
     sub.add_parser("env")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -188,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"dbt manifest written to {build_manifest(settings)}")
         return 0
+    if args.command == "freshness":
+        from include.freshness import check
+
+        freshness = check(settings)
+        print(("STALE: " if freshness.stale else "fresh: ") + freshness.describe())
+        return 1 if freshness.stale else 0
     if args.command == "gx-setup":
         from include.quality.project import ensure_project
 

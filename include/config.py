@@ -71,6 +71,7 @@ class Settings:
     alert_webhook_url: str | None = None
     alert_webhook_conn_id: str | None = None
     late_after_minutes: float | None = None  # None: no deadline alert on the DAGs
+    stale_after_hours: float | None = 26.0  # marts older than this alert (support_freshness); None = off
 
     @property
     def email_alerts_on(self) -> bool:
@@ -177,6 +178,8 @@ def get_settings() -> Settings:
         alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,
         alert_webhook_conn_id=os.environ.get("SA_ALERT_WEBHOOK_CONN_ID", "").strip() or None,
         late_after_minutes=float(late) if late else None,
+        stale_after_hours=None if _env("SA_STALE_AFTER_HOURS", "26").lower() in ("off", "none")
+        else float(_env("SA_STALE_AFTER_HOURS", "26")),
     )
 
 

@@ -48,12 +48,17 @@ def delivered_days(settings: Settings | None = None) -> list[date]:
 
 
 def deliver_up_to(last: date, settings: Settings | None = None) -> list[date]:
-    """Write every missing day folder up to `last`, at most MAX_CATCH_UP_DAYS back; returns the days written."""
+    """Write `last`'s folder and every day missing since the newest delivered one (at most MAX_CATCH_UP_DAYS back);
+    returns the days written."""
     settings = settings or get_settings()
-    have = set(delivered_days(settings))
+    have = delivered_days(settings)
     first = last - timedelta(days=MAX_CATCH_UP_DAYS - 1)
+    if have and have[-1] < last:
+        first = max(first, have[-1] + timedelta(days=1))
+    elif not have:
+        first = last  # a landing zone with only its history: no day before `last` is owed
     missing = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    missing = [day for day in missing if day not in have and day >= HISTORY_START]
+    missing = [day for day in missing if day not in set(have) and day >= HISTORY_START]
     for day in missing:  # one folder at a time: a day's files do not depend on the others
         generate(settings.landing_root, seed=SEED, scale=SCALE, history_start=HISTORY_START, start=day, end=day,
                  with_history=False)

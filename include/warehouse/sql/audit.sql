@@ -106,3 +106,12 @@ select
     max(finished_at)        as finished_at
 from latest
 group by run_date;
+
+-- The freshness check's last verdict (support_freshness, include/freshness.py): it alerts on a change only.
+create table if not exists audit.freshness_state (
+    check_name  text        primary key,
+    stale       boolean     not null,
+    since       timestamptz not null,   -- when the current verdict started
+    detail      text,
+    checked_at  timestamptz not null
+);
