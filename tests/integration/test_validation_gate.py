@@ -136,3 +136,19 @@ def test_duplicate_key_reaching_the_table_fails_uniqueness(landed) -> None:  # t
         with connect("admin", settings) as conn:
             conn.execute("delete from analytics.ticket_categories")
             conn.execute("alter table analytics.ticket_categories add primary key (category_id)")
+
+
+def test_a_day_with_a_table_that_did_not_land_is_refused_before_any_expectation(landed) -> None:  # type: ignore[no-untyped-def]
+    """One load failed, the others committed: clearing validate_batch alone must not release the transform."""
+    settings = landed()
+    with connect("admin", settings) as conn:
+        conn.execute("update audit.load_batches set status = 'failed' where batch_id = %s"
+                     " and table_name = 'support_tickets'", (DAY,))
+        conn.execute("delete from audit.load_batches where batch_id = %s and table_name = 'customer_logins'", (DAY,))
+        conn.execute("delete from audit.validation_results where batch_id = %s", (DAY,))
+    with pytest.raises(ValidationFailed, match=r"not every table landed: support_tickets \(failed\), "
+                                               r"customer_logins \(never loaded\)"):
+        validate_batch(DAY, settings)
+    with connect("admin", settings) as conn:  # refused before GX ran: no expectation recorded for the day
+        assert conn.execute("select count(*) from audit.validation_results where batch_id = %s",
+                            (DAY,)).fetchone()[0] == 0
