@@ -52,7 +52,8 @@ def support_churn_export() -> None:
         result = export_churn(export_as_of_date(context))
         print(f"exported {result.rows} for {result.as_of_date} to {result.folder} (PII included: "
               f"{result.pii_included})")
-        return {"as_of_date": result.as_of_date, "folder": result.folder, "rows": result.rows}
+        return {"as_of_date": result.as_of_date, "folder": result.folder, "rows": result.rows,
+                "seconds": result.seconds}
 
     @task(task_id=SUMMARY_TASK, retries=1)
     def summarize_run(**context: object) -> dict[str, object]:

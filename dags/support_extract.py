@@ -118,7 +118,7 @@ def support_extract() -> None:
     # transformed — in date order (a backfill beside the nightly run too), and a failed day holds the later ones
     # until it is re-landed, or accepted by marking its validate_batch success (Airflow's audit log records it).
     @task(task_id=VALIDATE_BATCH_TASK, retries=0, outlets=[VALIDATED_BATCH], depends_on_past=True)
-    def validate_batch(batch_id: str, **context: Any) -> dict[str, int]:
+    def validate_batch(batch_id: str, **context: Any) -> dict[str, object]:
         """Great Expectations gate over every landed table; a failure lists each failed expectation and blocks
         the transform (the Asset below is only emitted on success). Bad data does not heal: no retries."""
         from include.quality.validate import validate_batch as run_gate
@@ -127,7 +127,8 @@ def support_extract() -> None:
         events = context["outlet_events"][VALIDATED_BATCH]
         events.extra = {BATCH_ID_EXTRA: batch_id}
         events.add_partitions(batch_id)  # one support_transform run per validated batch, even in a backfill
-        return {r.table: len(r.outcomes) for r in reports}
+        return {"expectations": {r.table: len(r.outcomes) for r in reports},
+                "gate_seconds": round(sum(r.seconds for r in reports), 3)}
 
     gate = validate_batch(batch_id)
     for load in loads.values():

@@ -25,6 +25,7 @@ import csv
 import hashlib
 import io
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -54,6 +55,7 @@ class ExportResult:
     folder: str
     rows: dict[str, int]
     pii_included: bool
+    seconds: float  # reading the lists and writing the files
 
 
 def mask(column: str, value: Any) -> Any:
@@ -125,6 +127,7 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
     """Write both lists of `as_of_date` (default: the newest stored) and swap them into place."""
     import fsspec
 
+    started = time.monotonic()
     settings = settings or get_settings()
     include_pii = settings.export_include_pii if include_pii is None else include_pii
     as_of, lists = _fetch_lists(as_of_date, settings)
@@ -160,7 +163,8 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
     finally:
         if fs.exists(staging):
             fs.rm(staging, recursive=True)
-    return ExportResult(as_of, f"{settings.export_root.rstrip('/')}/{as_of}", counts, include_pii)
+    return ExportResult(as_of, f"{settings.export_root.rstrip('/')}/{as_of}", counts, include_pii,
+                        round(time.monotonic() - started, 3))
 
 
 def _swap_in(fs: Any, staging: str, final: str) -> None:

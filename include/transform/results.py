@@ -15,6 +15,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DBT_RESULTS_XCOM = "sa_dbt_results"
+DBT_ELAPSED_XCOM = "sa_dbt_elapsed"  # seconds dbt itself spent executing (run_results.json's elapsed_time)
 PASSED_STATUSES = ("success", "pass")
 
 # [unique_id, status, seconds, message-or-None] per node
@@ -37,7 +38,9 @@ def keep_dbt_results(project_dir: str, context: dict[str, Any] | None = None, **
         path = Path(project_dir) / "target" / "run_results.json"
         if context is None or not path.exists():
             return
-        context["ti"].xcom_push(key=DBT_RESULTS_XCOM, value=compact_results(json.loads(path.read_text())))
+        run_results = json.loads(path.read_text())
+        context["ti"].xcom_push(key=DBT_RESULTS_XCOM, value=compact_results(run_results))
+        context["ti"].xcom_push(key=DBT_ELAPSED_XCOM, value=round(float(run_results.get("elapsed_time") or 0), 3))
     except Exception as exc:
         log.warning("dbt results not kept for the run summary: %s: %s", type(exc).__name__, exc)
 

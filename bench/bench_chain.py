@@ -1,0 +1,186 @@
+"""The nightly chain for one scale-1 date under the real scheduler: wall time against the work itself.
+
+For each run (one date each, one after the other, nothing else running) it records, per DAG and in total:
+- wall: from the extract run's start to the end of the last run of the chain (per DAG: the run's own duration);
+- in tasks: the summed durations of the run's tasks (as Airflow records them);
+- floor: the work itself — the load transactions (`audit.load_batches`), the gate's expectations (the time
+  `validate_batch` spent inside GX's checkpoints), dbt's own execution time (`run_results.json`'s elapsed_time) and
+  the export's read-and-write time;
+and prints medians over the runs, the ratio wall ÷ floor, and the targets of issue 20 beside them: whole chain ≤ 25 s,
+`validate_batch` ≤ 4 s, `support_transform` ≤ 1.5 × a plain `dbt build` CLI subprocess on the same project (timed in
+the same run, median of 3 after a warm-up).
+
+Usage: python bench/bench_chain.py [--runs 3] [--executor LocalExecutor|CeleryExecutor]
+(CeleryExecutor needs Redis on 127.0.0.1:6379 and starts two workers beside the scheduler.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CHAIN_TARGET_S = 25.0
+GATE_TARGET_S = 4.0
+TRANSFORM_RATIO_TARGET = 1.5
+FIRST_DAY = date(2025, 11, 1)
+
+
+def _ts(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _duration(run: dict[str, Any]) -> float:
+    return (_ts(run["end_date"]) - _ts(run["start_date"])).total_seconds()
+
+
+def plain_dbt_build(settings: Any, as_of: str) -> float:
+    """Median of 3 `dbt build` CLI runs after a warm-up (the floor's yardstick for the transform)."""
+    from include.transform.dbt_env import dbt_env, dbt_executable
+
+    env = {**os.environ, **dbt_env(settings), "SA_AS_OF_DATE": as_of}
+    args = [dbt_executable(), "build", "--quiet", "--project-dir", str(settings.dbt_project_dir), "--profiles-dir",
+            str(settings.dbt_project_dir), "--target-path", str(settings.local_dir / "dbt-plain")]
+    subprocess.run(args, env=env, check=True)
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run(args, env=env, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _wait_for(api: Any, dag_id: str, partition: str, timeout_s: float = 900) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        runs = [r for r in api.runs(dag_id) if r.get("partition_key") == partition]
+        if runs and runs[-1]["state"] in ("success", "failed"):
+            return runs[-1]
+        time.sleep(0.5)
+    raise TimeoutError(f"{dag_id} {partition} did not finish")
+
+
+def _in_tasks(api: Any, dag_id: str, run_id: str) -> float:
+    return sum(float(t.get("duration") or 0) for t in api.task_instances(dag_id, run_id))
+
+
+def _xcom(api: Any, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+    import urllib.parse
+
+    path = (f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}/taskInstances/{task_id}"
+            f"/xcomEntries/{key}?deserialize=true")
+    return api._request("GET", path)["value"]
+
+
+def one_chain(api: Any, settings: Any, day: str) -> dict[str, dict[str, float]]:
+    from include.pipeline import (
+        DBT_PRODUCER_TASK,
+        EXPORT_DAG,
+        EXPORT_TASK,
+        EXTRACT_DAG,
+        TRANSFORM_DAG,
+        VALIDATE_BATCH_TASK,
+    )
+    from include.transform.results import DBT_ELAPSED_XCOM
+    from include.warehouse.connect import connect
+
+    run_id = api.trigger(EXTRACT_DAG, logical_date=f"{day}T02:00:00Z")
+    extract = api.wait_for_run(EXTRACT_DAG, run_id, timeout_s=900)
+    transform = _wait_for(api, TRANSFORM_DAG, day)
+    export = _wait_for(api, EXPORT_DAG, day)
+    for dag_id, run in ((EXTRACT_DAG, extract), (TRANSFORM_DAG, transform), (EXPORT_DAG, export)):
+        if run["state"] != "success":
+            raise SystemExit(f"{dag_id} {day} failed: see {settings.airflow_home}/logs")
+    with connect("loader", settings) as conn:
+        loads = float(conn.execute("select sum(extract(epoch from finished_at - started_at)) from audit.load_batches"
+                                   " where batch_id = %s", (day,)).fetchone()[0])
+    gate = float(_xcom(api, EXTRACT_DAG, run_id, VALIDATE_BATCH_TASK)["gate_seconds"])
+    dbt = float(_xcom(api, TRANSFORM_DAG, transform["dag_run_id"], DBT_PRODUCER_TASK, DBT_ELAPSED_XCOM))
+    export_s = float(_xcom(api, EXPORT_DAG, export["dag_run_id"], EXPORT_TASK)["seconds"])
+    validate = next(t for t in api.task_instances(EXTRACT_DAG, run_id) if t["task_id"] == VALIDATE_BATCH_TASK)
+    return {
+        "support_extract": {"wall": _duration(extract), "tasks": _in_tasks(api, EXTRACT_DAG, run_id),
+                            "floor": loads + gate},
+        "support_transform": {"wall": _duration(transform),
+                              "tasks": _in_tasks(api, TRANSFORM_DAG, transform["dag_run_id"]), "floor": dbt},
+        "support_churn_export": {"wall": _duration(export),
+                                 "tasks": _in_tasks(api, EXPORT_DAG, export["dag_run_id"]), "floor": export_s},
+        "chain": {"wall": (_ts(export["end_date"]) - _ts(extract["start_date"])).total_seconds(),
+                  "tasks": 0.0, "floor": loads + gate + dbt + export_s},
+        "validate_batch": {"wall": float(validate["duration"]), "tasks": float(validate["duration"]), "floor": gate},
+    }
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--executor", default="LocalExecutor", choices=["LocalExecutor", "CeleryExecutor"])
+    options = parser.parse_args()
+    from _warehouse import bench_warehouse
+
+    with bench_warehouse("chain") as local:
+        with __import__("socket").socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            os.environ["SA_AIRFLOW_PORT"] = str(probe.getsockname()[1])
+        os.environ.update({"SA_NIGHTLY_SCHEDULE": "off", "SA_SIMULATED_SOURCE": "off",
+                           "AIRFLOW__CORE__EXECUTOR": options.executor})
+        from include import airflow_local
+        from include.airflow_api import AirflowApi
+        from include.config import get_settings
+        from include.ingest.batch import load_batch
+        from include.pipeline import CHAIN
+        from include.simulator import generate
+
+        settings = get_settings()
+        last = FIRST_DAY + timedelta(days=options.runs)
+        generate(settings.landing_root, start=FIRST_DAY, end=last)
+        load_batch("history", settings)
+        days = [(FIRST_DAY + timedelta(days=i)).isoformat() for i in range(options.runs + 1)]
+        airflow_local.start(settings)
+        try:
+            api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+            api.wait_for_dags(list(CHAIN))
+            for dag_id in CHAIN:
+                api.unpause(dag_id)
+            print(f"warm-up chain {days[0]} (first task processes, caches) …", flush=True)
+            one_chain(api, settings, days[0])
+            results = []
+            for day in days[1:]:
+                results.append(one_chain(api, settings, day))
+                print(f"chain {day}: {results[-1]['chain']['wall']:.1f}s wall", flush=True)
+            plain = plain_dbt_build(settings, days[-1])
+        finally:
+            airflow_local.stop(settings)
+        print(f"\n{options.executor}, scale 1, medians of {len(results)} runs (this machine: {os.cpu_count()} cores)")
+        print(f"{'':22} {'wall s':>8} {'in tasks s':>11} {'floor s':>8} {'wall/floor':>11}")
+        for name in ("support_extract", "validate_batch", "support_transform", "support_churn_export", "chain"):
+            wall, tasks, floor = (statistics.median(r[name][k] for r in results) for k in ("wall", "tasks", "floor"))
+            print(f"{name:22} {wall:8.1f} {tasks if tasks else float('nan'):11.1f} {floor:8.2f} "
+                  f"{wall / floor if floor else float('nan'):11.1f}")
+        chain = statistics.median(r["chain"]["wall"] for r in results)
+        gate = statistics.median(r["validate_batch"]["wall"] for r in results)
+        transform = statistics.median(r["support_transform"]["wall"] for r in results)
+        ratio = transform / plain
+        print(f"\nwhole chain {chain:.1f}s (target <= {CHAIN_TARGET_S:g}s): {_verdict(chain <= CHAIN_TARGET_S)}")
+        print(f"validate_batch {gate:.1f}s (target <= {GATE_TARGET_S:g}s): {_verdict(gate <= GATE_TARGET_S)}")
+        print(f"support_transform {transform:.1f}s ÷ plain dbt build {plain:.1f}s = {ratio:.2f} "
+              f"(target <= {TRANSFORM_RATIO_TARGET}): {_verdict(ratio <= TRANSFORM_RATIO_TARGET)}")
+        del local
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
+
+
+if __name__ == "__main__":
+    main()
