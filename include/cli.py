@@ -20,7 +20,7 @@ import sys
 import warnings
 from datetime import date, timedelta
 
-from include.config import Settings, get_settings
+from include.config import ALL_SCHEMAS, Settings, get_settings
 
 
 def _warehouse(action: str, settings: Settings) -> int:
@@ -43,7 +43,7 @@ def _warehouse(action: str, settings: Settings) -> int:
         created = bootstrap.bootstrap(settings)
         print("warehouse bootstrapped" + (f" (created {', '.join(created)})" if created else " (nothing new)"))
         print(f"  database {settings.warehouse_db} at {_mask(settings.admin_url())}")
-        print(f"  roles {', '.join(settings.roles.all())}; schemas analytics, staging, marts, audit")
+        print(f"  roles {', '.join(settings.roles.all())}; schemas {', '.join(ALL_SCHEMAS)}")
     return 0
 
 
