@@ -98,6 +98,9 @@ def batch_expectations(table: contract.Table) -> list[dict[str, Any]]:
         if col.allowed:
             out.append({"type": "expect_column_values_to_be_in_set",
                         "kwargs": {"column": col.name, "value_set": list(col.allowed)}})
+        if col.pattern:
+            out.append({"type": "expect_column_values_to_match_regex",
+                        "kwargs": {"column": col.name, "regex": col.pattern}})
         if col.min_value is not None or col.max_value is not None:
             out.append({"type": "expect_column_values_to_be_between",
                         "kwargs": {"column": col.name, "min_value": col.min_value, "max_value": col.max_value}})
