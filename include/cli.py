@@ -8,6 +8,7 @@
     sa backfill FROM TO [--wait]              (runs support_extract for each day FROM..TO on the local Airflow)
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
     sa gx-setup                               (great_expectations/ ← the contract; a new table needs the warehouse)
+    sa mcp [--http [--host H] [--port P]]     (the MCP server: stdio, or streamable HTTP on 127.0.0.1:8765/mcp)
     sa env                                    (prints the resolved settings, secrets masked)
 
 Each command imports what it needs when it runs (Airflow, dbt, GX are slow to import): `sa env` stays instant.
@@ -156,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--wait", action="store_true", help="wait until every extract run finished")
     sub.add_parser("dbt-manifest")
     sub.add_parser("gx-setup")
+    mcp = sub.add_parser("mcp", help="the MCP server (stdio; --http for streamable HTTP)")
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    mcp.add_argument("--host", help="HTTP address (default SA_MCP_HOST, 127.0.0.1; elsewhere needs a bearer token)")
+    mcp.add_argument("--port", type=int, help="HTTP port (default SA_MCP_PORT, 8765)")
     sub.add_parser("env")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -178,6 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         from include.transform.runner import build_manifest
 
         print(f"dbt manifest written to {build_manifest(settings)}")
+        return 0
+    if args.command == "mcp":
+        from include.mcp_server import run
+
+        if args.http:
+            run.serve_http(settings, args.host, args.port)
+        else:
+            run.serve_stdio(settings)
         return 0
     if args.command == "gx-setup":
         from include.quality.project import ensure_project

@@ -36,6 +36,9 @@ final as (
 
     from lists
     left join contacts on lists.customer_id = contacts.customer_id
+    {% if masked -%}
+    cross join {{ masking_key() }}
+    {%- endif %}
 
 )
 

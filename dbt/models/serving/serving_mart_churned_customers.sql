@@ -14,41 +14,42 @@ churn as (
 final as (
 
     select
-        customer_id,
+        churn.customer_id,
 
-        {{ mask_pii('customer_name') }} as customer_name,
-        {{ mask_pii('email', 'email') }} as email,
-        {{ mask_pii('phone') }} as phone,
-        customer_segment,
-        customer_city,
-        churn_risk_level,
+        {{ mask_pii('churn.customer_name') }} as customer_name,
+        {{ mask_pii('churn.email', 'email') }} as email,
+        {{ mask_pii('churn.phone') }} as phone,
+        churn.customer_segment,
+        churn.customer_city,
+        churn.churn_risk_level,
 
-        days_since_last_login,
-        total_logins,
-        logins_last_30d,
-        logins_prior_60d,
-        active_products,
-        products_closed_90d,
-        total_tickets,
-        tickets_last_90d,
-        open_tickets,
-        unsatisfied_tickets,
-        unsatisfied_tickets_90d,
-        churn_risk_score,
-        monthly_revenue,
-        estimated_clv,
+        churn.days_since_last_login,
+        churn.total_logins,
+        churn.logins_last_30d,
+        churn.logins_prior_60d,
+        churn.active_products,
+        churn.products_closed_90d,
+        churn.total_tickets,
+        churn.tickets_last_90d,
+        churn.open_tickets,
+        churn.unsatisfied_tickets,
+        churn.unsatisfied_tickets_90d,
+        churn.churn_risk_score,
+        churn.monthly_revenue,
+        churn.estimated_clv,
 
-        has_logged_in,
-        is_churned_30d,
-        is_churned_90d,
+        churn.has_logged_in,
+        churn.is_churned_30d,
+        churn.is_churned_90d,
 
-        as_of_date,
-        signup_date,
-        last_login_date,
+        churn.as_of_date,
+        churn.signup_date,
+        churn.last_login_date,
 
-        last_login_at
+        churn.last_login_at
 
     from churn
+    cross join {{ masking_key() }}
 
 )
 
