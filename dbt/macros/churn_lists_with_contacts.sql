@@ -36,9 +36,6 @@ final as (
 
     from lists
     left join contacts on lists.customer_id = contacts.customer_id
-    {% if masked -%}
-    cross join {{ masking_key() }}
-    {%- endif %}
 
 )
 

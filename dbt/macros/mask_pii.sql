@@ -6,9 +6,10 @@
     which only the transformer can read. The views in `serving` that call this macro are owned by the transformer,
     so the reader gets the tokens through them but can neither read the key nor HMAC a value of its own choosing.
 
-    The query must join the key's one row: `cross join {{ masking_key() }}`. A join, not a scalar subquery: PostgreSQL
-    can then flatten the view into the reader's query and compute a token only for the rows it returns (with a
-    subquery it computed one for every row of the mart, before a `limit`). No key row, no rows: it fails closed.
+    The key is read by scalar subqueries (run once per query): a query that does not select a masked column pays
+    nothing for it, where a join to the key would cost a pass over every row. A query that selects one computes it
+    for every row it keeps before any sort/limit: select the rows by key first, then their masked columns
+    (include/kpi/queries.py does). No key row, null tokens: it fails closed.
 
     Equal values give equal tokens (lists stay joinable across days and tables); NULL stays NULL. A new key (re-run
     the bootstrap with another SA_MASKING_KEY) changes every token at once: the views compute them when read.
@@ -16,7 +17,10 @@
 -#}
 {% macro mask_pii(value, kind='text') -%}
     {%- set token -%}
-        encode(sha256(masking_key.outer_pad || sha256(masking_key.inner_pad || convert_to({{ value }}, 'UTF8'))), 'hex')
+        encode(sha256(
+            (select masking_key.outer_pad from private.masking_key)
+            || sha256((select masking_key.inner_pad from private.masking_key) || convert_to({{ value }}, 'UTF8'))
+        ), 'hex')
     {%- endset -%}
     {%- if kind == 'email' -%}
         ({{ token }} || '@masked.invalid')
@@ -25,9 +29,4 @@
     {%- else -%}
         {{ exceptions.raise_compiler_error("mask_pii: kind must be 'text' or 'email', got '" ~ kind ~ "'") }}
     {%- endif -%}
-{%- endmacro %}
-
-{#- The relation mask_pii reads the key from (created by the bootstrap, not by dbt). -#}
-{% macro masking_key() -%}
-    private.masking_key
 {%- endmacro %}

@@ -153,9 +153,11 @@ class _AtRiskFigures:
     is_churned_30d: bool
     is_churned_90d: bool
     last_login_date: date | None
+    matching_customers: int  # of all customers the filters match, not only those listed
+    clv_at_risk: float
 
 
-_FIGURES = [f.name for f in fields(_AtRiskFigures)][1:]
+_FIGURES = [f.name for f in fields(_AtRiskFigures)][1:-2]
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ class Lookups:
     product_categories: tuple[str, ...]
     product_types: tuple[str, ...]
     v12_release_date: date | None
+    last_ticket_date: date | None
 
 
 def _plain(value: Any) -> Any:
@@ -267,9 +270,10 @@ def lookups(conn: psycopg.Connection) -> Lookups:
         query = f"select distinct {column} from serving.{relation} where {column} is not null order by 1 limit 1000"
         return tuple(r[0] for r in conn.execute(query))
 
-    release = conn.execute("select min(created_date) from serving.mart_ticket_analytics where is_on_v12_app")
+    release, last = conn.execute("select min(created_date) filter (where is_on_v12_app), max(created_date)"
+                                 " from serving.mart_ticket_analytics").fetchone()
     return Lookups(values("category_name", "mart_top_root_causes"), values("product_category", "mart_top_root_causes"),
-                   values("product_type", "mart_ticket_analytics"), release.fetchone()[0])
+                   values("product_type", "mart_ticket_analytics"), release, last)
 
 
 # --- root causes --------------------------------------------------------------------------------------------------
@@ -365,9 +369,7 @@ limit 100
 """
 _WEEKS = """
 with bounds as (
-    select
-        date_trunc('week', %(release)s::date)::date as release_week,
-        (select max(created_date) from serving.mart_ticket_analytics) as last_day
+    select date_trunc('week', %(release)s::date)::date as release_week, %(last_day)s::date as last_day
 ),
 weeks as (
     select generate_series(
@@ -413,7 +415,7 @@ def v12_impact(conn: psycopg.Connection, *, weeks: int = 8, product_type: str | 
     release = release_date or known.v12_release_date
     if release is None:
         raise MartsNotBuilt("no ticket from app v1.2 in the marts: no release date to measure from")
-    params = {"product_type": product_type, "weeks": weeks, "release": release}
+    params = {"product_type": product_type, "weeks": weeks, "release": release, "last_day": known.last_ticket_date}
     series = _rows(conn, WeekRow, _WEEKS, params)
     before = [w.tickets for w in series if w.weeks_from_release < 0 and w.is_complete]
     after = [w.tickets for w in series if w.weeks_from_release >= 0 and w.is_complete]
@@ -435,7 +437,8 @@ _CHURN_FILTER = """
 _AT_RISK = f"""
 select
     customer_id, customer_segment, customer_city, churn_risk_level, churn_risk_score, estimated_clv::float8,
-    monthly_revenue::float8, days_since_last_login, open_tickets, is_churned_30d, is_churned_90d, last_login_date
+    monthly_revenue::float8, days_since_last_login, open_tickets, is_churned_30d, is_churned_90d, last_login_date,
+    count(*) over () as matching_customers, sum(estimated_clv) over ()::float8 as clv_at_risk
 from serving.mart_churned_customers
 where {_CHURN_FILTER}
 order by estimated_clv desc, customer_id
@@ -449,23 +452,18 @@ limit 100
 _AT_RISK_TOTAL = f"""
 select count(*), coalesce(sum(estimated_clv), 0)::float8 from serving.mart_churned_customers where {_CHURN_FILTER}
 """
-_SUMMARY = f"""
+# One pass: customers and CLV per segment and level (the levels' filter is applied here, in Python, so that the
+# spec's query 3 — high and critical per segment — comes from the same rows whatever levels were asked for).
+_SUMMARY = """
 select customer_segment, churn_risk_level, count(*) as customers, sum(estimated_clv)::float8 as estimated_clv
 from serving.mart_churned_customers
-where {_CHURN_FILTER}
+where (%(segment)s::text is null or customer_segment = %(segment)s)
+    and (%(window)s::int is null or (%(window)s = 30 and is_churned_30d) or (%(window)s = 90 and is_churned_90d))
 group by customer_segment, churn_risk_level
 order by customer_segment, array_position(%(all_levels)s::text[], churn_risk_level)
 limit 100
 """
-# The spec's query 3.
-_AT_RISK_BY_SEGMENT = """
-select customer_segment, count(*) as at_risk_customers, sum(estimated_clv)::float8 as clv_at_risk
-from serving.mart_churned_customers
-where churn_risk_level in ('high', 'critical') and (%(segment)s::text is null or customer_segment = %(segment)s)
-group by customer_segment
-order by customer_segment
-limit 100
-"""
+AT_RISK_LEVELS = ("high", "critical")  # the spec's query 3
 
 
 def _churn_params(segment: str | None, risk_levels: tuple[str, ...] | list[str],
@@ -486,8 +484,9 @@ def at_risk_customers(conn: psycopg.Connection, *, segment: str | None = None,
     """Customers matching segment / risk levels / churn window (churned within the last 30 or 90 days), highest
     estimated CLV first; contacts are the serving view's masked tokens."""
     params = {**_churn_params(segment, risk_levels, window), "limit": _limit(limit, AT_RISK_MAX)}
-    matching, clv = conn.execute(_AT_RISK_TOTAL, params).fetchone()
     found = _rows(conn, _AtRiskFigures, _AT_RISK, params)
+    matching, clv = ((found[0].matching_customers, found[0].clv_at_risk) if found
+                     else conn.execute(_AT_RISK_TOTAL, params).fetchone())
     contacts = {r[0]: r[1:] for r in conn.execute(_CONTACTS, {"ids": [f.customer_id for f in found]})}
     rows = [AtRiskCustomer(f.customer_id, *contacts.get(f.customer_id, (None, None, None)),
                            *(getattr(f, name) for name in _FIGURES)) for f in found]
@@ -497,10 +496,17 @@ def at_risk_customers(conn: psycopg.Connection, *, segment: str | None = None,
 def churn_summary(conn: psycopg.Connection, *, segment: str | None = None,
                   risk_levels: tuple[str, ...] | list[str] = RISK_LEVELS,
                   window: Literal[30, 90] | None = None) -> ChurnSummary:
-    """Customers and estimated CLV per segment and risk level (filtered), and the spec's query 3 per segment."""
+    """Customers and estimated CLV per segment and risk level (filtered), and the spec's query 3 per segment:
+    customers at high or critical risk and their CLV (within the segment and churn-window filters)."""
     params = _churn_params(segment, risk_levels, window)
-    return ChurnSummary(_rows(conn, ChurnCell, _SUMMARY, params),
-                        _rows(conn, SegmentAtRisk, _AT_RISK_BY_SEGMENT, params))
+    cells = _rows(conn, ChurnCell, _SUMMARY, params)
+    at_risk: dict[str | None, tuple[int, float]] = {}
+    for cell in cells:
+        if cell.churn_risk_level in AT_RISK_LEVELS:
+            count, clv = at_risk.get(cell.customer_segment, (0, 0.0))
+            at_risk[cell.customer_segment] = (count + cell.customers, clv + cell.estimated_clv)
+    return ChurnSummary([c for c in cells if c.churn_risk_level in params["levels"]],
+                        [SegmentAtRisk(segment, n, round(clv, 2)) for segment, (n, clv) in at_risk.items()])
 
 
 # --- the pipeline -------------------------------------------------------------------------------------------------

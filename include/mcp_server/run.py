@@ -57,4 +57,5 @@ def serve_http(settings: Settings, host: str | None = None, port: int | None = N
         server = build_server(settings, token_verifier=StaticToken(mcp_token(settings)), auth=auth)
         print(f"MCP server on http://{host}:{port}{PATH}; every request needs 'Authorization: Bearer <token>' "
               f"(SA_MCP_TOKEN, else mcp_token in {settings.secrets_file})", file=sys.stderr)
-    server.run("streamable-http", host=host, port=port, streamable_http_path=PATH)
+    # Plain JSON responses: every tool answers at once, an SSE stream per call would only add overhead.
+    server.run("streamable-http", host=host, port=port, streamable_http_path=PATH, json_response=True)

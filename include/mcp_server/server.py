@@ -292,13 +292,43 @@ def _tools(reader: ServingReader) -> list[Tool]:
 
 
 def _strict(fn: Callable[..., Any], name: str, title: str) -> Tool:
-    """The tool of `fn`, refusing arguments it does not know (a misspelt filter must not be silently ignored)."""
+    """The tool of `fn`, refusing arguments it does not know (a misspelt filter must not be silently ignored), with
+    a compact output schema."""
     tool = Tool.from_function(fn, name=name, title=title, annotations=READ_ONLY, structured_output=True)
     loose = tool.fn_metadata.arg_model
     strict = type(loose.__name__, (loose,), {"model_config": ConfigDict(**{**loose.model_config, "extra": "forbid"})})
     tool.fn_metadata.arg_model = strict
     tool.parameters = strict.model_json_schema(by_alias=True)
+    if tool.fn_metadata.output_schema is not None:
+        tool.fn_metadata.output_schema = compact_schema(tool.fn_metadata.output_schema)
     return tool
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The same JSON Schema with `$ref`s inlined and `anyOf: [{type: X}, {type: null}]` written `type: [X, null]`.
+
+    Clients validate every result against the output schema; a Python client (jsonschema) spent longer doing that
+    on the $ref/anyOf form pydantic writes than the server spent answering (13 ms for 20 customers)."""
+    definitions = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            target = walk(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {**target, **{k: walk(v) for k, v in node.items() if k != "$ref"}}
+        out = {k: walk(v) for k, v in node.items() if k != "$defs"}
+        options = out.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+            other = next(o for o in options if o != {"type": "null"})
+            if isinstance(other.get("type"), str) and not set(other) - {"type", "format"}:
+                out.pop("anyOf")
+                out.update(other, type=[other["type"], "null"])
+        return out
+
+    return walk(schema)  # type: ignore[no-any-return]
 
 
 def build_server(settings: Settings | None = None, *, token_verifier: TokenVerifier | None = None,

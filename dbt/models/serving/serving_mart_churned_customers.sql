@@ -49,7 +49,6 @@ final as (
         churn.last_login_at
 
     from churn
-    cross join {{ masking_key() }}
 
 )
 
