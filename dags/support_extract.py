@@ -38,7 +38,8 @@ import pendulum
 from airflow.sdk import Asset, PokeReturnValue, dag, task
 
 from include import contract
-from include.dag_defaults import dag_alerting, default_args, nightly_timetable
+from include.config import get_settings
+from include.dag_defaults import dag_alerting, default_args, extract_params, nightly_timetable
 from include.pipeline import (
     BATCH_ID_EXTRA,
     EXTRACT_DAG,
@@ -63,6 +64,7 @@ VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
     max_active_runs=1,
     default_args=default_args(),
     tags=["support-analytics", "extract"],
+    params=extract_params(),
     doc_md=__doc__,
     **dag_alerting(),
 )
@@ -72,7 +74,7 @@ def support_extract() -> None:
         """The landing folder this run loads: `history`, or the logical date (see the DAG doc)."""
         return extract_batch_id(context)
 
-    @task.sensor(poke_interval=60, timeout=7 * 3600, mode="reschedule", retries=0)
+    @task.sensor(poke_interval=get_settings().delivery_poke_s, timeout=7 * 3600, mode="reschedule", retries=0)
     def wait_for_delivery(batch_id: str, **context: Any) -> PokeReturnValue:
         """Waits for the folder's `_manifest.json`, which the source system writes last."""
         from include.ingest.sensor import delivery_complete
@@ -110,7 +112,10 @@ def support_extract() -> None:
             parent = fk.references.split(".")[0]  # type: ignore[union-attr]
             loads[parent] >> loads[table.name]
 
-    @task(task_id=VALIDATE_BATCH_TASK, retries=0, outlets=[VALIDATED_BATCH])
+    # depends_on_past: a day's gate waits for the previous day's to have passed, so days are validated — and
+    # transformed — in date order (a backfill beside the nightly run too), and a failed day holds the later ones
+    # until it is re-landed, or accepted by marking its validate_batch success (Airflow's audit log records it).
+    @task(task_id=VALIDATE_BATCH_TASK, retries=0, outlets=[VALIDATED_BATCH], depends_on_past=True)
     def validate_batch(batch_id: str, **context: Any) -> dict[str, int]:
         """Great Expectations gate over every landed table; a failure lists each failed expectation and blocks
         the transform (the Asset below is only emitted on success). Bad data does not heal: no retries."""

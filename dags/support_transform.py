@@ -36,7 +36,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, PartitionedAssetTimetable, task
 
-from include.dag_defaults import dag_alerting, default_args
+from include.dag_defaults import as_of_date_params, dag_alerting, default_args
 from include.pipeline import SUMMARY_TASK, TRANSFORM_DAG, VALIDATED_BATCH_ASSET
 from include.transform.cosmos_adapter import transform_dag
 
@@ -48,6 +48,7 @@ support_transform = transform_dag(
     max_active_runs=1,
     default_args=default_args(retries=0),
     tags=["support-analytics", "transform", "dbt"],
+    params=as_of_date_params(),
     doc_md=__doc__,
     **dag_alerting(),
 )

@@ -1,7 +1,8 @@
 """A small client of the local Airflow REST API (v2): log in, unpause, trigger, backfill, wait for runs.
 
-Used by `make demo` and the end-to-end tests, which drive the real scheduler exactly as an engineer would.
-stdlib only (urllib), so it adds no dependency.
+Used by `make demo`, `sa backfill` and the end-to-end tests, which drive the real scheduler exactly as an engineer
+would. stdlib only (urllib), so it adds no dependency. An Airflow that does not answer is one clear error
+(`AirflowUnreachable`), not a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 TERMINAL = {"success", "failed"}
@@ -19,6 +21,12 @@ TERMINAL = {"success", "failed"}
 
 class AirflowApiError(RuntimeError):
     pass
+
+
+class AirflowUnreachable(AirflowApiError):
+    """Nothing answers at the API's address (Airflow not started, wrong port)."""
+
+PAGE = 100
 
 
 @dataclass
@@ -42,6 +50,10 @@ class AirflowApi:
                 text = response.read().decode()
         except urllib.error.HTTPError as exc:
             raise AirflowApiError(f"{method} {path} → {exc.code}: {exc.read().decode()[:500]}") from exc
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise AirflowUnreachable(f"Airflow does not answer at {self.base_url} ({reason}): start it with "
+                                     "`make airflow-start` (or check SA_AIRFLOW_PORT)") from None
         return json.loads(text) if text else None
 
     def unpause(self, dag_id: str) -> None:
@@ -71,16 +83,22 @@ class AirflowApi:
                             {"logical_date": logical_date, "conf": conf or {}})
         return run["dag_run_id"]
 
-    def run_for_logical_date(self, dag_id: str, logical_date: str) -> str:
-        """Trigger a run for `logical_date`, or clear (re-run) the existing one: a day is run once, and re-runs
-        are idempotent."""
-        for run in self.runs(dag_id):
-            if run.get("logical_date") and run["logical_date"].replace("Z", "+00:00") == logical_date.replace(
-                    "Z", "+00:00"):
-                path = f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run['dag_run_id'], safe='')}/clear"
-                self._request("POST", path, {"dry_run": False})
-                return run["dag_run_id"]
-        return self.trigger(dag_id, logical_date=logical_date)
+    def create_backfill(self, dag_id: str, first: str, last: str, *, rerun: bool = True,
+                        max_active_runs: int = 1) -> dict[str, Any]:
+        """Airflow's own backfill of `dag_id` for the logical dates first..last (ISO datetimes), oldest first, one
+        run at a time; `rerun` re-runs dates that already have a completed run (else they are skipped)."""
+        return self._request("POST", "/api/v2/backfills", {
+            "dag_id": dag_id, "from_date": first, "to_date": last, "run_backwards": False,
+            "reprocess_behavior": "completed" if rerun else "none", "max_active_runs": max_active_runs})
+
+    def backfill(self, backfill_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/api/v2/backfills/{backfill_id}")
+
+    def backfill_runs(self, backfill: dict[str, Any]) -> list[dict[str, Any]]:
+        """The runs of a backfill's date range (new backfill runs, and existing runs it re-ran), oldest first."""
+        first, last = (datetime.fromisoformat(backfill[k].replace("Z", "+00:00")) for k in ("from_date", "to_date"))
+        return [r for r in self.runs(backfill["dag_id"]) if r.get("logical_date")
+                and first <= datetime.fromisoformat(r["logical_date"].replace("Z", "+00:00")) <= last]
 
     def clear_failed(self, dag_id: str, run_id: str) -> int:
         """Clear a run's failed and upstream-failed tasks, and what is downstream of them (the UI's "Clear" on a
@@ -98,8 +116,17 @@ class AirflowApi:
             time.sleep(3)
         raise TimeoutError(f"{dag_id} run {run_id} not finished within {timeout_s:.0f}s")
 
-    def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit=100&order_by=run_after")["dag_runs"]
+    def runs(self, dag_id: str, run_type: str | None = None) -> list[dict[str, Any]]:
+        """Every run of `dag_id` (all pages), oldest first."""
+        runs: list[dict[str, Any]] = []
+        kind = f"&run_type={run_type}" if run_type else ""
+        while True:
+            page = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?limit={PAGE}&offset={len(runs)}"
+                                        f"&order_by=run_after{kind}")
+            runs += page["dag_runs"]
+            total = page.get("total_entries")
+            if len(page["dag_runs"]) < PAGE or (total is not None and len(runs) >= total):
+                return runs
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")

@@ -101,10 +101,11 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW_CONN_WAREHOUSE_TRANSFORMER": settings.role_url(settings.roles.transformer),
         "AIRFLOW_CONN_WAREHOUSE_READER": settings.role_url(settings.roles.reader),
         "NO_PROXY": "*",
-        # The local runtime runs on simulated data (2025-01-01 … 2025-11-07): no nightly schedule, or unpausing
-        # support_extract would start a run for "yesterday" that waits hours for a folder the simulator never
-        # writes. Days run by `sa backfill` / the demo (runs with a logical date). Production keeps the cron.
-        "SA_NIGHTLY_SCHEDULE": "off",
+        # The local runtime runs the production schedule; the simulated source systems deliver last night's folder
+        # before it (the local-only DAG source_system_simulator, include/source_system.py).
+        "SA_SIMULATED_SOURCE": "on",
+        # A laptop sleeps at night: the staleness alert is off locally unless set (production default: 26 h).
+        "SA_STALE_AFTER_HOURS": "off",
     }
     defaults.update(dbt_env(settings))  # Cosmos runs dbt with dbt/profiles.yml, which reads these
     for key, value in defaults.items():

@@ -5,10 +5,11 @@
     sa airflow-cli -- <airflow CLI args>     (runs `airflow` with the project's environment)
     sa load <history|YYYY-MM-DD> ...          (lands batch folders of the landing zone, as the DAG does)
     sa validate <history|YYYY-MM-DD> ...      (runs the Great Expectations gate on landed batches)
-    sa backfill FROM TO [--wait]              (runs support_extract for each day FROM..TO on the local Airflow)
+    sa backfill FROM TO [--wait]              (Airflow's backfill of support_extract FROM..TO; --wait shows progress)
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
     sa gx-setup                               (great_expectations/ ← the contract; a new table needs the warehouse)
     sa mcp [--http [--host H] [--port P]]     (the MCP server: stdio, or streamable HTTP on 127.0.0.1:8765/mcp)
+    sa freshness                              (are the marts fresh? exit 1 when stale; for a monitor outside Airflow)
     sa env                                    (prints the resolved settings, secrets masked)
 
 Each command imports what it needs when it runs (Airflow, dbt, GX are slow to import): `sa env` stays instant.
@@ -19,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from datetime import date, timedelta
+from datetime import UTC, date, datetime
 
 from include.config import ALL_SCHEMAS, Settings, get_settings
 
@@ -105,23 +106,32 @@ def _validate(batches: list[str], settings: Settings) -> int:
 
 
 def _backfill(first: date, last: date, wait: bool, settings: Settings) -> int:
-    """One support_extract run per day (logical date D 02:00 UTC → landing folder D), or a re-run of an existing
-    one; max_active_runs=1 runs them in order. Works with or without the nightly schedule."""
+    """Airflow's own backfill of support_extract for first..last (one run at a time, oldest first, re-running days
+    that already ran); each validated day then runs its own transform and export. A thin wrapper over the REST API:
+    the same as the UI's backfill dialog or `airflow backfill create`."""
     from include import airflow_local
-    from include.airflow_api import AirflowApi
+    from include.airflow_api import AirflowApi, AirflowApiError
+    from include.chain_watch import watch_chain
     from include.pipeline import EXTRACT_DAG
 
     api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
-    day, run_ids = first, []
-    while day <= last:
-        run_ids.append(api.run_for_logical_date(EXTRACT_DAG, f"{day.isoformat()}T02:00:00+00:00"))
-        print(f"support_extract {day}: {run_ids[-1]}")
-        day += timedelta(days=1)
+    since = datetime.now(UTC)
+    try:
+        backfill = api.create_backfill(EXTRACT_DAG, f"{first.isoformat()}T00:00:00+00:00",
+                                       f"{last.isoformat()}T23:59:59+00:00")
+    except AirflowApiError as exc:
+        print(f"backfill not created: {exc}", file=sys.stderr)
+        return 2
+    print(f"backfill {backfill['id']} of {EXTRACT_DAG}: {first} … {last}, one day at a time (days that already ran "
+          "run again); each validated day runs its transform and export")
     if not wait:
         return 0
-    states = [api.wait_for_run(EXTRACT_DAG, run_id)["state"] for run_id in run_ids]
-    print(f"{states.count('success')} of {len(states)} runs succeeded")
-    return 0 if all(s == "success" for s in states) else 1
+    runs = watch_chain(api, since, backfill)
+    failed = [(dag_id, r["dag_run_id"]) for dag_id, dag_runs in runs.items() for r in dag_runs
+              if r["state"] != "success"]
+    total = sum(len(dag_runs) for dag_runs in runs.values())
+    print(f"{total - len(failed)} of {total} runs succeeded" + (f"; failed: {failed}" if failed else ""))
+    return 0 if not failed else 1
 
 
 def _mask(url: str) -> str:
@@ -161,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     mcp.add_argument("--host", help="HTTP address (default SA_MCP_HOST, 127.0.0.1; elsewhere needs a bearer token)")
     mcp.add_argument("--port", type=int, help="HTTP port (default SA_MCP_PORT, 8765)")
+    sub.add_parser("freshness")
     sub.add_parser("env")
     args = parser.parse_args(argv)
     settings = get_settings()
@@ -192,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run.serve_stdio(settings)
         return 0
+    if args.command == "freshness":
+        from include.freshness import check
+
+        freshness = check(settings)
+        print(("STALE: " if freshness.stale else "fresh: ") + freshness.describe())
+        return 1 if freshness.stale else 0
     if args.command == "gx-setup":
         from include.quality.project import ensure_project
 

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -76,12 +77,18 @@ class Settings:
     mcp_port: int = 8765
     mcp_statement_timeout_ms: int = 2000
     mcp_pool_size: int = 8
+    # The local stand-in for the source systems (include/source_system.py): off in production.
+    simulated_source: bool = False
+    source_schedule: str = "30 0 * * *"
+    today: date | None = None  # "today" for the simulated source (SA_TODAY, tests pin it); None = the real date
+    delivery_poke_s: int = 60  # how often the extract looks for a day's _manifest.json (read at DAG parse)
     # Alerts (include/notify): each channel is off until configured; nothing is sent and nothing fails then.
     alert_emails: tuple[str, ...] = ()
     alert_smtp_conn_id: str = "smtp_default"
     alert_webhook_url: str | None = None
     alert_webhook_conn_id: str | None = None
     late_after_minutes: float | None = None  # None: no deadline alert on the DAGs
+    stale_after_hours: float | None = 26.0  # marts older than this alert (support_freshness); None = off
 
     @property
     def email_alerts_on(self) -> bool:
@@ -180,6 +187,10 @@ def get_settings() -> Settings:
         export_include_pii=_env("SA_EXPORT_INCLUDE_PII", "false").lower() in ("1", "true", "yes"),
         nightly_schedule=None if _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *").lower() in ("off", "none")
         else _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *"),
+        delivery_poke_s=int(_env("SA_DELIVERY_POKE_S", "60")),
+        simulated_source=_env("SA_SIMULATED_SOURCE", "off").lower() in ("1", "true", "yes", "on"),
+        source_schedule=_env("SA_SOURCE_SCHEDULE", "30 0 * * *"),
+        today=date.fromisoformat(_env("SA_TODAY", "")) if _env("SA_TODAY", "") else None,
         alert_emails=tuple(a.strip() for a in _env("SA_ALERT_EMAILS", "").replace(";", ",").split(",") if a.strip()),
         alert_smtp_conn_id=_env("SA_ALERT_SMTP_CONN_ID", "smtp_default"),
         alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,
@@ -190,6 +201,8 @@ def get_settings() -> Settings:
         mcp_port=_positive_int("SA_MCP_PORT", "8765"),
         mcp_statement_timeout_ms=_positive_int("SA_MCP_STATEMENT_TIMEOUT_MS", "2000"),
         mcp_pool_size=_positive_int("SA_MCP_POOL_SIZE", "8"),
+        stale_after_hours=None if _env("SA_STALE_AFTER_HOURS", "26").lower() in ("off", "none")
+        else float(_env("SA_STALE_AFTER_HOURS", "26")),
     )
 
 

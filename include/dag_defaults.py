@@ -10,14 +10,14 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import CronDataIntervalTimetable
+from airflow.sdk import CronDataIntervalTimetable, Param
 
 from include.config import get_settings
 from include.notify.callbacks import dag_alerting, task_failure_callbacks
 
 OWNER = "data-platform"
 
-__all__ = ["OWNER", "dag_alerting", "default_args", "nightly_timetable"]
+__all__ = ["OWNER", "as_of_date_params", "dag_alerting", "default_args", "extract_params", "nightly_timetable"]
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
@@ -42,3 +42,23 @@ def nightly_timetable() -> Any:
     is over (default 02:00 UTC the next day). `off` = no schedule: runs only by trigger with a logical date."""
     cron = get_settings().nightly_schedule
     return CronDataIntervalTimetable(cron, timezone="UTC") if cron else None
+
+
+def _date_param(title: str, description: str) -> Param:
+    return Param(None, type=["null", "string"], format="date", title=title, description=description)
+
+
+def extract_params() -> dict[str, Param]:
+    """The typed trigger form of support_extract (a bad value is refused before a run starts)."""
+    return {
+        "date": _date_param("Day to load", "The landing folder to load, YYYY-MM-DD. Empty: the run's logical date "
+                            "(scheduled and backfill runs), or yesterday for a manual run."),
+        "batch": Param(None, type=["null", "string"], enum=[None, "history"], title="History bootstrap",
+                       description="`history` lands the history folder instead of a day (first install)."),
+    }
+
+
+def as_of_date_params() -> dict[str, Param]:
+    """The typed trigger form of support_transform and support_churn_export."""
+    return {"as_of_date": _date_param("As-of date", "Evaluate (transform) or publish (export) churn as of this "
+                                      "date, YYYY-MM-DD. Empty: the date of the triggering batch, else the latest.")}

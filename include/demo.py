@@ -1,10 +1,11 @@
 """`make demo`: the main job on the embedded default, end to end, idempotently.
 
 1. start and bootstrap the embedded warehouse (or use WAREHOUSE_URL);
-2. generate the source systems' extracts into the landing zone (deterministic; skipped when already there);
+2. the simulated source systems: a landing zone current up to yesterday (history + the last days; deterministic);
 3. land the history folder (bootstrap, no DAG run per historical day);
 4. start the local Airflow (or reuse the one already running);
-5. run the nightly chain for the demo days through real DAG runs and wait for it;
+5. Airflow's own backfill of the last days through the real scheduler — each validated day runs its transform and
+   export — shown as it happens; the chain and the local source system are then left on their nightly schedule;
 6. print where everything is.
 """
 
@@ -12,81 +13,37 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 import warnings
-from datetime import date, timedelta
-from typing import Any
+from datetime import UTC, date, datetime
 
 from include.airflow_api import AirflowApi
 from include.config import Settings, get_settings
-from include.pipeline import CHAIN, EXTRACT_DAG
-
-DEMO_START = date(2025, 11, 1)
-DEMO_DAYS = 3
-SIMULATED_END = date(2025, 11, 7)  # the landing zone holds every simulated day; the demo runs the first DEMO_DAYS
+from include.pipeline import CHAIN, EXTRACT_DAG, SOURCE_DAG
 
 
 def _step(message: str) -> None:
     print(f"\n==> {message}", flush=True)
 
 
-def ensure_landing(settings: Settings, end: date) -> None:
-    from include.ingest.manifest import is_complete
-    from include.simulator import generate
-
-    wanted = ["history"] + [(DEMO_START + timedelta(days=i)).isoformat() for i in range((end - DEMO_START).days + 1)]
-    if all(is_complete(settings.landing_root / name) for name in wanted):
-        print(f"landing zone already has {wanted[0]}, {wanted[1]} … {wanted[-1]} in {settings.landing_root}")
-        return
-    report = generate(settings.landing_root, start=DEMO_START, end=end)
-    print(f"generated {report.total_rows:,} rows in {len(report.folders)} folders ({report.wall_seconds:.1f}s)")
-
-
 def run_chain(api: AirflowApi, first: date, last: date) -> None:
-    """Run support_extract for each demo day; the Asset chain runs transform and export by itself.
+    """Backfill support_extract for first..last (re-running days that ran before: loads are idempotent), then let
+    the Assets run each day's transform and export; print every run's progress."""
+    from include.chain_watch import watch_chain
 
-    A second `make demo` re-runs the same days (clearing their runs): loads are idempotent."""
-    before = {dag_id: {r["dag_run_id"] for r in api.runs(dag_id)} for dag_id in CHAIN}
-    started = time.time()
-    for dag_id in CHAIN:
+    since = datetime.now(UTC)
+    backfill = api.create_backfill(EXTRACT_DAG, f"{first.isoformat()}T00:00:00+00:00",
+                                   f"{last.isoformat()}T23:59:59+00:00")
+    for dag_id in (*CHAIN, SOURCE_DAG):  # after the backfill exists: its days run first, in order
         api.unpause(dag_id)
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    run_ids = [api.run_for_logical_date(EXTRACT_DAG, f"{day.isoformat()}T02:00:00+00:00") for day in days]
-    print(f"support_extract runs for {first} … {last} queued (one at a time); waiting for the chain (a few minutes)")
-    for run_id in run_ids:
-        api.wait_for_run(EXTRACT_DAG, run_id)
+    print(f"backfill {backfill['id']}: {EXTRACT_DAG} {first} … {last}, one day at a time; progress:")
+    runs = watch_chain(api, since, backfill)
+    failed = [f"{dag_id} {r['dag_run_id']}" for dag_id, dag_runs in runs.items() for r in dag_runs
+              if r["state"] != "success"]
     for dag_id in CHAIN:
-        runs = _settle(api, dag_id)
-        fresh = [r for r in runs if r["dag_run_id"] not in before[dag_id] or _ended_after(r, started)]
-        if not fresh:
+        if not runs[dag_id]:
             raise SystemExit(f"{dag_id} did not run: is it paused, or did the Asset chain break? See the UI.")
-        _report(dag_id, fresh)
-
-
-def _ended_after(run: dict[str, Any], started: float) -> bool:
-    from datetime import datetime
-
-    end = run.get("end_date")
-    return bool(end) and datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp() >= started
-
-
-def _settle(api: AirflowApi, dag_id: str) -> list[dict[str, Any]]:
-    """Asset events that arrive while a run is going start another: wait until none is queued or running."""
-    deadline = time.monotonic() + 900
-    while True:
-        time.sleep(10)
-        runs = api.runs(dag_id)
-        if all(r["state"] in ("success", "failed") for r in runs):
-            return runs
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{dag_id} still has unfinished runs after 15 minutes: see the Airflow UI")
-
-
-def _report(dag_id: str, runs: list[dict[str, Any]]) -> None:
-    for run in runs:
-        print(f"  {dag_id:22} {run['dag_run_id']:58} {run['state']}")
-    if any(r["state"] != "success" for r in runs):
-        raise SystemExit(f"{dag_id} has failed runs: open the Airflow UI and read the failed task's log")
+    if failed:
+        raise SystemExit(f"failed runs: {failed}; open the Airflow UI and read the failed task's log")
 
 
 def _print_results(settings: Settings) -> None:
@@ -131,10 +88,9 @@ def _demo(settings: Settings) -> int:
     warnings.filterwarnings("ignore")
     from include import airflow_local
     from include.ingest.batch import load_batch
+    from include.source_system import prepare_landing
     from include.transform.runner import run_dbt
     from include.warehouse import bootstrap, embedded
-
-    last = DEMO_START + timedelta(days=DEMO_DAYS - 1)
 
     _step("warehouse")
     if settings.is_embedded:
@@ -142,7 +98,8 @@ def _demo(settings: Settings) -> int:
     bootstrap.bootstrap(settings)
 
     _step(f"source systems → landing zone ({settings.landing_root})")
-    ensure_landing(settings, SIMULATED_END)
+    days = prepare_landing(settings)
+    print(f"landing zone current up to {days[-1]} (history from 2025-01-01); the demo runs {days[0]} … {days[-1]}")
 
     _step("bootstrap: land the history folder (no DAG run per historical day)")
     for result in load_batch("history", settings):
@@ -155,10 +112,10 @@ def _demo(settings: Settings) -> int:
     else:
         airflow_local.start(settings)
     api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
-    api.wait_for_dags(list(CHAIN))
+    api.wait_for_dags([*CHAIN, SOURCE_DAG])
 
-    _step(f"nightly chain for {DEMO_START} … {last}: extract → validation → transform → export")
-    run_chain(api, DEMO_START, last)
+    _step(f"nightly chain for {days[0]} … {days[-1]}: extract → validation → transform → export")
+    run_chain(api, days[0], days[-1])
 
     _step("dbt docs")
     docs = run_dbt(["docs", "generate"], settings)
@@ -176,6 +133,8 @@ def _demo(settings: Settings) -> int:
         ("load log, quarantine", "audit.load_batches, audit.quarantine, audit.validation_results"),
         ("Airflow UI", f"{airflow_local.base_url(settings)}  (login {airflow_local.ADMIN_USER} / "
                        f"{airflow_local.ADMIN_PASSWORD})"),
+        ("nightly schedule", f"{EXTRACT_DAG} next runs {api.dag(EXTRACT_DAG).get('next_dagrun_run_after')} "
+                             f"({settings.nightly_schedule} UTC), after {SOURCE_DAG} delivers last night (local only)"),
         ("stop everything", "make stop"),
     ]
     print("\nWhere things are")

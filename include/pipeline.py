@@ -13,6 +13,8 @@ EXTRACT_DAG = "support_extract"
 TRANSFORM_DAG = "support_transform"
 EXPORT_DAG = "support_churn_export"
 CHAIN = (EXTRACT_DAG, TRANSFORM_DAG, EXPORT_DAG)
+FRESHNESS_DAG = "support_freshness"  # hourly: are the marts fresh? (alerts when they are not)
+SOURCE_DAG = "source_system_simulator"  # local only (SA_SIMULATED_SOURCE): the simulated source systems
 
 # support_extract
 RESOLVE_BATCH_TASK = "resolve_batch"

@@ -36,6 +36,10 @@ for _var in ("WAREHOUSE_URL", "WAREHOUSE_DB", "SA_ROLE_PREFIX", "AIRFLOW_HOME", 
 for _var in [v for v in os.environ if v.startswith("AIRFLOW__") or v.startswith("AIRFLOW_CONN_")]:
     os.environ.pop(_var, None)
 os.environ["SA_LOCAL_DIR"] = str(TEST_LOCAL)
+# Tests pin "today" (the simulated source's) and run days by trigger or backfill; the tests of the nightly schedule
+# set their own cron.
+os.environ["SA_TODAY"] = "2025-11-08"
+os.environ["SA_NIGHTLY_SCHEDULE"] = "off"
 os.environ["SA_RETRY_DELAY_S"] = "1"
 os.environ["SA_EMBEDDED_PG_PORT"] = os.environ.get("SA_TEST_PG_PORT") or str(_free_port())
 os.environ["SA_AIRFLOW_PORT"] = os.environ.get("SA_TEST_AIRFLOW_PORT") or str(_free_port())

@@ -27,7 +27,7 @@ MAX_EXCEPTION_CHARS = 2500  # Slack caps a section at 3000 characters; e-mail ge
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # "failure", "recovery" or "late"
+    kind: str  # "failure", "recovery", "late", "stale" or "fresh"
     subject: str
     headline: str
     facts: tuple[tuple[str, str], ...]
@@ -176,6 +176,25 @@ def late_alert(dag_run: dict[str, Any], deadline: dict[str, Any], late_after_min
         link_label="Open the run",
         advice="What to look at: a sensor still waiting (wait_for_delivery) means the source delivery is late; a "
                "task running long means a slow warehouse or a lock. The run goes on; this alert changes nothing.",
+    )
+
+
+def freshness_alert(stale: bool, description: str, last_landed_batch: str | None) -> Alert:
+    """The marts went stale (nothing built them for too long), or are fresh again (`include.freshness`)."""
+    if not stale:
+        return Alert(kind="fresh", subject=f"{PREFIX} FRESH again: the marts were rebuilt",
+                     headline="All clear: support_transform built the marts again.", facts=(("Now", description),),
+                     link=ui_base_url(), link_label="Open Airflow")
+    return Alert(
+        kind="stale",
+        subject=f"{PREFIX} STALE marts: no successful build for too long",
+        headline="The marts are stale: no run of the chain has rebuilt them within the limit.",
+        facts=(("State", description), ("Last landed batch", last_landed_batch or "—")),
+        link=ui_base_url(),
+        link_label="Open Airflow",
+        advice="What to look at: a paused DAG or a stopped scheduler (no runs at all), a source that stopped "
+               "delivering (wait_for_delivery waiting), or a failed day holding later days at validate_batch "
+               "(see the run-book). Each of those has its own alert only when something runs and fails.",
     )
 
 

@@ -104,12 +104,12 @@ def _plan_defects(
     return planned
 
 
-def _windows(start: date, end: date) -> list[Window]:
+def _windows(start: date, end: date, with_history: bool = True) -> list[Window]:
     n_days = (end - start).days + 1
     first = w.epoch_day(start)
     windows = []
     for offset in range(0, n_days, MAX_DAYS_PER_PASS):
-        cutoff = first * w.DAY_SECONDS if offset == 0 else None
+        cutoff = first * w.DAY_SECONDS if offset == 0 and with_history else None
         windows.append(Window(cutoff, first + offset, min(MAX_DAYS_PER_PASS, n_days - offset)))
     return windows
 
@@ -197,8 +197,12 @@ def generate(
     start: date = date(2025, 11, 1),
     end: date = date(2025, 11, 7),
     defects: Sequence[DefectSpec | str] = (),
+    with_history: bool = True,
 ) -> GenerationReport:
-    """Write the history folder and one folder per day start..end under `out`; see the module docstring."""
+    """Write the history folder and one folder per day start..end under `out`; see the module docstring.
+
+    `with_history=False` writes only the day folders (a nightly delivery): each is byte-identical to the same
+    day written by a run with an earlier `start`."""
     began = time.perf_counter()
     if scale <= 0:
         raise ValueError("scale must be positive")
@@ -206,7 +210,7 @@ def generate(
         raise ValueError("seed must be a non-negative integer")
     _check_dates(history_start, start, end)
     out = Path(out)
-    windows = _windows(start, end)
+    windows = _windows(start, end, with_history)
     all_names = [n for window in windows for n in _folder_names(window)]
     planned = _plan_defects(defects, start, all_names)
     sizing = Sizing.at(scale)

@@ -136,6 +136,16 @@ def test_a_later_end_date_leaves_history_and_earlier_days_unchanged(tmp_path):
     assert any(k.startswith("2025-11-07/") for k in long)
 
 
+def test_a_nightly_delivery_of_one_day_equals_that_day_written_with_the_history(tmp_path):
+    """What the local source system delivers each night (`include.source_system`) is the same day as the demo's."""
+    full = file_hashes(generate(tmp_path / "full", scale=0.1, end=date(2025, 11, 4)).out)
+    night = generate(tmp_path / "night", scale=0.1, start=date(2025, 11, 4), end=date(2025, 11, 4),
+                     with_history=False)
+    assert [f.name for f in night.folders] == ["2025-11-04"] and not (tmp_path / "night" / "history").exists()
+    delivered = file_hashes(night.out)
+    assert delivered and delivered == {k: v for k, v in full.items() if k.startswith("2025-11-04/")}
+
+
 def test_another_seed_gives_other_data(tmp_path):
     a = file_hashes(generate(tmp_path / "a", scale=0.05, end=START).out)
     b = file_hashes(generate(tmp_path / "b", scale=0.05, end=START, seed=7).out)

@@ -111,3 +111,12 @@ group by run_date;
 -- Quarantined rows keep raw source lines (PII): purged after SA_QUARANTINE_RETENTION_DAYS by the loads
 -- (include/ingest/retention.py), table by table, by the time they were quarantined.
 create index if not exists quarantine_retention on audit.quarantine (table_name, quarantined_at);
+
+-- The freshness check's last verdict (support_freshness, include/freshness.py): it alerts on a change only.
+create table if not exists audit.freshness_state (
+    check_name  text        primary key,
+    stale       boolean     not null,
+    since       timestamptz not null,   -- when the current verdict started
+    detail      text,
+    checked_at  timestamptz not null
+);

@@ -1,0 +1,71 @@
+"""The nightly schedule works with nobody pressing a button: the local source system delivers the day, the scheduled
+extract run lands it. The crons are set to every minute so the test does not wait for 02:00."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from include.airflow_api import AirflowApi
+from include.config import get_settings
+from include.pipeline import EXTRACT_DAG, SOURCE_DAG
+from include.simulator import generate
+from include.source_system import HISTORY_START
+from include.warehouse.connect import connect
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+EVERY_MINUTE = "* * * * *"
+
+
+@pytest.fixture(scope="module")
+def scheduled_airflow(request: pytest.FixtureRequest, monkeypatch_module: pytest.MonkeyPatch,
+                      landing: Any) -> Iterator[AirflowApi]:
+    """A landing zone whose history ends yesterday (real date), and Airflow with both crons every minute."""
+    settings = get_settings()
+    root = settings.local_dir / "landing-nightly"
+    today = datetime.now(UTC).date()
+    generate(root, history_start=HISTORY_START, start=today, end=today)  # history = everything before today
+    for path in (root / today.isoformat()).iterdir():  # ... and today is for the source system to deliver
+        path.unlink()
+    (root / today.isoformat()).rmdir()
+    monkeypatch_module.setenv("SA_LANDING_ROOT", str(root))
+    monkeypatch_module.setenv("SA_NIGHTLY_SCHEDULE", EVERY_MINUTE)
+    monkeypatch_module.setenv("SA_SOURCE_SCHEDULE", EVERY_MINUTE)
+    monkeypatch_module.setenv("SA_DELIVERY_POKE_S", "5")
+    api: AirflowApi = request.getfixturevalue("running_airflow")
+    api.unpause(SOURCE_DAG)
+    yield api
+
+
+def _first_scheduled(api: AirflowApi, dag_id: str, timeout_s: float = 420) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = [r for r in api.runs(dag_id) if r["run_type"] == "scheduled" and r["state"] in ("success", "failed")]
+        if done:
+            return done[0]
+        time.sleep(3)
+    raise TimeoutError(f"no scheduled {dag_id} run finished within {timeout_s:.0f}s: {api.runs(dag_id)}")
+
+
+def test_a_scheduled_run_lands_the_day_the_source_system_delivered(scheduled_airflow: AirflowApi) -> None:
+    api = scheduled_airflow
+    assert api.dag(EXTRACT_DAG)["timetable_summary"] == EVERY_MINUTE
+    delivery = _first_scheduled(api, SOURCE_DAG)
+    assert delivery["state"] == "success"
+    extract = _first_scheduled(api, EXTRACT_DAG)
+    failed = [t["task_id"] for t in api.task_instances(EXTRACT_DAG, extract["dag_run_id"]) if t["state"] != "success"]
+    assert extract["state"] == "success", failed
+    assert extract["conf"] in ({}, None) and extract["triggered_by"] != "rest_api"
+    day = datetime.fromisoformat(extract["logical_date"].replace("Z", "+00:00")).date().isoformat()
+    settings = get_settings()
+    assert (settings.landing_root / day / "_manifest.json").is_file()
+    with connect("loader", settings) as conn:
+        landed = conn.execute("select count(*) filter (where status = 'success'), sum(rows_loaded)"
+                              " from audit.load_batches where batch_id = %s", (day,)).fetchone()
+    assert landed[0] == 7 and landed[1] > 0, landed
+    assert day >= (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
