@@ -5,9 +5,10 @@ page — so a figure is defined once. Each function takes an open connection as 
 `serving` schema is all it can see), checks its arguments before any SQL runs (`KpiInputError` names the bad one),
 binds them as parameters (no SQL is ever built from a caller's text) and caps the rows it returns.
 
-Definitions follow the marts (dbt/models/marts/_marts__models.yml): a month's figures are the pre-aggregated rows of
-`mart_top_root_causes`; a quarter's or a year's are computed the same way from the tickets of `mart_ticket_analytics`
-(medians do not add up across months). Figures are rounded to 2 decimals, as in the marts.
+Definitions are the marts' (dbt/models/marts/_marts__models.yml): the queries read pre-aggregated marts —
+`mart_top_root_causes` (months), `mart_root_causes_by_period` (quarters, years), `mart_tickets_by_day`,
+`mart_churn_summary` — so that their cost does not grow with the tickets or customers; only the at-risk list reads
+`mart_churned_customers`, by its CLV index. Figures are rounded to 2 decimals, as in the marts.
 """
 
 from __future__ import annotations
@@ -153,11 +154,9 @@ class _AtRiskFigures:
     is_churned_30d: bool
     is_churned_90d: bool
     last_login_date: date | None
-    matching_customers: int  # of all customers the filters match, not only those listed
-    clv_at_risk: float
 
 
-_FIGURES = [f.name for f in fields(_AtRiskFigures)][1:-2]
+_FIGURES = [f.name for f in fields(_AtRiskFigures)][1:]
 
 
 @dataclass(frozen=True)
@@ -264,16 +263,16 @@ def marts_build(conn: psycopg.Connection) -> MartsBuild:
 
 
 def lookups(conn: psycopg.Connection) -> Lookups:
-    """The ticket categories, product categories and product types present in the marts, and the day the first
-    ticket came from app v1.2 (the release date `v12_impact` measures from)."""
+    """The ticket categories, product categories and product types present in the marts, the day the first ticket
+    came from app v1.2 (the release date `v12_impact` measures from) and the last day with tickets."""
     def values(column: str, relation: str) -> tuple[str, ...]:
         query = f"select distinct {column} from serving.{relation} where {column} is not null order by 1 limit 1000"
         return tuple(r[0] for r in conn.execute(query))
 
-    release, last = conn.execute("select min(created_date) filter (where is_on_v12_app), max(created_date)"
-                                 " from serving.mart_ticket_analytics").fetchone()
+    release, last = conn.execute("select min(created_date) filter (where v12_app_tickets > 0), max(created_date)"
+                                 " from serving.mart_tickets_by_day").fetchone()
     return Lookups(values("category_name", "mart_top_root_causes"), values("product_category", "mart_top_root_causes"),
-                   values("product_type", "mart_ticket_analytics"), release, last)
+                   values("product_type", "mart_tickets_by_day"), release, last)
 
 
 # --- root causes --------------------------------------------------------------------------------------------------
@@ -295,46 +294,21 @@ _MONTH_TICKETS = """
 select coalesce(max(period_tickets), 0) from serving.mart_top_root_causes
 where created_year = %(year)s and created_month = %(month)s
 """
-# A quarter or a year: the mart's formulas over the period's tickets (dbt/models/marts/mart_top_root_causes.sql).
 _SPAN = """
-with tickets as (
-    select * from serving.mart_ticket_analytics
-    where created_year = %(year)s and (%(quarter)s::int is null or created_quarter = %(quarter)s)
-),
-grouped as (
-    select
-        root_cause_id, coalesce(root_cause_name, 'Undiagnosed') as root_cause_name, root_cause_severity,
-        category_id, category_name, product_category,
-        count(*) as total_tickets,
-        count(*) filter (where is_open) as open_tickets,
-        avg(coalesce(resolution_time_hours, actual_resolution_hours)) filter (where is_resolved) as avg_hours,
-        percentile_cont(0.5) within group (order by coalesce(resolution_time_hours, actual_resolution_hours))
-            filter (where is_resolved) as median_hours,
-        count(satisfaction_score) as rated,
-        count(*) filter (where satisfaction_level = 'satisfied') as satisfied,
-        count(*) filter (where is_v12_related) as v12_related,
-        count(*) filter (where is_on_v12_app) as v12_app
-    from tickets
-    where (%(category)s::text is null or category_name = %(category)s)
-        and (%(product_category)s::text is null or product_category = %(product_category)s)
-    group by 1, 2, 3, 4, 5, 6
-)
 select
     root_cause_id, root_cause_name, root_cause_severity, category_name, product_category, total_tickets,
-    round(100.0 * total_tickets / (select count(*) from tickets), 2)::float8 as pct_of_period,
-    round(100.0 * open_tickets / total_tickets, 2)::float8 as pct_open,
-    round(avg_hours, 2)::float8 as avg_resolution_hours,
-    round(median_hours::numeric, 2)::float8 as median_resolution_hours,
-    round(100.0 * satisfied / nullif(rated, 0), 2)::float8 as satisfaction_rate,
-    round(100.0 * v12_related / total_tickets, 2)::float8 as pct_v12_related,
-    round(100.0 * v12_app / total_tickets, 2)::float8 as pct_v12_app
-from grouped
+    pct_of_period::float8, pct_open::float8, avg_resolution_hours::float8, median_resolution_hours::float8,
+    satisfaction_rate::float8, pct_v12_related::float8, pct_v12_app::float8
+from serving.mart_root_causes_by_period
+where period_type = %(period_type)s and created_year = %(year)s and period_number = %(period_number)s
+    and (%(category)s::text is null or category_name = %(category)s)
+    and (%(product_category)s::text is null or product_category = %(product_category)s)
 order by total_tickets desc, root_cause_name, category_id, product_category
 limit %(limit)s
 """
 _SPAN_TICKETS = """
-select count(*) from serving.mart_ticket_analytics
-where created_year = %(year)s and (%(quarter)s::int is null or created_quarter = %(quarter)s)
+select coalesce(max(period_tickets), 0) from serving.mart_root_causes_by_period
+where period_type = %(period_type)s and created_year = %(year)s and period_number = %(period_number)s
 """
 
 
@@ -345,7 +319,8 @@ def top_root_causes(conn: psycopg.Connection, period: Period, *, category: str |
 
     pct_of_period is the share of ALL the period's tickets (a filter narrows the rows, not the denominator)."""
     known = known or lookups(conn)
-    params = {"year": period.year, "month": period.month, "quarter": period.quarter,
+    params = {"year": period.year, "month": period.month,
+              "period_type": "year" if period.quarter is None else "quarter", "period_number": period.quarter or 0,
               "category": _one_of("category", category, known.categories),
               "product_category": _one_of("product category", product_category, known.product_categories),
               "limit": _limit(limit, TOP_MAX)}
@@ -358,12 +333,16 @@ def top_root_causes(conn: psycopg.Connection, period: Period, *, category: str |
 # --- v1.2 ---------------------------------------------------------------------------------------------------------
 
 WEEKS_MAX = 26
-# The spec's query 2 (v1.2 tickets and their mean resolution time per product type), rounded.
+# The spec's query 2 (v1.2 tickets and their mean resolution time per product type), from the daily aggregate.
 _BY_PRODUCT_TYPE = """
-select product_type, count(*) as v12_tickets, round(avg(resolution_time_hours), 2)::float8 as avg_resolution_hours
-from serving.mart_ticket_analytics
-where is_v12_related and (%(product_type)s::text is null or product_type = %(product_type)s)
+select
+    product_type,
+    sum(v12_related_tickets)::bigint as v12_tickets,
+    round(sum(resolution_hours_v12) / nullif(sum(rated_resolutions_v12), 0), 2)::float8 as avg_resolution_hours
+from serving.mart_tickets_by_day
+where (%(product_type)s::text is null or product_type = %(product_type)s)
 group by product_type
+having sum(v12_related_tickets) > 0
 order by v12_tickets desc, product_type
 limit 100
 """
@@ -382,9 +361,9 @@ weeks as (
 counts as (
     select
         date_trunc('week', created_date)::date as week_start,
-        count(*) as tickets,
-        count(*) filter (where is_v12_related) as v12_related_tickets
-    from serving.mart_ticket_analytics, bounds
+        sum(tickets) as tickets,
+        sum(v12_related_tickets) as v12_related_tickets
+    from serving.mart_tickets_by_day, bounds
     where created_date >= bounds.release_week - 7 * %(weeks)s
         and created_date < bounds.release_week + 7 * %(weeks)s
         and (%(product_type)s::text is null or product_type = %(product_type)s)
@@ -393,8 +372,8 @@ counts as (
 select
     weeks.week_start,
     ((weeks.week_start - bounds.release_week) / 7)::int as weeks_from_release,
-    coalesce(counts.tickets, 0) as tickets,
-    coalesce(counts.v12_related_tickets, 0) as v12_related_tickets,
+    coalesce(counts.tickets, 0)::bigint as tickets,
+    coalesce(counts.v12_related_tickets, 0)::bigint as v12_related_tickets,
     weeks.week_start + 6 <= bounds.last_day as is_complete
 from weeks
 cross join bounds
@@ -427,21 +406,22 @@ def v12_impact(conn: psycopg.Connection, *, weeks: int = 8, product_type: str | 
 # --- churn --------------------------------------------------------------------------------------------------------
 
 AT_RISK_MAX = 100
-_CHURN_FILTER = """
+_WINDOW = "(%(window)s::int is null or (%(window)s = 30 and is_churned_30d) or (%(window)s = 90 and is_churned_90d))"
+_CHURN_FILTER = f"""
     (%(segment)s::text is null or customer_segment = %(segment)s)
     and churn_risk_level = any(%(levels)s::text[])
-    and (%(window)s::int is null or (%(window)s = 30 and is_churned_30d) or (%(window)s = 90 and is_churned_90d))
+    and {_WINDOW}
 """
-# Two steps, so that a token is computed only for the customers shown: the serving view masks in its select list,
-# and PostgreSQL would compute that list for every matching customer before sorting and limiting them.
+# The list: customers by the CLV index, highest first. Two steps, so that a token is computed only for the customers
+# shown: the serving view masks in its select list, and PostgreSQL would compute that list for every matching
+# customer before sorting and limiting them.
 _AT_RISK = f"""
 select
     customer_id, customer_segment, customer_city, churn_risk_level, churn_risk_score, estimated_clv::float8,
-    monthly_revenue::float8, days_since_last_login, open_tickets, is_churned_30d, is_churned_90d, last_login_date,
-    count(*) over () as matching_customers, sum(estimated_clv) over ()::float8 as clv_at_risk
-from serving.mart_churned_customers
+    monthly_revenue::float8, days_since_last_login, open_tickets, is_churned_30d, is_churned_90d, last_login_date
+from serving.mart_churned_customers as churn
 where {_CHURN_FILTER}
-order by estimated_clv desc, customer_id
+order by churn.estimated_clv desc, churn.customer_id  -- the column, not the float8 above: the index serves it
 limit %(limit)s
 """
 _CONTACTS = """
@@ -450,15 +430,17 @@ where customer_id = any(%(ids)s::text[])
 limit 100
 """
 _AT_RISK_TOTAL = f"""
-select count(*), coalesce(sum(estimated_clv), 0)::float8 from serving.mart_churned_customers where {_CHURN_FILTER}
+select coalesce(sum(customers), 0)::bigint, coalesce(sum(estimated_clv), 0)::float8
+from serving.mart_churn_summary
+where {_CHURN_FILTER}
 """
-# One pass: customers and CLV per segment and level (the levels' filter is applied here, in Python, so that the
-# spec's query 3 — high and critical per segment — comes from the same rows whatever levels were asked for).
-_SUMMARY = """
-select customer_segment, churn_risk_level, count(*) as customers, sum(estimated_clv)::float8 as estimated_clv
-from serving.mart_churned_customers
-where (%(segment)s::text is null or customer_segment = %(segment)s)
-    and (%(window)s::int is null or (%(window)s = 30 and is_churned_30d) or (%(window)s = 90 and is_churned_90d))
+# Customers and CLV per segment and level (the levels' filter is applied in Python, so that the spec's query 3 —
+# high and critical per segment — comes from the same rows whatever levels were asked for).
+_SUMMARY = f"""
+select customer_segment, churn_risk_level, sum(customers)::bigint as customers,
+    sum(estimated_clv)::float8 as estimated_clv
+from serving.mart_churn_summary
+where (%(segment)s::text is null or customer_segment = %(segment)s) and {_WINDOW}
 group by customer_segment, churn_risk_level
 order by customer_segment, array_position(%(all_levels)s::text[], churn_risk_level)
 limit 100
@@ -484,9 +466,8 @@ def at_risk_customers(conn: psycopg.Connection, *, segment: str | None = None,
     """Customers matching segment / risk levels / churn window (churned within the last 30 or 90 days), highest
     estimated CLV first; contacts are the serving view's masked tokens."""
     params = {**_churn_params(segment, risk_levels, window), "limit": _limit(limit, AT_RISK_MAX)}
+    matching, clv = conn.execute(_AT_RISK_TOTAL, params).fetchone()
     found = _rows(conn, _AtRiskFigures, _AT_RISK, params)
-    matching, clv = ((found[0].matching_customers, found[0].clv_at_risk) if found
-                     else conn.execute(_AT_RISK_TOTAL, params).fetchone())
     contacts = {r[0]: r[1:] for r in conn.execute(_CONTACTS, {"ids": [f.customer_id for f in found]})}
     rows = [AtRiskCustomer(f.customer_id, *contacts.get(f.customer_id, (None, None, None)),
                            *(getattr(f, name) for name in _FIGURES)) for f in found]

@@ -54,4 +54,5 @@ def install_masking_key(conn: psycopg.Connection, settings: Settings) -> bool:
         " set inner_pad = excluded.inner_pad, outer_pad = excluded.outer_pad, updated_at = now()"
         " where (k.inner_pad, k.outer_pad) is distinct from (excluded.inner_pad, excluded.outer_pad)"
         " returning 1").format(t=table), (inner, outer)).fetchone()
+    conn.execute(sql.SQL("analyze {}").format(table))  # one row: the planner must know it to keep the views cheap
     return written is not None

@@ -34,7 +34,8 @@ DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(7)]
 AS_OF = "2025-11-01"
 MARTS = ("mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customers")
 SNAPSHOTS = ("churn_list_snapshots",)
-SERVING_VIEWS = (*MARTS, *SNAPSHOTS)  # the reader's views, named like the marts they serve
+AGGREGATES = ("mart_root_causes_by_period", "mart_tickets_by_day", "mart_churn_summary")  # for the MCP tools
+SERVING_VIEWS = (*MARTS, *SNAPSHOTS, *AGGREGATES)  # the reader's views, named like the marts they serve
 SERVING_MODELS = {f"serving_{name}" for name in (*SERVING_VIEWS, "marts_build")} | {"pii_churn_list_snapshots"}
 STAGING = ("stg_tickets", "stg_customers", "stg_products", "stg_customer_products", "stg_ticket_categories",
            "stg_root_causes", "stg_customer_logins")
@@ -168,7 +169,8 @@ def test_build_passes_every_model_and_test(built: Scenario) -> None:
     by_type: dict[str, list[str]] = {}
     for node in result.nodes:
         by_type.setdefault(node.resource_type, []).append(node.status)
-    assert by_type["model"] == ["success"] * (len(STAGING) + len(MARTS) + len(SNAPSHOTS) + len(SERVING_MODELS))
+    assert by_type["model"] == ["success"] * (len(STAGING) + len(MARTS) + len(SNAPSHOTS) + len(AGGREGATES)
+                                              + len(SERVING_MODELS))
     assert len(by_type["test"]) >= 50 and set(by_type["test"]) == {"pass"}
     assert len(by_type["unit_test"]) >= 6 and set(by_type["unit_test"]) == {"pass"}
     singular = {n.name for n in result.nodes if n.name.startswith("assert_")}
@@ -182,12 +184,12 @@ def test_models_land_exactly_in_their_schemas(built: Scenario) -> None:
                  "where table_schema not in ('pg_catalog', 'information_schema', 'analytics', 'audit', 'private')",
                  "admin")
     found = {(schema, name): kind for schema, name, kind in rows}
-    assert {name for (schema, name) in found if schema == "marts"} == {*MARTS, *SNAPSHOTS}
+    assert {name for (schema, name) in found if schema == "marts"} == {*MARTS, *SNAPSHOTS, *AGGREGATES}
     assert {name for (schema, name) in found if schema == "staging"} == set(STAGING)
     assert {name for (schema, name) in found if schema == "serving"} == {*SERVING_VIEWS, "marts_build",
                                                                         "pipeline_status"}
     assert {name for (schema, name) in found if schema == "pii"} == set(SNAPSHOTS)
-    assert all(found[("marts", m)] == "BASE TABLE" for m in (*MARTS, *SNAPSHOTS))
+    assert all(found[("marts", m)] == "BASE TABLE" for m in (*MARTS, *SNAPSHOTS, *AGGREGATES))
     assert all(found[("staging", s)] == "VIEW" for s in STAGING)
     assert all(found[("serving", v)] == "VIEW" for v in SERVING_VIEWS)
     assert found[("serving", "marts_build")] == "BASE TABLE" and found[("pii", "churn_list_snapshots")] == "VIEW"
@@ -200,7 +202,7 @@ def test_serving_views_have_their_marts_columns(built: Scenario) -> None:
                                     f"table_schema = '{schema}' and table_name = '{name}' order by ordinal_position",
                                     "admin")]
 
-    for mart in MARTS:
+    for mart in (*MARTS, *AGGREGATES):
         assert columns("serving", mart) == columns("marts", mart), mart
     lists = columns("marts", "churn_list_snapshots")
     assert columns("serving", "churn_list_snapshots") == columns("pii", "churn_list_snapshots") == [
@@ -281,7 +283,8 @@ def test_spec_sample_queries_answer_the_same_for_the_reader_on_serving(built: Sc
 def test_reader_reads_serving_but_nothing_raw(built: Scenario) -> None:
     for view in (*SERVING_VIEWS, "marts_build", "pipeline_status"):
         query(built.settings, f"select * from serving.{view} limit 1", "reader")
-    for relation in (*(f"marts.{m}" for m in (*MARTS, *SNAPSHOTS)), "staging.stg_tickets", "staging.stg_customers",
+    for relation in (*(f"marts.{m}" for m in (*MARTS, *SNAPSHOTS, *AGGREGATES)), "staging.stg_tickets",
+                     "staging.stg_customers",
                      "analytics.customers", "audit.quarantine", "private.masking_key", "pii.churn_list_snapshots"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             query(built.settings, f"select * from {relation} limit 1", "reader")
@@ -352,10 +355,10 @@ def test_parse_writes_the_manifest_without_a_database(built: Scenario, tmp_path:
     unreachable = replace(built.settings, embedded_port=1)  # nothing listens there: parse must not connect
     manifest = json.loads(build_manifest(unreachable, target_path=tmp_path / "target").read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    assert {*MARTS, *SNAPSHOTS, *STAGING} | SERVING_MODELS == models
+    assert {*MARTS, *SNAPSHOTS, *AGGREGATES, *STAGING} | SERVING_MODELS == models
     exposures = {e["name"]: set(e["depends_on"]["nodes"]) for e in manifest["exposures"].values()}
     assert exposures["support_churn_export"] == {"model.support_analytics.serving_churn_list_snapshots",
                                                  "model.support_analytics.pii_churn_list_snapshots"}
     assert "model.support_analytics.serving_mart_top_root_causes" in exposures["mcp_kpi_top_root_causes"]
     contracted = {n["name"] for n in manifest["nodes"].values() if n["config"].get("contract", {}).get("enforced")}
-    assert contracted == {*MARTS, *SNAPSHOTS, "serving_marts_build"}
+    assert contracted == {*MARTS, *SNAPSHOTS, *AGGREGATES, "serving_marts_build"}

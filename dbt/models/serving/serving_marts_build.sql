@@ -4,6 +4,9 @@
 -- build. The one place now() is right: it records when this happened, it is not logic over the data.
 -- depends_on: {{ ref('serving_mart_ticket_analytics') }}
 -- depends_on: {{ ref('serving_mart_top_root_causes') }}
+-- depends_on: {{ ref('serving_mart_root_causes_by_period') }}
+-- depends_on: {{ ref('serving_mart_tickets_by_day') }}
+-- depends_on: {{ ref('serving_mart_churn_summary') }}
 -- depends_on: {{ ref('serving_churn_list_snapshots') }}
 {{ config(alias='marts_build', materialized='table') }}
 
