@@ -61,7 +61,9 @@ VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
     schedule=nightly_timetable(),
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
-    max_active_runs=1,
+    # A night waiting hours for a late delivery must not block re-running another day; days are still validated
+    # (and transformed) in date order: validate_batch depends on the previous day's.
+    max_active_runs=3,
     default_args=default_args(),
     tags=["support-analytics", "extract"],
     params=extract_params(),

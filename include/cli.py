@@ -3,6 +3,8 @@
     sa warehouse start|stop|status|bootstrap
     sa airflow start|stop|status|migrate
     sa airflow-cli -- <airflow CLI args>     (runs `airflow` with the project's environment)
+    sa dbt -- <dbt args>                      (dbt on the configured warehouse as the transformer, e.g.
+                                               `sa dbt -- build --select stg_tickets+`; waits for running loads)
     sa load <history|YYYY-MM-DD> ...          (lands batch folders of the landing zone, as the DAG does)
     sa validate <history|YYYY-MM-DD> ...      (runs the Great Expectations gate on landed batches)
     sa backfill FROM TO [--wait]              (Airflow's backfill of support_extract FROM..TO; --wait shows progress)
@@ -134,6 +136,23 @@ def _backfill(first: date, last: date, wait: bool, settings: Settings) -> int:
     return 0 if not failed else 1
 
 
+def _dbt(args: list[str], settings: Settings) -> int:
+    """dbt with the project's profile as the transformer role, through `sa-dbt` like the transform (so it never
+    builds while a load lands rows). Project and profiles dir default to `dbt/`; its target dir stays `dbt/target`."""
+    import os
+    import subprocess
+
+    from include.transform.dbt_env import dbt_env, locked_dbt_executable
+
+    if not args:
+        print("usage: sa dbt -- <dbt command and flags>, e.g. sa dbt -- build --select stg_tickets+",
+              file=sys.stderr)
+        return 2
+    env = {**os.environ, **dbt_env(settings)}
+    return subprocess.run([locked_dbt_executable(), *args], env=env, cwd=settings.dbt_project_dir,
+                          check=False).returncode
+
+
 def _mask(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
@@ -157,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("warehouse").add_argument("action", choices=["start", "stop", "status", "bootstrap"])
     sub.add_parser("airflow").add_argument("action", choices=["start", "stop", "status", "migrate"])
+    dbt = sub.add_parser("dbt")
+    dbt.add_argument("args", nargs=argparse.REMAINDER)
     cli = sub.add_parser("airflow-cli")
     cli.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("load").add_argument("batches", nargs="+", help="history or YYYY-MM-DD")
@@ -184,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
 
         forwarded = args.args[1:] if args.args[:1] == ["--"] else args.args
         return airflow_cli(forwarded, settings).returncode
+    if args.command == "dbt":
+        return _dbt(args.args[1:] if args.args[:1] == ["--"] else args.args, settings)
     if args.command == "load":
         return _load(args.batches, settings)
     if args.command == "validate":

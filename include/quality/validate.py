@@ -193,6 +193,18 @@ def _run_table(context: Any, batch_id: str, table: contract.Table, settings: Set
     return ValidationReport(batch_id, table.name, outcomes, time.monotonic() - started), result_ids
 
 
+def _require_every_table_landed(batch_id: str, tables: list[str], settings: Settings) -> None:
+    """A day with a table whose load failed (or never ran) is not a day: the gate refuses it before GX runs, even
+    when someone clears validate_batch alone after a failed load."""
+    with connect("loader", settings) as conn:
+        status = dict(conn.execute("select table_name, status from audit.load_batches where batch_id = %s",
+                                   (batch_id,)).fetchall())
+    missing = [f"{t} ({status.get(t) or 'never loaded'})" for t in tables if status.get(t) != "success"]
+    if missing:
+        raise ValidationFailed(f"validation of batch {batch_id} refused: not every table landed: {', '.join(missing)}"
+                               "; re-run the failed load tasks (or the whole day) first")
+
+
 def validate_batch(batch_id: str, settings: Settings | None = None,
                    tables: list[str] | None = None, build_docs: bool = True) -> list[ValidationReport]:
     """Validate every table (or `tables`) of a landed batch; one ValidationFailed lists all failures of all tables.
@@ -201,6 +213,7 @@ def validate_batch(batch_id: str, settings: Settings | None = None,
     rebuilt for this run's results, pass or fail.
     """
     settings = settings or get_settings()
+    _require_every_table_landed(batch_id, tables or [t.name for t in contract.TABLES], settings)
     context = open_context(settings)
     run_id = str(uuid.uuid4())
     reports: list[ValidationReport] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Literal
 
 from include.config import Settings, get_settings
@@ -22,4 +23,5 @@ def connect(kind: RoleKind = "loader", settings: Settings | None = None, *, auto
 
     settings = settings or get_settings()
     url = settings.admin_url(database) if kind == "admin" else settings.role_url(getattr(settings.roles, kind))
-    return psycopg.connect(url, autocommit=autocommit, application_name=f"support-analytics:{kind}")
+    # the pid tells an operator (and the kill tests) which process a session in pg_stat_activity belongs to
+    return psycopg.connect(url, autocommit=autocommit, application_name=f"support-analytics:{kind}:{os.getpid()}")

@@ -129,3 +129,21 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_sa_dbt_builds_a_selection_as_the_transformer_on_the_configured_warehouse(history: Settings) -> None:
+    """The engineer's inner loop: edit a model, `sa dbt -- build --select <it>`; no profile values by hand."""
+    import sys
+
+    build = ["build", "--select", "staging", "--indirect-selection", "cautious",
+             "--target-path", str(history.local_dir / "dbt-cli")]
+    done = subprocess.run([sys.executable, "-m", "include.cli", "dbt", "--", *build], capture_output=True,
+                          text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "Completed successfully" in done.stdout
+    with connect("admin", history) as conn:
+        owner = conn.execute("select viewowner from pg_views where schemaname = 'staging'"
+                             " and viewname = 'stg_tickets'").fetchone()[0]
+    assert owner == history.roles.transformer
+    usage = subprocess.run([sys.executable, "-m", "include.cli", "dbt"], capture_output=True, text=True, check=False)
+    assert usage.returncode == 2 and "usage: sa dbt --" in usage.stderr

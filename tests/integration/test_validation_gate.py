@@ -177,3 +177,19 @@ def test_a_failing_pii_expectation_never_shows_the_value(landed) -> None:  # typ
     rendered = messages.as_text(alert) + messages.as_html(alert) + str(messages.as_slack(alert))
     assert "customers.email" in rendered and "values withheld" in rendered
     assert "Jane" not in rendered and customer not in rendered
+
+
+def test_a_day_with_a_table_that_did_not_land_is_refused_before_any_expectation(landed) -> None:  # type: ignore[no-untyped-def]
+    """One load failed, the others committed: clearing validate_batch alone must not release the transform."""
+    settings = landed()
+    with connect("admin", settings) as conn:
+        conn.execute("update audit.load_batches set status = 'failed' where batch_id = %s"
+                     " and table_name = 'support_tickets'", (DAY,))
+        conn.execute("delete from audit.load_batches where batch_id = %s and table_name = 'customer_logins'", (DAY,))
+        conn.execute("delete from audit.validation_results where batch_id = %s", (DAY,))
+    with pytest.raises(ValidationFailed, match=r"not every table landed: support_tickets \(failed\), "
+                                               r"customer_logins \(never loaded\)"):
+        validate_batch(DAY, settings)
+    with connect("admin", settings) as conn:  # refused before GX ran: no expectation recorded for the day
+        assert conn.execute("select count(*) from audit.validation_results where batch_id = %s",
+                            (DAY,)).fetchone()[0] == 0
