@@ -1,17 +1,19 @@
 """
 ### support_churn_export — publish the churn lists for the retention team
 
-**Schedule:** one run per as-of date, on the Asset of `marts.churn_list_snapshots` — which `support_transform`
-emits, partitioned by its as-of date, only after that model and its dbt tests passed: a failing dbt test never
-reaches this DAG, and a backfill gets one export per day (the run's partition key is the date).
+**Schedule:** one run per as-of date, on the Asset of `serving.churn_list_snapshots` — which `support_transform`
+emits, partitioned by its as-of date, only after `marts.churn_list_snapshots` and its dbt tests passed and the
+lists' `serving` (masked) and `pii` views were built: a failing dbt test never reaches this DAG, and a backfill gets
+one export per day (the run's partition key is the date).
 
-**What it does:** reads, as the *reader* role and in one REPEATABLE READ transaction, that date's lists from
-`marts.churn_list_snapshots` (kept per date, so a later build does not change them) and writes
+**What it does:** reads, in one REPEATABLE READ transaction, that date's lists (kept per date, so a later build
+does not change them) — as the *reader* role from `serving.churn_list_snapshots`, contacts masked; only with
+`SA_EXPORT_INCLUDE_PII=true` as the *pii_reader* role from `pii.churn_list_snapshots` — and writes
 `churned_customers` (churned within 90 days, incl. the 30-day ones) and `high_risk_customers` (risk level high or
 critical) as CSV and Parquet plus `manifest.json` (as-of date, row counts, sha256, source, generated at) to
 `$SA_EXPORT_ROOT/<as_of_date>/` (a folder, or any fsspec URL such as `s3://…`). A rerun replaces that date's
-files atomically (old or new, never neither). Names, e-mails and phones are masked unless
-`SA_EXPORT_INCLUDE_PII=true`. A manual run exports conf `{"as_of_date": "YYYY-MM-DD"}`, else the newest lists.
+files atomically (old or new, never neither). The files hold exactly the lists' columns (the dbt model's select
+list is the allow-list). A manual run exports conf `{"as_of_date": "YYYY-MM-DD"}`, else the newest lists.
 
 **On failure:** usually the warehouse or the export root is unreachable (the alert says which); clear the task
 once it is back. Re-running is always safe.
@@ -27,13 +29,13 @@ import pendulum
 from airflow.sdk import Asset, PartitionedAssetTimetable, dag, task
 
 from include.dag_defaults import as_of_date_params, dag_alerting, default_args
-from include.pipeline import CHURN_LISTS_MODEL, EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, mart_uri
+from include.pipeline import CHURN_LISTS_MODEL, EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, serving_uri
 from include.run_dates import export_as_of_date
 
 
 @dag(
     dag_id=EXPORT_DAG,
-    schedule=PartitionedAssetTimetable(assets=Asset(mart_uri(CHURN_LISTS_MODEL))),  # one run per as-of date
+    schedule=PartitionedAssetTimetable(assets=Asset(serving_uri(CHURN_LISTS_MODEL))),  # one run per as-of date
     start_date=pendulum.datetime(2025, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -10,6 +10,7 @@
     sa backfill FROM TO [--wait]              (Airflow's backfill of support_extract FROM..TO; --wait shows progress)
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
     sa gx-setup                               (great_expectations/ ← the contract; a new table needs the warehouse)
+    sa mcp [--http [--host H] [--port P]]     (the MCP server: stdio, or streamable HTTP on 127.0.0.1:8765/mcp)
     sa freshness                              (are the marts fresh? exit 1 when stale; for a monitor outside Airflow)
     sa env                                    (prints the resolved settings, secrets masked)
 
@@ -23,7 +24,7 @@ import sys
 import warnings
 from datetime import UTC, date, datetime
 
-from include.config import Settings, get_settings
+from include.config import ALL_SCHEMAS, Settings, get_settings
 
 
 def _warehouse(action: str, settings: Settings) -> int:
@@ -46,7 +47,7 @@ def _warehouse(action: str, settings: Settings) -> int:
         created = bootstrap.bootstrap(settings)
         print("warehouse bootstrapped" + (f" (created {', '.join(created)})" if created else " (nothing new)"))
         print(f"  database {settings.warehouse_db} at {_mask(settings.admin_url())}")
-        print(f"  roles {', '.join(settings.roles.all())}; schemas analytics, staging, marts, audit")
+        print(f"  roles {', '.join(settings.roles.all())}; schemas {', '.join(ALL_SCHEMAS)}")
     return 0
 
 
@@ -187,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--wait", action="store_true", help="wait until every extract run finished")
     sub.add_parser("dbt-manifest")
     sub.add_parser("gx-setup")
+    mcp = sub.add_parser("mcp", help="the MCP server (stdio; --http for streamable HTTP)")
+    mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
+    mcp.add_argument("--host", help="HTTP address (default SA_MCP_HOST, 127.0.0.1; elsewhere needs a bearer token)")
+    mcp.add_argument("--port", type=int, help="HTTP port (default SA_MCP_PORT, 8765)")
     sub.add_parser("freshness")
     sub.add_parser("env")
     args = parser.parse_args(argv)
@@ -212,6 +217,14 @@ def main(argv: list[str] | None = None) -> int:
         from include.transform.runner import build_manifest
 
         print(f"dbt manifest written to {build_manifest(settings)}")
+        return 0
+    if args.command == "mcp":
+        from include.mcp_server import run
+
+        if args.http:
+            run.serve_http(settings, args.host, args.port)
+        else:
+            run.serve_stdio(settings)
         return 0
     if args.command == "freshness":
         from include.freshness import check

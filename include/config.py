@@ -25,20 +25,31 @@ SCHEMA_SOURCES = "analytics"
 SCHEMA_STAGING = "staging"
 SCHEMA_MARTS = "marts"
 SCHEMA_AUDIT = "audit"
-ALL_SCHEMAS = (SCHEMA_SOURCES, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT)
+SCHEMA_SERVING = "serving"  # masked views over the marts: everything the reader role sees
+SCHEMA_PII = "pii"  # the one relation with raw contacts, for the PII export (pii_reader)
+SCHEMA_PRIVATE = "private"  # the masking key's material: the transformer reads it, nobody else
+ALL_SCHEMAS = (SCHEMA_SOURCES, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT, SCHEMA_SERVING, SCHEMA_PII,
+               SCHEMA_PRIVATE)
 
 
 @dataclass(frozen=True)
 class RoleNames:
-    """Least-privilege roles: the loader writes sources and audit, the transformer builds staging and marts,
-    the reader only reads marts (exports, MCP)."""
+    """Least-privilege roles: the loader writes sources and audit, the transformer builds staging, marts and the
+    views over them, the reader reads the masked `serving` views only (exports, MCP), the pii_reader reads the raw
+    contacts of the churn lists only (the export with `SA_EXPORT_INCLUDE_PII=true`)."""
 
     loader: str
     transformer: str
     reader: str
+    pii_reader: str
 
-    def all(self) -> tuple[str, str, str]:
-        return (self.loader, self.transformer, self.reader)
+    def by_kind(self) -> dict[str, str]:
+        """Kind (`loader`, `transformer`, `reader`, `pii_reader`) → role name."""
+        return {"loader": self.loader, "transformer": self.transformer, "reader": self.reader,
+                "pii_reader": self.pii_reader}
+
+    def all(self) -> tuple[str, ...]:
+        return tuple(self.by_kind().values())
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,12 @@ class Settings:
     manifest_wait_timeout_s: int
     export_include_pii: bool
     nightly_schedule: str | None
+    quarantine_retention_days: int = 30  # quarantined rows keep raw source lines (PII): purged after this many days
+    # MCP server (include/mcp_server): where `sa mcp --http` listens, and the limits every query runs under.
+    mcp_host: str = "127.0.0.1"
+    mcp_port: int = 8765
+    mcp_statement_timeout_ms: int = 2000
+    mcp_pool_size: int = 8
     # The local stand-in for the source systems (include/source_system.py): off in production.
     simulated_source: bool = False
     source_schedule: str = "30 0 * * *"
@@ -162,7 +179,8 @@ def get_settings() -> Settings:
         or "support_analytics",
         airflow_db=_env("AIRFLOW_METADATA_DB", "airflow"),
         airflow_port=int(_env("SA_AIRFLOW_PORT", "8080")),
-        roles=RoleNames(loader=f"{prefix}_loader", transformer=f"{prefix}_transformer", reader=f"{prefix}_reader"),
+        roles=RoleNames(loader=f"{prefix}_loader", transformer=f"{prefix}_transformer", reader=f"{prefix}_reader",
+                        pii_reader=f"{prefix}_pii_reader"),
         max_quarantined_key_rows=int(_env("SA_MAX_QUARANTINED_KEY_ROWS", "0")),
         max_quarantined_parse_rows=int(_env("SA_MAX_QUARANTINED_PARSE_ROWS", "0")),
         manifest_wait_timeout_s=int(_env("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600))),
@@ -178,16 +196,45 @@ def get_settings() -> Settings:
         alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,
         alert_webhook_conn_id=os.environ.get("SA_ALERT_WEBHOOK_CONN_ID", "").strip() or None,
         late_after_minutes=float(late) if late else None,
+        quarantine_retention_days=_positive_int("SA_QUARANTINE_RETENTION_DAYS", "30"),
+        mcp_host=_env("SA_MCP_HOST", "127.0.0.1"),
+        mcp_port=_positive_int("SA_MCP_PORT", "8765"),
+        mcp_statement_timeout_ms=_positive_int("SA_MCP_STATEMENT_TIMEOUT_MS", "2000"),
+        mcp_pool_size=_positive_int("SA_MCP_POOL_SIZE", "8"),
         stale_after_hours=None if _env("SA_STALE_AFTER_HOURS", "26").lower() in ("off", "none")
         else float(_env("SA_STALE_AFTER_HOURS", "26")),
     )
 
 
+def _positive_int(name: str, default: str) -> int:
+    """An integer setting that must be ≥ 1; anything else is one clear error naming the variable."""
+    text = _env(name, default)
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number ≥ 1, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number ≥ 1, got {value}")
+    return value
+
+
+def secret(name: str, settings: Settings) -> str:
+    """THE way to a secret of the warehouse (role passwords, the masking key, the MCP bearer token): the environment
+    variable `SA_<NAME>` when set (production: the deployment's environment or the Airflow secrets backend), else
+    the local store (`local_secret`), which generates it on first use.
+
+    Every such secret goes through here, so moving them to another store (e.g. Airflow's secrets backend directly)
+    is a change to this one function."""
+    from_env = os.environ.get(f"SA_{name.upper()}", "").strip()
+    return from_env or local_secret(name, settings)
+
+
 def local_secret(name: str, settings: Settings) -> str:
     """A secret generated once per checkout and kept in `.local/secrets.json` (mode 0600, never committed).
 
-    Used for the embedded server's passwords, the Airflow JWT secret and the like, so no secret lives in the repo
-    and a fresh clone needs no manual step.
+    The local store behind `secret()`; also used directly for what only the local runtime has (the embedded
+    server's superuser password, the local Airflow's keys), so no secret lives in the repo and a fresh clone needs
+    no manual step.
     """
     path = settings.secrets_file
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -202,9 +249,21 @@ def local_secret(name: str, settings: Settings) -> str:
 
 
 def role_password(role: str, settings: Settings) -> str:
-    """Password of a warehouse role: `SA_<KIND>_PASSWORD` from the environment, else a generated local secret."""
-    for kind, name in zip(("LOADER", "TRANSFORMER", "READER"), settings.roles.all(), strict=True):
+    """Password of a warehouse role: secret `<kind>_password` (env `SA_LOADER_PASSWORD`, `SA_PII_READER_PASSWORD`…)."""
+    for kind, name in settings.roles.by_kind().items():
         if name == role:
-            from_env = os.environ.get(f"SA_{kind}_PASSWORD", "").strip()
-            return from_env or local_secret(f"{kind.lower()}_password", settings)
+            return secret(f"{kind}_password", settings)
     raise ValueError(f"unknown warehouse role {role!r}; expected one of {settings.roles.all()}")
+
+
+def masking_key(settings: Settings) -> bytes:
+    """The key of the HMAC that masks PII in the `serving` views (secret `masking_key`, env `SA_MASKING_KEY`).
+
+    It lives with the role passwords. Changing it (and re-running the bootstrap) changes every masked token."""
+    return secret("masking_key", settings).encode()
+
+
+def mcp_token(settings: Settings) -> str:
+    """The bearer token the MCP server's HTTP transport requires when it listens beyond loopback (secret
+    `mcp_token`, env `SA_MCP_TOKEN`)."""
+    return secret("mcp_token", settings)

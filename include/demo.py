@@ -52,12 +52,12 @@ def _print_results(settings: Settings) -> None:
     with connect("reader", settings) as conn:
         top = conn.execute(
             "select root_cause_name, category_name, total_tickets, pct_of_period, pct_open"
-            " from marts.mart_top_root_causes where created_year = 2025 and created_month = 10"
+            " from serving.mart_top_root_causes where created_year = 2025 and created_month = 10"
             " order by total_tickets desc limit 5").fetchall()
         churn = conn.execute(
             "select as_of_date, count(*) filter (where is_churned_30d), count(*) filter (where is_churned_90d)"
-            " from marts.mart_churned_customers group by 1").fetchone()
-    print("Top 5 root causes, October 2025 (marts.mart_top_root_causes):")
+            " from serving.mart_churned_customers group by 1").fetchone()
+    print("Top 5 root causes, October 2025 (serving.mart_top_root_causes):")
     for row in top:
         print(f"  {row[0][:38]:38} {row[1][:20]:20} {row[2]:>5} tickets {row[3]:>6}% of month {row[4]:>6}% open")
     print(f"Churn as of {churn[0]}: {churn[1]:,} churned in the last 30 days, {churn[2]:,} in the last 90 days")
@@ -126,7 +126,7 @@ def _demo(settings: Settings) -> int:
     parts = settings.connection_parts()
     psql = f"psql -h {parts['host']} -p {parts['port']} -U {settings.roles.reader} {parts['dbname']}"
     where = [
-        ("marts (reader role)", f"{psql}   (password: reader_password in {settings.secrets_file})"),
+        ("serving (reader role)", f"{psql}   (password: reader_password in {settings.secrets_file})"),
         ("churn exports", f"{settings.export_root}/<as-of date>/  (CSV, Parquet, manifest.json)"),
         ("dbt docs", f"{settings.dbt_project_dir / 'target' / 'index.html'}  (or: cd dbt && dbt docs serve)"),
         ("GX data docs", str(settings.gx_root / "uncommitted" / "data_docs" / "local_site" / "index.html")),

@@ -7,7 +7,7 @@ task is a one-line change. Imports nothing heavier than the settings module (DAG
 from __future__ import annotations
 
 from include import contract
-from include.config import SCHEMA_MARTS, SCHEMA_SOURCES, get_settings
+from include.config import SCHEMA_MARTS, SCHEMA_SERVING, SCHEMA_SOURCES, get_settings
 
 EXTRACT_DAG = "support_extract"
 TRANSFORM_DAG = "support_transform"
@@ -31,7 +31,8 @@ SUMMARY_TASK = "summarize_run"
 # (`history` or the date); schedules one support_transform run per batch. Its extra also names the batch.
 VALIDATED_BATCH_ASSET = "support_analytics.validated_batch"
 BATCH_ID_EXTRA = "batch_id"
-# The dbt model whose Asset (published after its tests, partitioned by the as-of date) schedules the export.
+# The churn lists: the dbt model in `marts`, and the relation whose Asset (the `serving` view, published after the
+# mart, its tests and the `pii` variant were built; partitioned by the as-of date) schedules the export.
 CHURN_LISTS_MODEL = "churn_list_snapshots"
 
 # The churn as-of date as the transform passes it to dbt (read by the macro `churn_as_of_date`).
@@ -50,3 +51,8 @@ def source_table_uris() -> dict[str, str]:
 
 def mart_uri(model: str) -> str:
     return get_settings().table_uri(SCHEMA_MARTS, model)
+
+
+def serving_uri(relation: str) -> str:
+    """The Asset URI of a view in `serving` (named like the mart it serves)."""
+    return get_settings().table_uri(SCHEMA_SERVING, relation)

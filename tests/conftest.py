@@ -29,7 +29,9 @@ def _free_port() -> int:
 
 
 for _var in ("WAREHOUSE_URL", "WAREHOUSE_DB", "SA_ROLE_PREFIX", "AIRFLOW_HOME", "SA_LANDING_ROOT", "SA_EXPORT_ROOT",
-             "SA_EMBEDDED_PGDATA", "SA_LOADER_PASSWORD", "SA_TRANSFORMER_PASSWORD", "SA_READER_PASSWORD"):
+             "SA_EMBEDDED_PGDATA", "SA_LOADER_PASSWORD", "SA_TRANSFORMER_PASSWORD", "SA_READER_PASSWORD",
+             "SA_PII_READER_PASSWORD", "SA_MASKING_KEY", "SA_MCP_TOKEN", "SA_EXPORT_INCLUDE_PII",
+             "SA_QUARANTINE_RETENTION_DAYS"):
     os.environ.pop(_var, None)
 for _var in [v for v in os.environ if v.startswith("AIRFLOW__") or v.startswith("AIRFLOW_CONN_")]:
     os.environ.pop(_var, None)
@@ -99,6 +101,16 @@ def truncate_warehouse(settings: object) -> None:
     tables += ["audit.load_batches", "audit.quarantine", "audit.validation_results"]
     with connect("admin", settings) as conn:  # type: ignore[arg-type]
         conn.execute(f"truncate {', '.join(tables)}")
+
+
+@pytest.fixture(scope="session")
+def served(landing: object, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Marts and serving views built from the session's simulator data, in their own database (tests/served.py)."""
+    from tests.served import build_served, drop_database
+
+    settings = build_served(get_settings(), tmp_path_factory.mktemp("served"))
+    yield settings
+    drop_database(settings)
 
 
 @pytest.fixture

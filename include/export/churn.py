@@ -2,8 +2,13 @@
 
 The lists come from `marts.churn_list_snapshots` (dbt): each transform build stores its own as-of date's lists
 there, so the export of date D publishes exactly what D's build produced, even when the marts have since been rebuilt
-for a later date (a backfill runs transforms back to back). The snapshot's columns are the export's allow-list; the
-contact columns are joined by customer id and masked unless `SA_EXPORT_INCLUDE_PII=true`.
+for a later date (a backfill runs transforms back to back). The export reads them through a view that adds the
+customers' contacts (dbt macro `churn_lists_with_contacts`):
+- by default as the reader role, from `serving.churn_list_snapshots`: contacts are keyed HMAC tokens (masked in the
+  warehouse, by the one masking macro — this module never sees a raw contact);
+- with `SA_EXPORT_INCLUDE_PII=true` as the pii_reader role, from `pii.churn_list_snapshots`: raw contacts.
+Both views have the same columns: the snapshot model's select list (the export's allow-list, so a new PII column in
+the marts does not reach the files) plus customer_name, email and phone. The files hold exactly those columns.
 
 Layout under the export root (a local folder, or any fsspec URL such as `s3://bucket/prefix`):
 
@@ -32,17 +37,16 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from include import contract
-from include.config import Settings, get_settings
-from include.warehouse.connect import connect
+from psycopg import sql
 
-SOURCE = "marts.churn_list_snapshots"
-CONTACTS = "marts.mart_churned_customers"
+from include.config import SCHEMA_PII, SCHEMA_SERVING, Settings, get_settings
+from include.warehouse.connect import RoleKind, connect
+
+RELATION = "churn_list_snapshots"
 LISTS = {
     "churned_customers": "is_churned_90d (includes the 30-day churners)",
     "high_risk_customers": "churn_risk_level in (high, critical)",
 }
-PII_COLUMNS = contract.table("customers").pii  # the mart carries the customer's PII columns under the same names
 
 
 class ExportError(RuntimeError):
@@ -58,46 +62,47 @@ class ExportResult:
     seconds: float  # reading the lists and writing the files
 
 
-def mask(column: str, value: Any) -> Any:
-    """Keep a stable, non-reversible token so lists can still be joined across days without exposing PII."""
-    if value is None:
-        return None
-    token = hashlib.sha256(f"{column}:{value}".encode()).hexdigest()[:12]
-    return f"{token}@masked.invalid" if column == "email" else f"masked-{token}"
+def source(include_pii: bool) -> tuple[RoleKind, str]:
+    """Who reads the lists, and from where: the pii_reader from `pii` only when PII is to be included."""
+    return ("pii_reader", f"{SCHEMA_PII}.{RELATION}") if include_pii else ("reader", f"{SCHEMA_SERVING}.{RELATION}")
 
 
-def _resolve_as_of(conn: Any, requested: str | None) -> str:
+def _resolve_as_of(conn: Any, relation: sql.Identifier, name: str, requested: str | None) -> str:
     """The as-of date to publish: `requested` (a date) if its lists exist, else the newest one stored."""
     if requested is not None:
         day = date.fromisoformat(requested)
-        if not conn.execute(f"select exists (select from {SOURCE} where as_of_date = %s)", (day,)).fetchone()[0]:
-            raise ExportError(f"{SOURCE} holds no churn lists for {requested}: the transform for that date did not "
+        exists = sql.SQL("select exists (select from {} where as_of_date = %s)").format(relation)
+        if not conn.execute(exists, (day,)).fetchone()[0]:
+            raise ExportError(f"{name} holds no churn lists for {requested}: the transform for that date did not "
                               "succeed (or its lists are older than churn_list_retention_days)")
         return day.isoformat()
-    newest = conn.execute(f"select max(as_of_date) from {SOURCE}").fetchone()[0]
+    newest = conn.execute(sql.SQL("select max(as_of_date) from {}").format(relation)).fetchone()[0]
     if newest is None:
-        raise ExportError(f"{SOURCE} is empty: run the transform first")
+        raise ExportError(f"{name} is empty: run the transform first")
     return str(newest.isoformat())
 
 
-def _fetch_lists(as_of_date: str | None, settings: Settings) -> tuple[str, dict[str, tuple[list[str], list[Any]]]]:
+def _fetch_lists(as_of_date: str | None, include_pii: bool,
+                 settings: Settings) -> tuple[str, dict[str, tuple[list[str], list[Any]]]]:
     """The as-of date and both lists with their contacts, read in one REPEATABLE READ transaction."""
     import psycopg
 
+    role, name = source(include_pii)
+    relation = sql.Identifier(*name.split("."))
     lists: dict[str, tuple[list[str], list[Any]]] = {}
-    with connect("reader", settings) as conn:
+    with connect(role, settings) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
-            as_of = _resolve_as_of(conn, as_of_date)
-            contacts = ", ".join(f"c.{column}" for column in PII_COLUMNS)
-            for name in LISTS:
-                cur = conn.execute(
-                    f"select s.*, {contacts} from {SOURCE} s left join {CONTACTS} c on c.customer_id = s.customer_id"
-                    " where s.as_of_date = %s and s.list_name = %s order by s.estimated_clv desc, s.customer_id",
-                    (as_of, name))
-                columns = [d.name for d in cur.description or []][1:]  # all but list_name (the file says it)
-                lists[name] = (columns, [row[1:] for row in cur.fetchall()])
+            as_of = _resolve_as_of(conn, relation, name, as_of_date)
+            for list_name in LISTS:
+                cur = conn.execute(sql.SQL(
+                    "select * from {} where as_of_date = %s and list_name = %s"
+                    " order by estimated_clv desc, customer_id").format(relation), (as_of, list_name))
+                columns = [d.name for d in cur.description or []]
+                keep = [i for i, column in enumerate(columns) if column != "list_name"]  # the file name says it
+                lists[list_name] = ([columns[i] for i in keep],
+                                    [tuple(row[i] for i in keep) for row in cur.fetchall()])
     return as_of, lists
 
 
@@ -130,7 +135,7 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
     started = time.monotonic()
     settings = settings or get_settings()
     include_pii = settings.export_include_pii if include_pii is None else include_pii
-    as_of, lists = _fetch_lists(as_of_date, settings)
+    as_of, lists = _fetch_lists(as_of_date, include_pii, settings)
     fs, root = fsspec.core.url_to_fs(settings.export_root)
     final = f"{root.rstrip('/')}/{as_of}"
     staging = f"{root.rstrip('/')}/.staging-{as_of}-{uuid.uuid4().hex[:8]}"
@@ -139,9 +144,6 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
         files: dict[str, dict[str, Any]] = {}
         counts: dict[str, int] = {}
         for name, (columns, rows) in lists.items():
-            if not include_pii:
-                pii = [columns.index(c) for c in PII_COLUMNS if c in columns]
-                rows = [tuple(mask(columns[i], v) if i in pii else v for i, v in enumerate(row)) for row in rows]
             counts[name] = len(rows)
             for extension, payload in (("csv", _csv_bytes(columns, rows)), ("parquet", _parquet_bytes(columns, rows))):
                 filename = f"{name}.{extension}"
@@ -151,7 +153,7 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
                                    "format": extension}
         manifest = {
             "as_of_date": as_of,
-            "source": SOURCE,
+            "source": source(include_pii)[1],
             "generated_at": datetime.now(UTC).isoformat(),
             "pii_included": include_pii,
             "lists": LISTS,

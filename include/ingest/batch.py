@@ -24,6 +24,7 @@ from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.ingest import checks
 from include.ingest.errors import LoadError, ManifestMismatch, QuarantineThresholdExceeded
 from include.ingest.manifest import FileEntry, Manifest, read_manifest, sha256_of, verify_checksums
+from include.ingest.retention import purge_expired_quarantine
 from include.ingest.stage import check_header, copy_file, create_raw_table, stage_file
 from include.warehouse import bootstrap, locks
 from include.warehouse.connect import connect
@@ -139,6 +140,7 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
         conn.execute("select pg_advisory_xact_lock(hashtext(%s))", (f"support-analytics load {table.name}",))
         locks.hold_for_load(conn, f"load of {table.name} ({batch_id})")  # never while a dbt build runs
         conn.execute("delete from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name))
+        purge_expired_quarantine(conn, table.name, settings.quarantine_retention_days)  # raw rows hold PII
         target_was_empty = not conn.execute(sql.SQL("select exists (select from {})").format(target)).fetchone()[0]
         conn.execute(checks.create_typed_table(table))
         conn.execute("savepoint fast_path")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import html
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
 
 from include.notify.failed_checks import FailedCheck, default_manifest_path, failed_checks, from_dbt_results
+from include.notify.redact import redact
 from include.run_dates import run_date
 from include.transform.results import pull_results
 
@@ -72,7 +73,7 @@ def worked_on(context: dict[str, Any]) -> str | None:
 def _exception_text(exception: BaseException | None) -> str | None:
     if exception is None:
         return None
-    text = f"{type(exception).__name__}: {exception}"
+    text = redact(f"{type(exception).__name__}: {exception}") or ""
     return text if len(text) <= MAX_EXCEPTION_CHARS else text[:MAX_EXCEPTION_CHARS] + " … (truncated; see the log)"
 
 
@@ -94,7 +95,8 @@ def failure_alert(context: dict[str, Any]) -> Alert:
     date_worked_on = worked_on(context)
     exception = context.get("exception")
     error = exception if isinstance(exception, BaseException) else None
-    checks = tuple(failed_checks(error) or _failed_dbt_nodes(ti))
+    # Database errors quote the data they choke on (a failing row, a duplicate key): never into an alert.
+    checks = tuple(replace(c, detail=redact(c.detail)) for c in failed_checks(error) or _failed_dbt_nodes(ti))
     tries = getattr(ti, "max_tries", None)
     try_text = f"{ti.try_number} of {tries + 1}" if isinstance(tries, int) else str(ti.try_number)
     date_text = date_worked_on or (_iso(logical) or "—")
@@ -113,7 +115,7 @@ def failure_alert(context: dict[str, Any]) -> Alert:
         subject=f"{PREFIX} FAILED {ti.dag_id}.{ti.task_id} for {date_text} (try {try_text}): {what}",
         headline=f"Task {ti.task_id} of {ti.dag_id} failed for {date_text} after try {try_text}.",
         facts=tuple(facts),
-        exception=_exception_text(error) or (str(exception) if exception else None),
+        exception=_exception_text(error) or (redact(str(exception)) if exception else None),
         checks=checks,
         link=ti.log_url,
         advice="See the DAG's docs in the UI and the README run-book (“What a failure means”); fix the cause, "

@@ -25,7 +25,6 @@ DATASOURCE = "warehouse"
 CONNECTION_VAR = "SA_GX_WAREHOUSE_URL"
 SCOPES = ("batch", "table")
 BATCH_COLUMN = "_batch_id"
-RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
 
 
 class ProjectDrift(RuntimeError):
@@ -160,13 +159,13 @@ def checkpoint_name(table: str, scope: str) -> str:
     return f"{table}.{scope}"
 
 
-def _checkpoint(context: FileDataContext, name: str, definition: Any) -> Any:
+def _checkpoint(context: FileDataContext, name: str, definition: Any, result_format: dict[str, Any]) -> Any:
     from great_expectations.exceptions import DataContextError
 
     import great_expectations as gx
 
     # No data-docs action: `validate.validate_batch` builds the docs once, for just the new results.
-    wanted = gx.Checkpoint(name=name, validation_definitions=[definition], actions=[], result_format=RESULT_FORMAT)
+    wanted = gx.Checkpoint(name=name, validation_definitions=[definition], actions=[], result_format=result_format)
     try:
         checkpoint = context.checkpoints.get(name)
     except DataContextError:  # missing
@@ -192,5 +191,5 @@ def ensure_project(settings: Settings | None = None) -> FileDataContext:
             suite = _suite(context, table, scope)
             name = suites.suite_name(table.name, scope)
             definition = _validation_definition(context, name, batch_definition, suite)
-            _checkpoint(context, checkpoint_name(table.name, scope), definition)
+            _checkpoint(context, checkpoint_name(table.name, scope), definition, suites.result_format(table))
     return context

@@ -7,6 +7,11 @@ Two suites per source table:
 - `<table>.table` validates the whole table: primary key unique and not null, no orphan foreign keys.
 
 Values only known at run time come in as expectation parameters (see `run_parameters` in `validate.py`).
+
+PII (the contract's `Table.pii` columns) never leaves the warehouse through the gate: GX reads no value at all out of
+a table with PII columns (`result_format`), and a PII column may only carry expectations about its values one by one
+(`expect_column_values_to_*`), whose results are counts — never a column aggregate, whose observed value would be a
+value of the column (a max e-mail address, a most common name).
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ GX_TYPES = {
     "integer": "INTEGER",
 }
 
+RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
+PII_RESULT_FORMAT: dict[str, Any] = {**RESULT_FORMAT, "exclude_unexpected_values": True}
+PII_SAFE_PREFIX = "expect_column_values_to_"  # per-value expectations: their results on a PII column are counts
+
 EXPECTED_ROWS = "expected_rows"
 FRESH_FROM = "fresh_from"
 FRESH_UNTIL = "fresh_until"
@@ -33,6 +42,25 @@ FRESH_UNTIL = "fresh_until"
 
 def suite_name(table: str, scope: str) -> str:
     return f"{table}.{scope}"
+
+
+def result_format(table: contract.Table) -> dict[str, Any]:
+    """What GX returns per expectation for `table`'s checkpoints: counts and up to 5 unexpected values — or, for a
+    table with PII columns, counts only (GX then fetches no value, so neither `audit.validation_results`, the data
+    docs nor an alert can show one; the other columns of that table lose their samples too: GX sets the format per
+    checkpoint, not per expectation)."""
+    return dict(PII_RESULT_FORMAT if table.pii else RESULT_FORMAT)
+
+
+def _check_pii_columns(table: contract.Table, expectations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Refuse an expectation on a PII column whose result could carry one of its values."""
+    for expectation in expectations:
+        kwargs = expectation["kwargs"]
+        touched = sorted({kwargs.get("column"), kwargs.get("column_A"), kwargs.get("column_B")} & set(table.pii))
+        if touched and not expectation["type"].startswith(PII_SAFE_PREFIX):
+            raise ValueError(f"{expectation['type']} on {table.name}.{', '.join(touched)}: a PII column may only have "
+                             f"{PII_SAFE_PREFIX}* expectations (an aggregate's observed value would be a raw value)")
+    return expectations
 
 
 def _orphan_query(table: contract.Table, column: contract.Column) -> str:
@@ -70,6 +98,9 @@ def batch_expectations(table: contract.Table) -> list[dict[str, Any]]:
         if col.allowed:
             out.append({"type": "expect_column_values_to_be_in_set",
                         "kwargs": {"column": col.name, "value_set": list(col.allowed)}})
+        if col.pattern:
+            out.append({"type": "expect_column_values_to_match_regex",
+                        "kwargs": {"column": col.name, "regex": col.pattern}})
         if col.min_value is not None or col.max_value is not None:
             out.append({"type": "expect_column_values_to_be_between",
                         "kwargs": {"column": col.name, "min_value": col.min_value, "max_value": col.max_value}})
@@ -93,7 +124,7 @@ def batch_expectations(table: contract.Table) -> list[dict[str, Any]]:
                        "max_value": {"$PARAMETER": FRESH_UNTIL}},
             "meta": {"check": "freshness: every row of a day's batch changed on that day"},
         })
-    return out
+    return _check_pii_columns(table, out)
 
 
 def table_expectations(table: contract.Table) -> list[dict[str, Any]]:
@@ -103,4 +134,4 @@ def table_expectations(table: contract.Table) -> list[dict[str, Any]]:
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": table.primary_key}},
     ]
     out.extend(_orphan_expectation(table, col) for col in table.foreign_keys)
-    return out
+    return _check_pii_columns(table, out)

@@ -3,6 +3,10 @@ data docs rebuilt, and a `ValidationFailed` naming every failed expectation (tab
 
 `checkpoint.run()` does not raise when expectations fail or when an expectation itself errors: both are read from
 the results here (`success` and `exception_info`), so neither can slip through.
+
+No raw PII leaves through here: for a table with PII columns GX returns no values (`suites.result_format`), no row
+sample is fetched either, and the failure message says the values were withheld — the message is what the alert and
+`audit.validation_results` carry.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class ExpectationOutcome:
     unexpected_sample: list[Any]
     observed_value: Any
     exception: str | None
+    values_withheld: bool = False  # the table has PII columns: no sample values, counts only
 
     def describe(self, table: str) -> str:
         where = f"{table}.{self.column}" if self.column else table
@@ -47,7 +52,8 @@ class ExpectationOutcome:
             return f"{text}: error {self.exception}"
         if self.unexpected_count:
             sample = ", ".join(repr(v) for v in self.unexpected_sample[:5])
-            text += f": {self.unexpected_count} unexpected" + (f" (e.g. {sample})" if sample else "")
+            text += f": {self.unexpected_count} unexpected" + (
+                f" (e.g. {sample})" if sample else " (values withheld: PII table)" if self.values_withheld else "")
         elif self.observed_value is not None:
             text += f": observed {self.observed_value}"
         return text
@@ -98,10 +104,11 @@ def _exception_message(info: dict[str, Any]) -> str | None:
     return None
 
 
-def _outcome(suite: str, result: Any) -> ExpectationOutcome:
+def _outcome(suite: str, result: Any, table: contract.Table) -> ExpectationOutcome:
     config = result.expectation_config
     details = result.result or {}
     exception = _exception_message(result.exception_info or {})
+    withheld = bool(table.pii)
     return ExpectationOutcome(
         suite=suite,
         expectation=config.type,
@@ -109,10 +116,11 @@ def _outcome(suite: str, result: Any) -> ExpectationOutcome:
         or ",".join(filter(None, [config.kwargs.get("column_A"), config.kwargs.get("column_B")])) or None,
         success=bool(result.success) and exception is None,
         unexpected_count=details.get("unexpected_count"),
-        unexpected_sample=list(details.get("partial_unexpected_list") or details.get("details", {}).get(
-            "unexpected_rows", []) or [])[:5],
+        unexpected_sample=[] if withheld else list(details.get("partial_unexpected_list") or details.get(
+            "details", {}).get("unexpected_rows", []) or [])[:5],
         observed_value=details.get("observed_value"),
         exception=exception,
+        values_withheld=withheld,
     )
 
 
@@ -173,8 +181,9 @@ def _run_table(context: Any, batch_id: str, table: contract.Table, settings: Set
         for result_id, validation in result.run_results.items():
             result_ids.append(result_id)
             for expectation_result in validation.results:
-                outcome = _outcome(validation.suite_name, expectation_result)
-                if not outcome.success and outcome.expectation == "unexpected_rows_expectation":
+                outcome = _outcome(validation.suite_name, expectation_result, table)
+                if (not outcome.success and outcome.expectation == "unexpected_rows_expectation"
+                        and not outcome.values_withheld):
                     query = expectation_result.expectation_config.kwargs["unexpected_rows_query"]
                     outcome = _with_row_sample(outcome, query, table, batch_parameters, settings)
                 outcomes.append(outcome)

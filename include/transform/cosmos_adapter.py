@@ -151,7 +151,8 @@ def _finish_graph(dag: Any) -> None:
             producer >> sensor
             sensor.trigger_rule = "all_done"
         node = dag.dbt_graph.filtered_nodes[sensor.model_unique_id]  # A3, A7
-        uri = settings.table_uri(node.config.get("schema") or SCHEMA_STAGING, sensor.task_id)
+        relation = node.config.get("alias") or sensor.task_id  # serving views are aliased to their mart's name
+        uri = settings.table_uri(node.config.get("schema") or SCHEMA_STAGING, relation)
         sensor.outlets = [*sensor.outlets, Asset(uri)]
 
 

@@ -14,7 +14,8 @@ from include.config import Settings, get_settings, role_password
 
 
 def dbt_env(settings: Settings | None = None, role: str = "transformer") -> dict[str, str]:
-    """`SA_DBT_*` variables for `dbt/profiles.yml` (connecting as the transformer role by default)."""
+    """`SA_DBT_*` variables for `dbt/profiles.yml` (connecting as the transformer role by default), plus the role
+    names `dbt_project.yml` grants the `serving` and `pii` views to (re-applied on every build)."""
     settings = settings or get_settings()
     parts = settings.connection_parts()
     user = getattr(settings.roles, role)
@@ -24,6 +25,8 @@ def dbt_env(settings: Settings | None = None, role: str = "transformer") -> dict
         "SA_DBT_DBNAME": str(parts["dbname"]),
         "SA_DBT_USER": user,
         "SA_DBT_PASSWORD": role_password(user, settings),
+        "SA_DBT_READER_ROLE": settings.roles.reader,
+        "SA_DBT_PII_READER_ROLE": settings.roles.pii_reader,
         "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
         "DBT_PROJECT_DIR": str(settings.dbt_project_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

@@ -11,15 +11,17 @@ within a process with a lock.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from include.config import Settings, get_settings
-from include.transform.dbt_env import apply_dbt_env
+from include.transform.dbt_env import dbt_env
 
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error"})
 _INVOCATION_LOCK = threading.Lock()
@@ -110,6 +112,24 @@ def _node_results(result: Any) -> tuple[NodeResult, ...]:
     return tuple(nodes)
 
 
+@contextmanager
+def _profile_env(settings: Settings) -> Iterator[None]:
+    """The profile variables of `settings` for one invocation, then the process's own back: a run against another
+    database (a test's, a benchmark's) must not leave later dbt runs — Cosmos' subprocesses inherit this
+    environment — pointing at it."""
+    wanted = dbt_env(settings)
+    before = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_dbt(
     args: list[str],
     settings: Settings | None = None,
@@ -128,8 +148,7 @@ def run_dbt(
 
     settings = settings or get_settings()
     full = _with_paths(args, settings, target_path, log_path)
-    with _INVOCATION_LOCK:
-        apply_dbt_env(settings)
+    with _INVOCATION_LOCK, _profile_env(settings):
         started = time.perf_counter()
         outcome = dbtRunner().invoke(full)
         seconds = time.perf_counter() - started

@@ -1,13 +1,18 @@
-"""Create (idempotently) the warehouse database, its schemas, the three least-privilege roles and the tables.
+"""Create (idempotently) the warehouse database, its schemas, the four least-privilege roles and the tables.
 
 Privileges, by design:
 - loader      — owns `analytics` (source tables) and `audit` (load log, quarantine, validation results).
-- transformer — reads `analytics`, owns what it builds in `staging` and `marts`; cannot write `analytics`/`audit`.
-- reader      — reads `marts` only (exports, MCP server); no access to `analytics` (PII) or `staging`.
+- transformer — reads `analytics` and the masking key (`private`), owns what it builds in `staging`, `marts`,
+                `serving` and `pii`; cannot write `analytics`/`audit`.
+- reader      — reads the `serving` views only (exports, MCP server): the marts with contacts masked, the churn lists,
+                the marts' build stamp and `serving.pipeline_status`; nothing in `analytics`, `staging`, `marts`,
+                `audit` (the quarantine keeps raw rows) or `private`. dbt grants it each `serving` view on every build.
+- pii_reader  — reads `pii.churn_list_snapshots` only (the churn export with SA_EXPORT_INCLUDE_PII=true).
 Nobody else may connect to the warehouse database.
 
-Running the bootstrap again changes nothing that exists, re-applies grants and resets role passwords to the
-configured ones (so rotating `SA_*_PASSWORD` is a re-run).
+Running the bootstrap again changes nothing that exists, re-applies grants (taking back what an earlier version
+granted, such as the reader's access to `marts`), resets role passwords to the configured ones (so rotating
+`SA_*_PASSWORD` is a re-run) and stores the current masking key (so is rotating `SA_MASKING_KEY`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ from include.config import (
     ALL_SCHEMAS,
     SCHEMA_AUDIT,
     SCHEMA_MARTS,
+    SCHEMA_PII,
+    SCHEMA_PRIVATE,
+    SCHEMA_SERVING,
     SCHEMA_SOURCES,
     SCHEMA_STAGING,
     Settings,
@@ -29,6 +37,8 @@ from include.config import (
     role_password,
 )
 from include.warehouse.connect import connect
+from include.warehouse.masking import TABLE as MASKING_KEY_TABLE
+from include.warehouse.masking import install_masking_key
 
 SQL_DIR = Path(__file__).parent / "sql"
 
@@ -114,28 +124,39 @@ def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> boo
 
 
 def _grants(settings: Settings) -> list[sql.Composable]:
-    loader, transformer, reader = (_ident(r) for r in settings.roles.all())
+    loader, transformer, reader, pii_reader = (_ident(r) for r in settings.roles.all())
     db = _ident(settings.warehouse_db)
     src, stg, marts, audit = (_ident(s) for s in (SCHEMA_SOURCES, SCHEMA_STAGING, SCHEMA_MARTS, SCHEMA_AUDIT))
+    serving, pii, private = (_ident(s) for s in (SCHEMA_SERVING, SCHEMA_PII, SCHEMA_PRIVATE))
     q = sql.SQL
     return [
         q("revoke all on database {} from public").format(db),
         q("grant connect, temporary on database {} to {}, {}, {}").format(db, loader, transformer, reader),
+        q("grant connect on database {} to {}").format(db, pii_reader),
         q("revoke all on schema public from public"),
         q("alter schema {} owner to {}").format(src, loader),
         q("alter schema {} owner to {}").format(audit, loader),
         q("alter schema {} owner to {}").format(stg, transformer),
         q("alter schema {} owner to {}").format(marts, transformer),
+        q("alter schema {} owner to {}").format(serving, transformer),
+        q("alter schema {} owner to {}").format(pii, transformer),
         q("grant usage on schema {} to {}").format(src, transformer),
         q("grant select on all tables in schema {} to {}").format(src, transformer),
         q("alter default privileges for role {} in schema {} grant select on tables to {}").format(
             loader, src, transformer
         ),
-        q("grant usage on schema {} to {}").format(marts, reader),
-        q("grant select on all tables in schema {} to {}").format(marts, reader),
-        q("alter default privileges for role {} in schema {} grant select on tables to {}").format(
+        # The reader sees `serving` only: an earlier version let it read the raw marts — take that back.
+        q("revoke all on schema {} from {}").format(marts, reader),
+        q("revoke all on all tables in schema {} from {}").format(marts, reader),
+        q("alter default privileges for role {} in schema {} revoke select on tables from {}").format(
             transformer, marts, reader
         ),
+        q("grant usage on schema {} to {}").format(serving, reader),  # each view: dbt's `grants`, every build
+        q("grant usage on schema {} to {}").format(pii, pii_reader),  # its one view: dbt's `grants`, every build
+        # The masking key: the transformer reads it (as owner of the serving views that HMAC with it), nobody else.
+        q("revoke all on schema {} from public").format(private),
+        q("grant usage on schema {} to {}").format(private, transformer),
+        q("grant select on {} to {}").format(_ident(SCHEMA_PRIVATE, MASKING_KEY_TABLE), transformer),
     ]
 
 
@@ -167,6 +188,8 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         _ensure_roles(conn, settings)
         for schema in ALL_SCHEMAS:
             conn.execute(sql.SQL("create schema if not exists {}").format(_ident(schema)))
+        if install_masking_key(conn, settings):
+            created.append(f"masking key in {SCHEMA_PRIVATE}.{MASKING_KEY_TABLE}")
         for statement in _grants(settings):
             conn.execute(statement)
         # Tables are created as the loader so that it owns them (and default privileges apply).
@@ -180,4 +203,14 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)
         conn.execute("reset role")
+        _pipeline_status_view(conn, settings)
     return created
+
+
+def _pipeline_status_view(conn: psycopg.Connection, settings: Settings) -> None:
+    """`serving.pipeline_status` over `audit`, owned by the loader (whose rights it reads audit with) and readable
+    by the reader. Created here as the superuser, because the loader has no right to create in `serving`."""
+    view = _ident(SCHEMA_SERVING, "pipeline_status")
+    conn.execute((SQL_DIR / "pipeline_status.sql").read_text())
+    conn.execute(sql.SQL("alter view {} owner to {}").format(view, _ident(settings.roles.loader)))
+    conn.execute(sql.SQL("grant select on {} to {}").format(view, _ident(settings.roles.reader)))

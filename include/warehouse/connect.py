@@ -10,7 +10,7 @@ from include.config import Settings, get_settings
 if TYPE_CHECKING:
     import psycopg
 
-RoleKind = Literal["admin", "loader", "transformer", "reader"]
+RoleKind = Literal["admin", "loader", "transformer", "reader", "pii_reader"]
 
 
 def connect(kind: RoleKind = "loader", settings: Settings | None = None, *, autocommit: bool = False,

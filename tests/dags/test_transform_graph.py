@@ -7,12 +7,23 @@ from pathlib import Path
 import pytest
 
 from include.pipeline import DBT_PRODUCER_TASK as PRODUCER_TASK_ID
-from include.pipeline import mart_uri
+from include.pipeline import mart_uri, serving_uri
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_products", "stg_tickets",
           "stg_ticket_categories", "stg_root_causes", "mart_ticket_analytics", "mart_top_root_causes",
-          "mart_churned_customers", "churn_list_snapshots"}
+          "mart_churned_customers", "churn_list_snapshots", "mart_root_causes_by_period", "mart_tickets_by_day",
+          "mart_churn_summary"}
+# The views over the marts (dbt/models/serving, pii), named by their relation (the mart's name) in their Asset.
+VIEWS = {"serving_mart_ticket_analytics": "mart_ticket_analytics",
+         "serving_mart_top_root_causes": "mart_top_root_causes",
+         "serving_mart_churned_customers": "mart_churned_customers",
+         "serving_churn_list_snapshots": "churn_list_snapshots",
+         "serving_marts_build": "marts_build",
+         "serving_mart_root_causes_by_period": "mart_root_causes_by_period",
+         "serving_mart_tickets_by_day": "mart_tickets_by_day",
+         "serving_mart_churn_summary": "mart_churn_summary",
+         "pii_churn_list_snapshots": "churn_list_snapshots"}
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +34,7 @@ def transform():  # type: ignore[no-untyped-def]
 
 
 def test_one_build_then_one_task_per_model(transform) -> None:  # type: ignore[no-untyped-def]
-    assert {t.task_id for t in transform.tasks} == MODELS | {PRODUCER_TASK_ID, "summarize_run"}
+    assert {t.task_id for t in transform.tasks} == MODELS | set(VIEWS) | {PRODUCER_TASK_ID, "summarize_run"}
     producer = transform.get_task(PRODUCER_TASK_ID)
     assert producer.base_cmd == ["build"] and producer.retries == 0
     roots = {t.task_id for t in transform.tasks if t.upstream_task_ids == {PRODUCER_TASK_ID}}
@@ -33,7 +44,9 @@ def test_one_build_then_one_task_per_model(transform) -> None:  # type: ignore[n
     marts = transform.get_task("mart_churned_customers")
     assert marts.upstream_task_ids == {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_tickets"}
     assert transform.get_task("churn_list_snapshots").upstream_task_ids == {"mart_churned_customers"}
-    assert all(transform.get_task(m).retries == 0 for m in MODELS)
+    assert transform.get_task("serving_churn_list_snapshots").upstream_task_ids == {
+        "churn_list_snapshots", "mart_churned_customers", "pii_churn_list_snapshots"}  # the export's trigger: last
+    assert all(transform.get_task(m).retries == 0 for m in MODELS | set(VIEWS))
 
 
 def test_each_model_publishes_its_asset_from_the_task_that_saw_its_tests(transform) -> None:  # type: ignore[no-untyped-def]
@@ -42,6 +55,10 @@ def test_each_model_publishes_its_asset_from_the_task_that_saw_its_tests(transfo
         assert task.is_test_sensor, f"{model}: its task must wait for the model's tests"
         assert [a.uri for a in task.outlets] == [mart_uri(model) if not model.startswith("stg_")
                                                   else mart_uri(model).replace("/marts/", "/staging/")]
+    for view, relation in VIEWS.items():
+        uri = serving_uri(relation) if view.startswith("serving_") else serving_uri(relation).replace("/serving/",
+                                                                                                       "/pii/")
+        assert [a.uri for a in transform.get_task(view).outlets] == [uri], view
     assert transform.get_task(PRODUCER_TASK_ID).outlets == []
 
 

@@ -11,7 +11,7 @@ import pendulum
 import pytest
 
 from include.config import get_settings
-from include.pipeline import VALIDATED_BATCH_ASSET, mart_uri
+from include.pipeline import VALIDATED_BATCH_ASSET, mart_uri, serving_uri
 from include.warehouse.connect import connect
 from tests.airflow_helpers import delete_orphan_ticket, insert_orphan_ticket, load_dag, task_states
 
@@ -22,27 +22,27 @@ DAY = pendulum.datetime(2025, 11, 1, 2, tz="UTC")
 SPEC_QUERIES = {
     "top_root_causes": """
         SELECT root_cause_name, category_name, total_tickets, pct_of_period, pct_open
-        FROM marts.mart_top_root_causes
+        FROM serving.mart_top_root_causes
         WHERE created_year = 2025 AND created_month = 10
         ORDER BY total_tickets DESC
         LIMIT 5""",
     "v12_by_product": """
-        SELECT * FROM marts.mart_ticket_analytics
+        SELECT * FROM serving.mart_ticket_analytics
         WHERE is_v12_related = true
         AND product_type = 'Digital Lending'""",
     "premium_churned": """
-        SELECT * FROM marts.mart_churned_customers
+        SELECT * FROM serving.mart_churned_customers
         WHERE customer_segment = 'Premium'
         AND is_churned_30d = true
         ORDER BY estimated_clv DESC""",
     "v12_impact": """
         SELECT product_type, COUNT(*) as v12_tickets, AVG(resolution_time_hours) as avg_resolution
-        FROM marts.mart_ticket_analytics
+        FROM serving.mart_ticket_analytics
         WHERE is_v12_related = true
         GROUP BY product_type""",
     "clv_at_risk": """
         SELECT customer_segment, COUNT(*) as at_risk_customers, SUM(estimated_clv) as clv_at_risk
-        FROM marts.mart_churned_customers
+        FROM serving.mart_churned_customers
         WHERE churn_risk_level IN ('high', 'critical')
         GROUP BY customer_segment""",
 }
@@ -81,16 +81,18 @@ def test_transform_builds_every_model_with_its_tests(chain) -> None:  # type: ig
     assert states["dbt_producer_watcher"] == "success"
     assert {"stg_tickets", "mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customers"} <= set(states)
     with connect("reader", settings) as conn:
-        tickets = conn.execute("select count(*) from marts.mart_ticket_analytics").fetchone()[0]
-        as_of = conn.execute("select distinct as_of_date from marts.mart_churned_customers").fetchall()
+        tickets = conn.execute("select count(*) from serving.mart_ticket_analytics").fetchone()[0]
+        as_of = conn.execute("select distinct as_of_date from serving.mart_churned_customers").fetchall()
+        built = conn.execute("select as_of_date from serving.marts_build").fetchall()
     with connect("admin", settings) as conn:
         landed = conn.execute("select count(*) from analytics.support_tickets").fetchone()[0]
     assert tickets == landed > 10_000
-    assert [str(r[0]) for r in as_of] == ["2025-11-01"]
+    assert [str(r[0]) for r in as_of] == [str(r[0]) for r in built] == ["2025-11-01"]
     assert _asset_events(settings, mart_uri("mart_churned_customers")) >= 1
+    assert _asset_events(settings, serving_uri("churn_list_snapshots")) >= 1  # what schedules the export
 
 
-def test_the_spec_sample_queries_answer_verbatim(chain) -> None:  # type: ignore[no-untyped-def]
+def test_the_spec_sample_queries_answer_on_serving(chain) -> None:  # type: ignore[no-untyped-def]
     settings = chain[0]
     with connect("reader", settings) as conn:
         answers = {name: conn.execute(query).fetchall() for name, query in SPEC_QUERIES.items()}
@@ -106,11 +108,11 @@ def test_export_writes_both_lists_with_a_manifest_that_matches(chain) -> None:  
     assert export.state == "success", task_states(export)
     folder = Path(settings.export_root) / "2025-11-01"
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["as_of_date"] == "2025-11-01" and manifest["source"] == "marts.churn_list_snapshots"
+    assert manifest["as_of_date"] == "2025-11-01" and manifest["source"] == "serving.churn_list_snapshots"
     with connect("reader", settings) as conn:
-        churned = conn.execute("select count(*) from marts.mart_churned_customers where is_churned_90d"
+        churned = conn.execute("select count(*) from serving.mart_churned_customers where is_churned_90d"
                                ).fetchone()[0]
-        high = conn.execute("select count(*) from marts.mart_churned_customers"
+        high = conn.execute("select count(*) from serving.mart_churned_customers"
                             " where churn_risk_level in ('high', 'critical')").fetchone()[0]
     expected = {"churned_customers": churned, "high_risk_customers": high}
     for filename, entry in manifest["files"].items():

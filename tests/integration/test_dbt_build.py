@@ -1,5 +1,5 @@
 """dbt on real PostgreSQL (the embedded server) with simulator data at scale 1: the build, the marts, the spec's
-sample queries, grants, and churn evaluated as of a date.
+sample queries (verbatim on `marts`, and as the reader on `serving`), grants, and churn evaluated as of a date.
 
 The module works in its own database (`sa_dbt_clean`) and its own landing root, so other modules that truncate or
 load the default test warehouse never see or disturb it. The sequence, run once by the module fixture:
@@ -33,6 +33,10 @@ DATABASE = "sa_dbt_clean"
 DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(7)]
 AS_OF = "2025-11-01"
 MARTS = ("mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customers")
+SNAPSHOTS = ("churn_list_snapshots",)
+AGGREGATES = ("mart_root_causes_by_period", "mart_tickets_by_day", "mart_churn_summary")  # for the MCP tools
+SERVING_VIEWS = (*MARTS, *SNAPSHOTS, *AGGREGATES)  # the reader's views, named like the marts they serve
+SERVING_MODELS = {f"serving_{name}" for name in (*SERVING_VIEWS, "marts_build")} | {"pii_churn_list_snapshots"}
 STAGING = ("stg_tickets", "stg_customers", "stg_products", "stg_customer_products", "stg_ticket_categories",
            "stg_root_causes", "stg_customer_logins")
 
@@ -125,7 +129,7 @@ def fingerprint(settings: Settings, columns: tuple[str, ...] | None = None) -> s
         ).fetchone()[0]
 
 
-def query(settings: Settings, sql: str, kind: str = "reader") -> list[tuple]:
+def query(settings: Settings, sql: str, kind: str = "transformer") -> list[tuple]:
     with connect(kind, settings) as conn:  # type: ignore[arg-type]
         return conn.execute(sql).fetchall()
 
@@ -165,7 +169,8 @@ def test_build_passes_every_model_and_test(built: Scenario) -> None:
     by_type: dict[str, list[str]] = {}
     for node in result.nodes:
         by_type.setdefault(node.resource_type, []).append(node.status)
-    assert by_type["model"] == ["success"] * 10
+    assert by_type["model"] == ["success"] * (len(STAGING) + len(MARTS) + len(SNAPSHOTS) + len(AGGREGATES)
+                                              + len(SERVING_MODELS))
     assert len(by_type["test"]) >= 50 and set(by_type["test"]) == {"pass"}
     assert len(by_type["unit_test"]) >= 6 and set(by_type["unit_test"]) == {"pass"}
     singular = {n.name for n in result.nodes if n.name.startswith("assert_")}
@@ -174,14 +179,34 @@ def test_build_passes_every_model_and_test(built: Scenario) -> None:
             "assert_actual_resolution_hours_not_negative"} <= singular
 
 
-def test_models_land_exactly_in_staging_and_marts(built: Scenario) -> None:
+def test_models_land_exactly_in_their_schemas(built: Scenario) -> None:
     rows = query(built.settings, "select table_schema, table_name, table_type from information_schema.tables "
-                 "where table_schema not in ('pg_catalog', 'information_schema', 'analytics', 'audit')", "admin")
+                 "where table_schema not in ('pg_catalog', 'information_schema', 'analytics', 'audit', 'private')",
+                 "admin")
     found = {(schema, name): kind for schema, name, kind in rows}
-    assert {name for (schema, name) in found if schema == "marts"} == set(MARTS)
+    assert {name for (schema, name) in found if schema == "marts"} == {*MARTS, *SNAPSHOTS, *AGGREGATES}
     assert {name for (schema, name) in found if schema == "staging"} == set(STAGING)
-    assert all(found[("marts", m)] == "BASE TABLE" for m in MARTS)
+    assert {name for (schema, name) in found if schema == "serving"} == {*SERVING_VIEWS, "marts_build",
+                                                                        "pipeline_status"}
+    assert {name for (schema, name) in found if schema == "pii"} == set(SNAPSHOTS)
+    assert all(found[("marts", m)] == "BASE TABLE" for m in (*MARTS, *SNAPSHOTS, *AGGREGATES))
     assert all(found[("staging", s)] == "VIEW" for s in STAGING)
+    assert all(found[("serving", v)] == "VIEW" for v in SERVING_VIEWS)
+    assert found[("serving", "marts_build")] == "BASE TABLE" and found[("pii", "churn_list_snapshots")] == "VIEW"
+
+
+def test_serving_views_have_their_marts_columns(built: Scenario) -> None:
+    """Same names, same order: the spec's queries run on `serving` as written for `marts`."""
+    def columns(schema: str, name: str) -> list[str]:
+        return [r[0] for r in query(built.settings, "select column_name from information_schema.columns where "
+                                    f"table_schema = '{schema}' and table_name = '{name}' order by ordinal_position",
+                                    "admin")]
+
+    for mart in (*MARTS, *AGGREGATES):
+        assert columns("serving", mart) == columns("marts", mart), mart
+    lists = columns("marts", "churn_list_snapshots")
+    assert columns("serving", "churn_list_snapshots") == columns("pii", "churn_list_snapshots") == [
+        *lists, "customer_name", "email", "phone"]
 
 
 def test_ticket_mart_has_one_row_per_ticket_with_dimensions(built: Scenario) -> None:
@@ -212,7 +237,7 @@ def test_v12_flag_marks_the_regression_after_the_release(built: Scenario) -> Non
 
 
 def test_spec_sample_queries_return_sensible_rows(built: Scenario) -> None:
-    results = {name: query(built.settings, sql) for name, sql in SPEC_QUERIES.items()}
+    results = {name: query(built.settings, sql, "transformer") for name, sql in SPEC_QUERIES.items()}
     assert all(results.values()), {name: len(rows) for name, rows in results.items()}
 
     top = results["1 top root causes"]
@@ -234,17 +259,35 @@ def test_spec_sample_queries_return_sensible_rows(built: Scenario) -> None:
 
     premium = results["5 Premium churned in last 30 days"]
     assert 50 < len(premium) < 600
-    with connect("reader", built.settings) as conn:
+    with connect("transformer", built.settings) as conn:
         cols = [d.name for d in conn.execute(SPEC_QUERIES["5 Premium churned in last 30 days"]).description]
     clv = [row[cols.index("estimated_clv")] for row in premium]
     assert clv == sorted(clv, reverse=True)
 
 
-def test_reader_can_select_every_mart_but_not_staging(built: Scenario) -> None:
-    for mart in MARTS:
-        assert query(built.settings, f"select count(*) from marts.{mart}")[0][0] > 0
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        query(built.settings, "select * from staging.stg_tickets limit 1")
+def test_spec_sample_queries_answer_the_same_for_the_reader_on_serving(built: Scenario) -> None:
+    """The reader runs the spec's queries with `marts.` read as `serving.`: the same answers, contacts masked."""
+    for name, sql in SPEC_QUERIES.items():
+        raw = query(built.settings, sql, "transformer")
+        served = query(built.settings, sql.replace("marts.", "serving."), "reader")
+        if name.startswith("5 "):  # select *: everything equal but customer_name, email, phone (columns 2-4)
+            assert sorted(r[:1] + r[4:] for r in served) == sorted(r[:1] + r[4:] for r in raw)
+            assert all(r[1].startswith("masked-") and r[2].endswith("@masked.invalid") for r in served)
+            assert not {r[2] for r in served} & {r[2] for r in raw}
+        else:
+            assert sorted(served) == sorted(raw), name
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            query(built.settings, sql, "reader")
+
+
+def test_reader_reads_serving_but_nothing_raw(built: Scenario) -> None:
+    for view in (*SERVING_VIEWS, "marts_build", "pipeline_status"):
+        query(built.settings, f"select * from serving.{view} limit 1", "reader")
+    for relation in (*(f"marts.{m}" for m in (*MARTS, *SNAPSHOTS, *AGGREGATES)), "staging.stg_tickets",
+                     "staging.stg_customers",
+                     "analytics.customers", "audit.quarantine", "private.masking_key", "pii.churn_list_snapshots"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            query(built.settings, f"select * from {relation} limit 1", "reader")
 
 
 def test_period_percentages_sum_to_100(built: Scenario) -> None:
@@ -312,9 +355,10 @@ def test_parse_writes_the_manifest_without_a_database(built: Scenario, tmp_path:
     unreachable = replace(built.settings, embedded_port=1)  # nothing listens there: parse must not connect
     manifest = json.loads(build_manifest(unreachable, target_path=tmp_path / "target").read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    assert set(MARTS) | set(STAGING) == models
-    exposures = {e["name"]: e["depends_on"]["nodes"] for e in manifest["exposures"].values()}
-    assert exposures["support_churn_export"] == ["model.support_analytics.mart_churned_customers"]
-    assert exposures["mcp_kpi_top_root_causes"] == ["model.support_analytics.mart_top_root_causes"]
+    assert {*MARTS, *SNAPSHOTS, *AGGREGATES, *STAGING} | SERVING_MODELS == models
+    exposures = {e["name"]: set(e["depends_on"]["nodes"]) for e in manifest["exposures"].values()}
+    assert exposures["support_churn_export"] == {"model.support_analytics.serving_churn_list_snapshots",
+                                                 "model.support_analytics.pii_churn_list_snapshots"}
+    assert "model.support_analytics.serving_mart_top_root_causes" in exposures["mcp_kpi_top_root_causes"]
     contracted = {n["name"] for n in manifest["nodes"].values() if n["config"].get("contract", {}).get("enforced")}
-    assert contracted == set(MARTS)
+    assert contracted == {*MARTS, *SNAPSHOTS, *AGGREGATES, "serving_marts_build"}

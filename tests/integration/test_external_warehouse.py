@@ -26,19 +26,23 @@ def external(monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Settings]:
 
 def test_bootstrap_on_external_server(external: Settings) -> None:
     assert not external.is_embedded
-    assert bootstrap.bootstrap(external) == [f"database {external.warehouse_db}"]
+    assert bootstrap.bootstrap(external) == [f"database {external.warehouse_db}", "masking key in private.masking_key"]
     assert bootstrap.bootstrap(external) == []
     with connect("admin", external) as conn:
         version = int(conn.execute("show server_version_num").fetchone()[0])
         schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
     assert version < 180000, "expected the external server, not the embedded one"
-    assert {"analytics", "staging", "marts", "audit"} <= schemas
+    assert {"analytics", "staging", "marts", "audit", "serving", "pii", "private"} <= schemas
 
 
 def test_external_roles_are_least_privilege(external: Settings) -> None:
     bootstrap.bootstrap(external)
-    with connect("reader", external) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-        conn.execute("select * from analytics.support_tickets")
+    for statement in ("select * from analytics.support_tickets", "select * from audit.quarantine",
+                      "select * from private.masking_key"):
+        with connect("reader", external) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+    with connect("reader", external) as conn:
+        assert conn.execute("select count(*) from serving.pipeline_status").fetchone()[0] == 0
     with connect("transformer", external) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("truncate analytics.support_tickets")
     with connect("loader", external) as conn:

@@ -138,6 +138,47 @@ def test_duplicate_key_reaching_the_table_fails_uniqueness(landed) -> None:  # t
             conn.execute("alter table analytics.ticket_categories add primary key (category_id)")
 
 
+def test_a_failing_pii_expectation_never_shows_the_value(landed) -> None:  # type: ignore[no-untyped-def]
+    """An e-mail that is no address fails its expectation; its value reaches neither the failure message (and so the
+    alert), nor audit.validation_results, nor the GX data docs: GX reads no value out of a table with PII."""
+    from types import SimpleNamespace
+
+    from include.notify import messages
+
+    settings = landed()
+    secret = "Jane Q Public +1-555-0100"  # what a source put in the e-mail column
+    with connect("admin", settings) as conn:
+        customer = conn.execute("update analytics.customers set email = %s where customer_id = (select"
+                                " min(customer_id) from analytics.customers where _batch_id = 'history') returning"
+                                " customer_id", (secret,)).fetchone()[0]
+    docs = settings.gx_root / "uncommitted" / "data_docs" / "local_site"
+    before = {p: p.stat().st_mtime for p in docs.rglob("*.html")}
+    with pytest.raises(ValidationFailed) as failure:
+        validate_batch("history", settings, tables=["customers"])
+    message = str(failure.value)
+    assert "expect_column_values_to_match_regex on customers.email [customers.batch]: 1 unexpected" \
+           " (values withheld: PII table)" in message
+    with connect("admin", settings) as conn:
+        failed = conn.execute("select expectation_type, column_name from audit.validation_results"
+                              " where batch_id = 'history' and not success").fetchall()
+        stored = conn.execute("select string_agg(t::text, '|') from audit.validation_results t").fetchone()[0]
+    assert failed == [("expect_column_values_to_match_regex", "email")]
+    assert "match_regex" in stored and secret not in stored and "Jane" not in stored
+
+    written = [p for p in docs.rglob("*.html") if before.get(p) != p.stat().st_mtime]
+    pages = [p.read_text() for p in written if "/validations/customers/batch/" in str(p)]
+    assert pages and any("match" in page and "regular expression" in page for page in pages)
+    assert not any(secret in page or "Jane" in page for page in pages)
+    assert not any("Jane" in p.read_text(errors="ignore") for p in (settings.gx_root / "uncommitted").rglob("*.json"))
+
+    ti = SimpleNamespace(dag_id="support_extract", task_id="validate_batch", run_id="scheduled__2025-11-01",
+                         try_number=1, max_tries=0, log_url="http://localhost:8080/log")
+    alert = messages.failure_alert({"ti": ti, "exception": failure.value, "params": {}})
+    rendered = messages.as_text(alert) + messages.as_html(alert) + str(messages.as_slack(alert))
+    assert "customers.email" in rendered and "values withheld" in rendered
+    assert "Jane" not in rendered and customer not in rendered
+
+
 def test_a_day_with_a_table_that_did_not_land_is_refused_before_any_expectation(landed) -> None:  # type: ignore[no-untyped-def]
     """One load failed, the others committed: clearing validate_batch alone must not release the transform."""
     settings = landed()

@@ -38,7 +38,7 @@ def test_start_and_bootstrap_are_idempotent(warehouse: Settings) -> None:
     with connect("admin", warehouse) as conn:
         schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
         tables = {r[0] for r in conn.execute("select tablename from pg_tables where schemaname = 'analytics'")}
-    assert {"analytics", "staging", "marts", "audit"} <= schemas
+    assert {"analytics", "staging", "marts", "audit", "serving", "pii", "private"} <= schemas
     assert tables == {t.name for t in contract.TABLES}
 
 
@@ -53,18 +53,69 @@ def test_source_tables_follow_the_contract_with_audit_columns(warehouse: Setting
             assert [r[0] for r in rows] == [*table.column_names, "_batch_id", "_source_file", "_loaded_at"]
 
 
-def test_reader_reads_marts_only(warehouse: Settings) -> None:
+def test_reader_reads_serving_only(warehouse: Settings) -> None:
     with connect("admin", warehouse) as conn:
         conn.execute(f"set role {warehouse.roles.transformer}")
         conn.execute("create table if not exists marts.privilege_probe (x int)")
         conn.execute("insert into marts.privilege_probe values (1)")
+        conn.execute("create or replace view serving.privilege_probe as select x from marts.privilege_probe")
+        conn.execute(f"grant select on serving.privilege_probe to {warehouse.roles.reader}")  # as dbt's grants do
         conn.commit()
     with connect("reader", warehouse) as conn:
-        assert conn.execute("select count(*) from marts.privilege_probe").fetchone()[0] >= 1
-    assert _denied("reader", warehouse, "select * from analytics.customers")
-    assert _denied("reader", warehouse, "create table staging.x (x int)")
-    assert _denied("reader", warehouse, "insert into marts.privilege_probe values (2)")
-    assert _denied("reader", warehouse, "select * from audit.load_batches")
+        assert conn.execute("select count(*) from serving.privilege_probe").fetchone()[0] >= 1
+        assert conn.execute("select count(*) from serving.pipeline_status").fetchone()[0] >= 0
+    for statement in ("select * from marts.privilege_probe", "select * from analytics.customers",
+                      "select * from audit.quarantine", "select * from audit.load_batches",
+                      "select * from audit.run_summary_by_date", "select * from private.masking_key",
+                      "create table staging.x (x int)", "create table serving.x (x int)",
+                      "insert into marts.privilege_probe values (2)"):
+        assert _denied("reader", warehouse, statement), statement
+
+
+def test_pii_reader_reads_nothing_but_the_pii_schema(warehouse: Settings) -> None:
+    with connect("admin", warehouse) as conn:
+        conn.execute(f"set role {warehouse.roles.transformer}")
+        conn.execute("create or replace view pii.privilege_probe as select 1 as x")
+        conn.execute(f"grant select on pii.privilege_probe to {warehouse.roles.pii_reader}")
+        conn.commit()
+    with connect("pii_reader", warehouse) as conn:
+        assert conn.execute("select x from pii.privilege_probe").fetchone()[0] == 1
+    for statement in ("select * from marts.privilege_probe", "select * from serving.pipeline_status",
+                      "select * from analytics.customers", "select * from audit.quarantine",
+                      "select * from private.masking_key", "create table pii.x (x int)",
+                      "create temp table x (x int)"):
+        assert _denied("pii_reader", warehouse, statement), statement
+
+
+def test_only_the_transformer_reads_the_masking_key(warehouse: Settings) -> None:
+    with connect("transformer", warehouse) as conn:
+        inner, outer = conn.execute("select inner_pad, outer_pad from private.masking_key").fetchone()
+    assert len(inner) == len(outer) == 64 and inner != outer
+    assert _denied("loader", warehouse, "select * from private.masking_key")
+    assert _denied("transformer", warehouse, "update private.masking_key set inner_pad = outer_pad")
+
+
+def test_bootstrap_takes_back_the_readers_old_access_to_marts(warehouse: Settings) -> None:
+    """A warehouse bootstrapped by an earlier version let the reader read `marts`: a re-run revokes it."""
+    reader, transformer = warehouse.roles.reader, warehouse.roles.transformer
+    with connect("admin", warehouse) as conn:
+        conn.execute(f"set role {transformer}")
+        conn.execute("create table if not exists marts.privilege_probe (x int)")
+        conn.execute("reset role")
+        conn.execute(f"grant usage on schema marts to {reader}")
+        conn.execute(f"grant select on all tables in schema marts to {reader}")
+        conn.execute(f"alter default privileges for role {transformer} in schema marts"
+                     f" grant select on tables to {reader}")
+        conn.commit()
+    with connect("reader", warehouse) as conn:
+        conn.execute("select count(*) from marts.privilege_probe")  # the old state, for real
+    assert bootstrap.bootstrap(warehouse) == []
+    assert _denied("reader", warehouse, "select * from marts.privilege_probe")
+    with connect("admin", warehouse) as conn:
+        defaults = conn.execute(
+            "select count(*) from pg_default_acl d join pg_namespace n on n.oid = d.defaclnamespace"
+            " where n.nspname = 'marts' and array_to_string(d.defaclacl, ',') like %s", (f"%{reader}=%",)).fetchone()
+    assert defaults[0] == 0
 
 
 def test_transformer_reads_sources_but_cannot_write_them(warehouse: Settings) -> None:

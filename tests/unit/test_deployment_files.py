@@ -49,3 +49,11 @@ def test_dockerfile_installs_the_lock_and_copies_existing_folders() -> None:
         assert f"COPY {folder} " in text
     assert "dbt parse" in text, "the image must carry dbt's manifest for Cosmos' DBT_MANIFEST mode"
     assert re.search(r"^USER (?!root)", text, flags=re.M), "the image must not run as root"
+
+
+def test_compose_serves_mcp_with_a_token_on_loopback() -> None:
+    mcp = _compose()["services"]["mcp"]
+    assert mcp["entrypoint"][:3] == ["sa", "mcp", "--http"]
+    assert mcp["environment"]["SA_MCP_TOKEN"].startswith("${SA_MCP_TOKEN:?")  # beyond loopback: the token is required
+    assert mcp["environment"]["WAREHOUSE_URL"].startswith("postgresql://")
+    assert mcp["ports"] == ["127.0.0.1:8765:8765"]

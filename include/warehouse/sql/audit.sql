@@ -103,9 +103,14 @@ select
     sum(export_seconds)     as export_seconds,
     sum(task_seconds)       as task_seconds,
     min(started_at)         as started_at,
-    max(finished_at)        as finished_at
+    max(finished_at)        as finished_at,
+    string_agg(dag_id || ': ' || failed_tasks, '; ' order by dag_id) filter (where failed_tasks <> '') as failed_tasks
 from latest
 group by run_date;
+
+-- Quarantined rows keep raw source lines (PII): purged after SA_QUARANTINE_RETENTION_DAYS by the loads
+-- (include/ingest/retention.py), table by table, by the time they were quarantined.
+create index if not exists quarantine_retention on audit.quarantine (table_name, quarantined_at);
 
 -- The freshness check's last verdict (support_freshness, include/freshness.py): it alerts on a change only.
 create table if not exists audit.freshness_state (
