@@ -1,0 +1,61 @@
+"""Import the heavy libraries once in the process that forks the task processes, so every task starts warm.
+
+Airflow runs each task in a process of its own: LocalExecutor forks it from a worker that the scheduler forked,
+a Celery worker forks it from its pool. Whatever those parents have imported, the task process has for free (pages
+shared copy-on-write); whatever they have not, every task imports again — Great Expectations alone takes ~5 s, every
+`validate_batch` used to pay it. Called from `airflow_local_settings` (include/airflow_plugins/), which Airflow
+imports in every one of its processes: only the scheduler (LocalExecutor) and a Celery worker preload; the CLI, the
+API server, the dag-processor and the triggerer start as before.
+
+Nothing here opens a connection, starts a thread or holds state: the modules are imported, not used, so no task can
+see another's data or settings through them (each task still opens its own connections and reads its settings).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+# The libraries the chain's tasks import, heaviest first, and the project modules that wrap them.
+MODULES = (
+    "great_expectations",
+    "include.quality.validate",
+    "cosmos",
+    "include.transform.cosmos_adapter",
+    "pyarrow.parquet",
+    "fsspec",
+    "psycopg",
+    "include.ingest.batch",
+    "include.export.churn",
+    "include.run_summary",
+    "airflow.sdk.execution_time.task_runner",
+)
+
+
+def forks_tasks(argv: Sequence[str]) -> bool:
+    """Is this the process whose children run tasks: `airflow scheduler` (LocalExecutor) or `airflow celery worker`?"""
+    args = [a for a in argv[1:] if not a.startswith("-")]
+    return args[:1] == ["scheduler"] or args[:2] == ["celery", "worker"]
+
+
+def preload(argv: Sequence[str]) -> list[str]:
+    """Import MODULES when `argv` is a task-forking process; returns what was imported (empty otherwise)."""
+    if not forks_tasks(argv) or os.environ.get("SA_PRELOAD", "on").lower() in ("0", "off", "false", "no"):
+        return []
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    started = time.monotonic()
+    loaded = []
+    for name in MODULES:
+        try:
+            importlib.import_module(name)
+            loaded.append(name)
+        except Exception as exc:  # a task imports it again and reports the error where it belongs
+            log.warning("preload of %s failed (tasks will import it themselves): %s: %s", name, type(exc).__name__,
+                        exc)
+    log.info("preloaded %d modules for the task processes in %.1f s", len(loaded), time.monotonic() - started)
+    return loaded
