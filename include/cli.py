@@ -24,7 +24,8 @@ import sys
 import warnings
 from datetime import UTC, date, datetime
 
-from include.config import ALL_SCHEMAS, Settings, get_settings
+from include.airflow_api import AirflowUnreachable
+from include.config import ALL_SCHEMAS, Settings, SettingsError, get_settings
 
 
 def _warehouse(action: str, settings: Settings) -> int:
@@ -195,7 +196,19 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("freshness")
     sub.add_parser("env")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"sa: configuration error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return _dispatch(args, settings)
+    except AirflowUnreachable as exc:
+        print(f"sa: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "warehouse":
         return _warehouse(args.action, settings)
     if args.command == "airflow":

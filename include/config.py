@@ -160,12 +160,72 @@ def _env(name: str, default: str) -> str:
     return value or default
 
 
+class SettingsError(ValueError):
+    """A setting has a value the project cannot use: one line naming the variable and what it accepts."""
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _int(name: str, default: str, minimum: int = 0) -> int:
+    text = _env(name, default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise SettingsError(f"{name}={text!r}: expected a whole number ≥ {minimum}")
+    return value
+
+
+def _flag(name: str, default: str) -> bool:
+    text = _env(name, default).lower()
+    if text not in _TRUE + _FALSE:
+        raise SettingsError(f"{name}={text!r}: expected one of {', '.join(_TRUE + _FALSE)}")
+    return text in _TRUE
+
+
+def _number_or_off(name: str, default: str) -> float | None:
+    """A positive number, or `off`/`none`/empty-when-the-default-is-empty for "not set"."""
+    text = _env(name, default)
+    if text.lower() in ("off", "none", ""):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise SettingsError(f"{name}={text!r}: expected a positive number, or off")
+    return value
+
+
+def _cron_or_off(name: str, default: str) -> str | None:
+    """A five-field cron expression (UTC), or `off`."""
+    text = _env(name, default)
+    if text.lower() in ("off", "none"):
+        return None
+    from croniter import croniter
+
+    if len(text.split()) != 5 or not croniter.is_valid(text):
+        raise SettingsError(f"{name}={text!r}: expected a cron expression of five fields (e.g. '0 2 * * *'), or off")
+    return text
+
+
+def _date_or_none(name: str) -> date | None:
+    text = _env(name, "")
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r}: expected a date YYYY-MM-DD") from None
+
+
 def get_settings() -> Settings:
     """Read the settings from the environment (see `.env.example` for every variable and its default)."""
     local_dir = Path(_env("SA_LOCAL_DIR", str(PROJECT_ROOT / ".local"))).resolve()
     prefix = _env("SA_ROLE_PREFIX", "sa")
     external = os.environ.get("WAREHOUSE_URL", "").strip() or None
-    late = os.environ.get("SA_LATE_AFTER_MINUTES", "").strip()
     return Settings(
         project_root=PROJECT_ROOT,
         local_dir=local_dir,
@@ -173,49 +233,35 @@ def get_settings() -> Settings:
         export_root=_env("SA_EXPORT_ROOT", str(local_dir / "exports")),
         airflow_home=Path(_env("AIRFLOW_HOME", str(local_dir / "airflow"))).resolve(),
         embedded_pgdata=Path(_env("SA_EMBEDDED_PGDATA", str(local_dir / "pgdata"))).resolve(),
-        embedded_port=int(_env("SA_EMBEDDED_PG_PORT", "55432")),
+        embedded_port=_int("SA_EMBEDDED_PG_PORT", "55432", minimum=1),
         external_warehouse_url=external,
         warehouse_db=_env("WAREHOUSE_DB", urlsplit(external).path.lstrip("/") if external else "")
         or "support_analytics",
         airflow_db=_env("AIRFLOW_METADATA_DB", "airflow"),
-        airflow_port=int(_env("SA_AIRFLOW_PORT", "8080")),
+        airflow_port=_int("SA_AIRFLOW_PORT", "8080", minimum=1),
         roles=RoleNames(loader=f"{prefix}_loader", transformer=f"{prefix}_transformer", reader=f"{prefix}_reader",
                         pii_reader=f"{prefix}_pii_reader"),
-        max_quarantined_key_rows=int(_env("SA_MAX_QUARANTINED_KEY_ROWS", "0")),
-        max_quarantined_parse_rows=int(_env("SA_MAX_QUARANTINED_PARSE_ROWS", "0")),
-        manifest_wait_timeout_s=int(_env("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600))),
-        export_include_pii=_env("SA_EXPORT_INCLUDE_PII", "false").lower() in ("1", "true", "yes"),
-        nightly_schedule=None if _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *").lower() in ("off", "none")
-        else _env("SA_NIGHTLY_SCHEDULE", "0 2 * * *"),
-        delivery_poke_s=int(_env("SA_DELIVERY_POKE_S", "60")),
-        simulated_source=_env("SA_SIMULATED_SOURCE", "off").lower() in ("1", "true", "yes", "on"),
-        source_schedule=_env("SA_SOURCE_SCHEDULE", "30 0 * * *"),
-        today=date.fromisoformat(_env("SA_TODAY", "")) if _env("SA_TODAY", "") else None,
+        max_quarantined_key_rows=_int("SA_MAX_QUARANTINED_KEY_ROWS", "0"),
+        max_quarantined_parse_rows=_int("SA_MAX_QUARANTINED_PARSE_ROWS", "0"),
+        manifest_wait_timeout_s=_int("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600), minimum=1),
+        export_include_pii=_flag("SA_EXPORT_INCLUDE_PII", "false"),
+        nightly_schedule=_cron_or_off("SA_NIGHTLY_SCHEDULE", "0 2 * * *"),
+        delivery_poke_s=_int("SA_DELIVERY_POKE_S", "60", minimum=1),
+        simulated_source=_flag("SA_SIMULATED_SOURCE", "off"),
+        source_schedule=_cron_or_off("SA_SOURCE_SCHEDULE", "30 0 * * *") or "30 0 * * *",
+        today=_date_or_none("SA_TODAY"),
         alert_emails=tuple(a.strip() for a in _env("SA_ALERT_EMAILS", "").replace(";", ",").split(",") if a.strip()),
         alert_smtp_conn_id=_env("SA_ALERT_SMTP_CONN_ID", "smtp_default"),
         alert_webhook_url=os.environ.get("SA_ALERT_WEBHOOK_URL", "").strip() or None,
         alert_webhook_conn_id=os.environ.get("SA_ALERT_WEBHOOK_CONN_ID", "").strip() or None,
-        late_after_minutes=float(late) if late else None,
-        quarantine_retention_days=_positive_int("SA_QUARANTINE_RETENTION_DAYS", "30"),
+        late_after_minutes=_number_or_off("SA_LATE_AFTER_MINUTES", ""),
+        quarantine_retention_days=_int("SA_QUARANTINE_RETENTION_DAYS", "30", minimum=1),
         mcp_host=_env("SA_MCP_HOST", "127.0.0.1"),
-        mcp_port=_positive_int("SA_MCP_PORT", "8765"),
-        mcp_statement_timeout_ms=_positive_int("SA_MCP_STATEMENT_TIMEOUT_MS", "2000"),
-        mcp_pool_size=_positive_int("SA_MCP_POOL_SIZE", "8"),
-        stale_after_hours=None if _env("SA_STALE_AFTER_HOURS", "26").lower() in ("off", "none")
-        else float(_env("SA_STALE_AFTER_HOURS", "26")),
+        mcp_port=_int("SA_MCP_PORT", "8765", minimum=1),
+        mcp_statement_timeout_ms=_int("SA_MCP_STATEMENT_TIMEOUT_MS", "2000", minimum=1),
+        mcp_pool_size=_int("SA_MCP_POOL_SIZE", "8", minimum=1),
+        stale_after_hours=_number_or_off("SA_STALE_AFTER_HOURS", "26"),
     )
-
-
-def _positive_int(name: str, default: str) -> int:
-    """An integer setting that must be ≥ 1; anything else is one clear error naming the variable."""
-    text = _env(name, default)
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number ≥ 1, got {text!r}") from None
-    if value < 1:
-        raise ValueError(f"{name} must be a whole number ≥ 1, got {value}")
-    return value
 
 
 def secret(name: str, settings: Settings) -> str:

@@ -17,7 +17,7 @@ import warnings
 from datetime import UTC, date, datetime
 
 from include.airflow_api import AirflowApi
-from include.config import Settings, get_settings
+from include.config import Settings, SettingsError, get_settings
 from include.pipeline import CHAIN, EXTRACT_DAG, SOURCE_DAG
 
 
@@ -66,7 +66,11 @@ def _print_results(settings: Settings) -> None:
 def main() -> int:
     import fcntl
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        print(f"make demo: configuration error: {exc}", file=sys.stderr)
+        return 2
     settings.local_dir.mkdir(parents=True, exist_ok=True)
     lock_path = settings.local_dir / "demo.lock"
     with open(lock_path, "a+") as lock:
