@@ -147,7 +147,6 @@ def main() -> None:
         os.environ.update({"SA_NIGHTLY_SCHEDULE": "off", "SA_SIMULATED_SOURCE": "off",
                            "AIRFLOW__CORE__EXECUTOR": options.executor})
         from include import airflow_local
-        from include.airflow_api import AirflowApi
         from include.config import get_settings
         from include.ingest.batch import load_batch
         from include.pipeline import CHAIN
@@ -160,7 +159,7 @@ def main() -> None:
         days = [(FIRST_DAY + timedelta(days=i)).isoformat() for i in range(options.runs + 1)]
         airflow_local.start(settings)
         try:
-            api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+            api = airflow_local.api(settings)
             api.wait_for_dags(list(CHAIN))
             for dag_id in CHAIN:
                 api.unpause(dag_id)

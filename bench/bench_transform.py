@@ -65,11 +65,10 @@ def cosmos_dag_test(settings) -> tuple[list[float], int]:  # type: ignore[no-unt
 
 def cosmos_scheduler(settings) -> float:  # type: ignore[no-untyped-def]
     from include import airflow_local
-    from include.airflow_api import AirflowApi
 
     airflow_local.start(settings)
     try:
-        api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+        api = airflow_local.api(settings)
         api.wait_for_dags(["support_transform"])
         api.unpause("support_transform")
         run_id = api.trigger("support_transform", conf={"as_of_date": AS_OF})

@@ -19,7 +19,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from include.config import Settings, get_settings, local_secret
+from include.airflow_api import AirflowApi
+from include.config import Settings, get_settings, local_secret, secret
 from include.transform.dbt_env import dbt_env
 from include.warehouse.bootstrap import ensure_database
 
@@ -30,7 +31,10 @@ COMPONENTS: dict[str, list[str]] = {
     "triggerer": ["triggerer", "--skip-serve-logs"],
 }
 ADMIN_USER = "admin"
-ADMIN_PASSWORD = "admin"  # a fixed, local-only login, printed by `make airflow-start`; API bound to 127.0.0.1
+# The local admin's password is generated into the secrets store (secret `airflow_admin_password`, env
+# SA_AIRFLOW_ADMIN_PASSWORD): printed once, when generated; the API is bound to 127.0.0.1. The simple auth manager is
+# for development only: production uses a real auth manager (docs/production.md).
+ADMIN_PASSWORD_SECRET = "airflow_admin_password"
 
 
 class AirflowAlreadyRunning(RuntimeError):
@@ -59,6 +63,28 @@ def base_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.airflow_port}"
 
 
+def admin_password(settings: Settings) -> str:
+    """The local admin's password (generated on first use; `first_login_notice` says where it lives)."""
+    return secret(ADMIN_PASSWORD_SECRET, settings)
+
+
+def first_login_notice(settings: Settings) -> str:
+    """How to log in: the password itself only the first time (before it was stored), else where it lives."""
+    from include.config import stored_secret_names
+
+    if os.environ.get(f"SA_{ADMIN_PASSWORD_SECRET.upper()}", "").strip():
+        return f"login {ADMIN_USER}, password from env SA_{ADMIN_PASSWORD_SECRET.upper()}"
+    if ADMIN_PASSWORD_SECRET in stored_secret_names(settings):
+        return f"login {ADMIN_USER}, password: {ADMIN_PASSWORD_SECRET} in {settings.secrets_file}"
+    return (f"login {ADMIN_USER} / {admin_password(settings)} (generated now, shown once; kept as "
+            f"{ADMIN_PASSWORD_SECRET} in {settings.secrets_file})")
+
+
+def api(settings: Settings) -> AirflowApi:
+    """A REST client of the local Airflow, logged in as its admin."""
+    return AirflowApi(base_url(settings), ADMIN_USER, admin_password(settings))
+
+
 def metadata_db_url(settings: Settings) -> str:
     url = settings.admin_url(settings.airflow_db)
     return url.replace("postgresql://", "postgresql+psycopg2://", 1)
@@ -70,8 +96,12 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
     passwords_file = home / "simple_auth_manager_passwords.json"
-    if not passwords_file.exists():
-        passwords_file.write_text(json.dumps({ADMIN_USER: ADMIN_PASSWORD}))
+    wanted = json.dumps({ADMIN_USER: admin_password(settings)})
+    if not passwords_file.exists() or passwords_file.read_text() != wanted:
+        fd = os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(wanted)
+        passwords_file.chmod(0o600)  # a file an older version created with the default mode
     env = dict(os.environ if base is None else base)
     defaults = {
         "AIRFLOW_HOME": str(home),

@@ -20,12 +20,21 @@ Each command imports what it needs when it runs (Airflow, dbt, GX are slow to im
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from datetime import UTC, date, datetime
 
 from include.airflow_api import AirflowUnreachable
-from include.config import ALL_SCHEMAS, Settings, SettingsError, get_settings
+from include.config import (
+    ALL_SCHEMAS,
+    KNOWN_SECRETS,
+    Settings,
+    SettingsError,
+    displayed,
+    get_settings,
+    stored_secret_names,
+)
 
 
 def _warehouse(action: str, settings: Settings) -> int:
@@ -43,11 +52,11 @@ def _warehouse(action: str, settings: Settings) -> int:
             state = embedded.status(settings)
             print(state.describe())
             return 0 if state.running else 3
-        print(f"external warehouse: {_mask(settings.admin_url())}")
+        print(f"external warehouse: {displayed('admin_url', settings.admin_url())}")
     if action == "bootstrap":
         created = bootstrap.bootstrap(settings)
         print("warehouse bootstrapped" + (f" (created {', '.join(created)})" if created else " (nothing new)"))
-        print(f"  database {settings.warehouse_db} at {_mask(settings.admin_url())}")
+        print(f"  database {settings.warehouse_db} at {displayed('admin_url', settings.admin_url())}")
         print(f"  roles {', '.join(settings.roles.all())}; schemas {', '.join(ALL_SCHEMAS)}")
     return 0
 
@@ -56,13 +65,13 @@ def _airflow(action: str, settings: Settings) -> int:
     from include import airflow_local
 
     if action == "start":
+        login = airflow_local.first_login_notice(settings)  # before start, which generates the password
         try:
             airflow_local.start(settings)
         except airflow_local.AirflowAlreadyRunning as exc:
             print(exc, file=sys.stderr)
             return 2
-        print(f"Airflow is up at {airflow_local.base_url(settings)}  (login: "
-              f"{airflow_local.ADMIN_USER} / {airflow_local.ADMIN_PASSWORD})")
+        print(f"Airflow is up at {airflow_local.base_url(settings)}  ({login})")
         print(f"  logs and pid files: {settings.airflow_home / 'run'}; stop with `make airflow-stop`")
     elif action == "stop":
         stopped = airflow_local.stop(settings)
@@ -113,11 +122,11 @@ def _backfill(first: date, last: date, wait: bool, settings: Settings) -> int:
     that already ran); each validated day then runs its own transform and export. A thin wrapper over the REST API:
     the same as the UI's backfill dialog or `airflow backfill create`."""
     from include import airflow_local
-    from include.airflow_api import AirflowApi, AirflowApiError
+    from include.airflow_api import AirflowApiError
     from include.chain_watch import watch_chain
     from include.pipeline import EXTRACT_DAG
 
-    api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+    api = airflow_local.api(settings)
     since = datetime.now(UTC)
     try:
         backfill = api.create_backfill(EXTRACT_DAG, f"{first.isoformat()}T00:00:00+00:00",
@@ -140,7 +149,6 @@ def _backfill(first: date, last: date, wait: bool, settings: Settings) -> int:
 def _dbt(args: list[str], settings: Settings) -> int:
     """dbt with the project's profile as the transformer role, through `sa-dbt` like the transform (so it never
     builds while a load lands rows). Project and profiles dir default to `dbt/`; its target dir stays `dbt/target`."""
-    import os
     import subprocess
 
     from include.transform.dbt_env import dbt_env, locked_dbt_executable
@@ -154,20 +162,19 @@ def _dbt(args: list[str], settings: Settings) -> int:
                           check=False).returncode
 
 
-def _mask(url: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
-
-
 def _print_env(settings: Settings) -> int:
+    """Every resolved setting, secrets masked; then where each secret comes from (never its value)."""
     for key, value in sorted(vars(settings).items()):
-        print(f"{key:24} {value}")
-    print(f"{'admin_url':24} {_mask(settings.admin_url())}")
+        print(f"{key:26} {displayed(key, value)}")
+    print(f"{'admin_url':26} {displayed('admin_url', settings.admin_url())}")
+    print("secrets (values never printed):")
+    stored = set(stored_secret_names(settings))
+    names = sorted(stored | {n for n in KNOWN_SECRETS})
+    for name in names:
+        env = f"SA_{name.upper()}"
+        source = (f"env {env}" if os.environ.get(env, "").strip()
+                  else f"{settings.secrets_file}" if name in stored else "not generated yet")
+        print(f"  {name:24} {source}")
     return 0
 
 

@@ -11,8 +11,10 @@ can change the environment and see the change.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date
@@ -279,19 +281,70 @@ def local_secret(name: str, settings: Settings) -> str:
     """A secret generated once per checkout and kept in `.local/secrets.json` (mode 0600, never committed).
 
     The local store behind `secret()`; also used directly for what only the local runtime has (the embedded
-    server's superuser password, the local Airflow's keys), so no secret lives in the repo and a fresh clone needs
-    no manual step.
+    server's superuser password, the local Airflow's keys and admin password), so no secret lives in the repo and a
+    fresh clone needs no manual step. The file is created with mode 0600 (never readable by others, not even
+    briefly) and replaced atomically, under a lock so two processes generating secrets at once lose neither.
     """
     path = settings.secrets_file
+    stored = _read_secrets(path)
+    if name in stored:
+        return stored[name]
     path.parent.mkdir(parents=True, exist_ok=True)
-    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
-    if name not in stored:
-        stored[name] = secrets.token_urlsafe(48)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stored, indent=2, sort_keys=True))
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    return stored[name]
+    lock_fd = os.open(path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        stored = _read_secrets(path)  # another process may have added it meanwhile
+        if name not in stored:
+            stored[name] = secrets.token_urlsafe(48)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(json.dumps(stored, indent=2, sort_keys=True))
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(path)
+        return stored[name]
+    finally:
+        os.close(lock_fd)
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def stored_secret_names(settings: Settings) -> list[str]:
+    """Names (never values) of the secrets in the local store."""
+    return sorted(_read_secrets(settings.secrets_file))
+
+
+# Every secret the project reads (`secret()` / `local_secret()` names; env `SA_<NAME>` overrides the store's).
+KNOWN_SECRETS = ("loader_password", "transformer_password", "reader_password", "pii_reader_password",
+                 "masking_key", "mcp_token", "postgres_password", "airflow_admin_password", "airflow_jwt_secret",
+                 "airflow_fernet_seed")
+
+_SECRET_NAME = re.compile(r"password|passwd|token|secret|(^|_)key($|_)|fernet|credential", re.IGNORECASE)
+
+
+def displayed(name: str, value: object) -> str:
+    """`value` as safe to print under `name`: secrets masked (`sa env`, start-up banners).
+
+    A name that says secret (password, token, key…) shows only whether it is set; a URL keeps scheme, user and
+    host but not its password; a webhook URL (its path is the credential) keeps only scheme and host."""
+    text = str(value)
+    if value is None or text == "":
+        return text
+    if _SECRET_NAME.search(name):
+        return "*** (set)"
+    if "://" in text:
+        parts = urlsplit(text)
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = netloc.replace(f":{parts.password}@", ":***@")
+        if "webhook" in name.lower() or "hook" in parts.path.lower():
+            return urlunsplit((parts.scheme, netloc, "/***" if parts.path.strip("/") else "", "", ""))
+        query = "***" if parts.query else ""
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    return text
 
 
 def role_password(role: str, settings: Settings) -> str:

@@ -110,12 +110,13 @@ def _demo(settings: Settings) -> int:
         print(f"  analytics.{result.table:18} {result.rows_in:>8,} rows ({result.seconds:.1f}s)")
 
     _step("Airflow")
+    login = airflow_local.first_login_notice(settings)  # before start, which generates the password
     if all(s.running for s in airflow_local.component_states(settings)):
         print(f"already running at {airflow_local.base_url(settings)}")
         airflow_local.wait_healthy(settings)
     else:
         airflow_local.start(settings)
-    api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+    api = airflow_local.api(settings)
     api.wait_for_dags([*CHAIN, SOURCE_DAG])
 
     _step(f"nightly chain for {days[0]} … {days[-1]}: extract → validation → transform → export")
@@ -135,8 +136,7 @@ def _demo(settings: Settings) -> int:
         ("dbt docs", f"{settings.dbt_project_dir / 'target' / 'index.html'}  (or: cd dbt && dbt docs serve)"),
         ("GX data docs", str(settings.gx_root / "uncommitted" / "data_docs" / "local_site" / "index.html")),
         ("load log, quarantine", "audit.load_batches, audit.quarantine, audit.validation_results"),
-        ("Airflow UI", f"{airflow_local.base_url(settings)}  (login {airflow_local.ADMIN_USER} / "
-                       f"{airflow_local.ADMIN_PASSWORD})"),
+        ("Airflow UI", f"{airflow_local.base_url(settings)}  ({login})"),
         ("nightly schedule", f"{EXTRACT_DAG} next runs {api.dag(EXTRACT_DAG).get('next_dagrun_run_after')} "
                              f"({settings.nightly_schedule} UTC), after {SOURCE_DAG} delivers last night (local only)"),
         ("stop everything", "make stop"),

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from include import pipeline
-from include.run_dates import run_date
+from include.run_dates import LATEST, run_date
 from include.transform.results import count_results, pull_results
 from include.warehouse.connect import connect
 
@@ -156,14 +156,21 @@ def write(summary: RunSummary) -> dict[str, Any]:
     return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in values.items()}
 
 
-def record_final_state(dag_id: str, run_id: str, state: str, run_date: str | None) -> None:
-    """The DAG run's final state (from the DAG-level callbacks); inserts a bare row if the summary task never ran."""
+def record_final_state(dag_id: str, run_id: str, state: str, run_date: str | None) -> str:
+    """The DAG run's final state (from the DAG-level callbacks); inserts a bare row if the summary task never ran.
+
+    Returns the date the run worked on as recorded: the summary task's, which saw the whole task context (a DAG-level
+    callback's context may lack the run's partition key), else `run_date`."""
     with connect("loader") as conn:
-        conn.execute(
+        row = conn.execute(
             "insert into audit.run_summary (dag_id, run_id, run_date, state, finished_at, updated_at)"
             " values (%s, %s, %s, %s, now(), now()) on conflict (dag_id, run_id) do update"
-            " set state = excluded.state, finished_at = now(), updated_at = now()",
-            (dag_id, run_id, run_date or "unknown", state))
+            " set state = excluded.state, finished_at = now(), updated_at = now(),"
+            " run_date = case when audit.run_summary.run_date in ('unknown', %s)"
+            " and excluded.run_date <> 'unknown' then excluded.run_date else audit.run_summary.run_date end"
+            " returning run_date",
+            (dag_id, run_id, run_date or "unknown", state, LATEST)).fetchone()
+    return str(row[0])
 
 
 def last_verdict(dag_id: str) -> dict[str, Any] | None:

@@ -93,12 +93,16 @@ def landing(warehouse: object) -> object:
 
 
 def truncate_warehouse(settings: object) -> None:
-    """Empty every source and audit table (as admin): each test starts from a known state."""
+    """Empty every source and audit table (as admin): each test starts from a known state.
+
+    Run summaries and freshness state too: a DAG's failed run that an earlier module left behind would otherwise make
+    this module's first success send an all-clear."""
     from include import contract
     from include.warehouse.connect import connect
 
     tables = [f"analytics.{t.name}" for t in contract.TABLES]
-    tables += ["audit.load_batches", "audit.quarantine", "audit.validation_results"]
+    tables += ["audit.load_batches", "audit.quarantine", "audit.validation_results", "audit.run_summary",
+               "audit.freshness_state"]
     with connect("admin", settings) as conn:  # type: ignore[arg-type]
         conn.execute(f"truncate {', '.join(tables)}")
 

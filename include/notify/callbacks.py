@@ -97,12 +97,12 @@ def on_dag_success(context: Any) -> None:
     run_id = context["run_id"]
     try:
         previous = run_summary.last_verdict(dag_id)
-        run_summary.record_final_state(dag_id, run_id, "success", worked_on(context))
+        date_worked_on = run_summary.record_final_state(dag_id, run_id, "success", worked_on(context))
     except Exception as exc:
         log.warning("run state of %s/%s not recorded: %s: %s", dag_id, run_id, type(exc).__name__, exc)
         return
     if previous and previous["state"] == "failed" and _channels_on():
-        deliver(recovery_alert(dag_id, run_id, worked_on(context), previous))
+        deliver(recovery_alert(dag_id, run_id, date_worked_on, previous))
 
 
 def on_dag_failure(context: Any) -> None:

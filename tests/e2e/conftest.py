@@ -69,7 +69,7 @@ def running_airflow(airflow_db, landing, monkeypatch_module) -> Iterator[Airflow
     load_batch("history", settings)
     airflow_local.start(settings)
     try:
-        api = AirflowApi(airflow_local.base_url(settings), airflow_local.ADMIN_USER, airflow_local.ADMIN_PASSWORD)
+        api = airflow_local.api(settings)
         api.wait_for_dags(list(CHAIN))
         for dag_id in CHAIN:
             api.unpause(dag_id)
