@@ -62,6 +62,10 @@ class AirflowApi:
     def dag(self, dag_id: str) -> dict[str, Any]:
         return self._request("GET", f"/api/v2/dags/{dag_id}")
 
+    def dag_details(self, dag_id: str) -> dict[str, Any]:
+        """The DAG with its schedule's details (e.g. `asset_expression`, the Assets it waits for)."""
+        return self._request("GET", f"/api/v2/dags/{dag_id}/details")
+
     def wait_for_dags(self, dag_ids: list[str], timeout_s: float = 180) -> None:
         """The dag-processor has serialised every DAG (a fresh Airflow needs a few seconds)."""
         deadline = time.monotonic() + timeout_s
