@@ -63,6 +63,13 @@ def base_url(settings: Settings) -> str:
     return f"http://127.0.0.1:{settings.airflow_port}"
 
 
+def dbt_docs_projects(settings: Settings) -> str:
+    """Cosmos' `[cosmos] dbt_docs_projects`: the one project whose docs support_dbt_docs publishes."""
+    from include.pipeline import DBT_DOCS_SLUG
+
+    return json.dumps({DBT_DOCS_SLUG: {"dir": str(settings.dbt_docs_dir), "name": "dbt Docs"}})
+
+
 def admin_password(settings: Settings) -> str:
     """The local admin's password (generated on first use; `first_login_notice` says where it lives)."""
     return secret(ADMIN_PASSWORD_SECRET, settings)
@@ -128,6 +135,8 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.local_dir / "cosmos"),
         # No usage telemetry leaves the machine (Cosmos would call an external host after every task).
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # Browse → "dbt Docs": Cosmos' Airflow 3 plugin serves what support_dbt_docs publishes.
+        "AIRFLOW__COSMOS__DBT_DOCS_PROJECTS": dbt_docs_projects(settings),
         # The WATCHER producer never retries (include/transform/cosmos_adapter.py): no per-event XCom backup to a
         # Variable (it re-writes the whole growing backup on every dbt event — most of the producer's overhead).
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",

@@ -91,6 +91,9 @@ class Settings:
     alert_webhook_conn_id: str | None = None
     late_after_minutes: float | None = None  # None: no deadline alert on the DAGs
     stale_after_hours: float | None = 26.0  # marts older than this alert (support_freshness); None = off
+    # Where support_dbt_docs publishes dbt's docs (index.html, manifest.json, catalog.json) for the UI's "dbt Docs"
+    # page (Cosmos' Airflow 3 plugin, AIRFLOW__COSMOS__DBT_DOCS_PROJECTS); None = <local dir>/dbt-docs.
+    dbt_docs_root: Path | None = None
 
     @property
     def email_alerts_on(self) -> bool:
@@ -107,6 +110,10 @@ class Settings:
     @property
     def secrets_file(self) -> Path:
         return self.local_dir / "secrets.json"
+
+    @property
+    def dbt_docs_dir(self) -> Path:
+        return self.dbt_docs_root or self.local_dir / "dbt-docs"
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -263,6 +270,7 @@ def get_settings() -> Settings:
         mcp_statement_timeout_ms=_int("SA_MCP_STATEMENT_TIMEOUT_MS", "2000", minimum=1),
         mcp_pool_size=_int("SA_MCP_POOL_SIZE", "8", minimum=1),
         stale_after_hours=_number_or_off("SA_STALE_AFTER_HOURS", "26"),
+        dbt_docs_root=Path(_env("SA_DBT_DOCS_DIR", str(local_dir / "dbt-docs"))).resolve(),
     )
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 
 from include.airflow_api import AirflowApi
 from include.config import Settings, SettingsError, get_settings
-from include.pipeline import CHAIN, EXTRACT_DAG, SOURCE_DAG
+from include.pipeline import CHAIN, DBT_DOCS_SLUG, DOCS_DAG, EXTRACT_DAG, SOURCE_DAG
 
 
 def _step(message: str) -> None:
@@ -93,7 +93,7 @@ def _demo(settings: Settings) -> int:
     from include import airflow_local
     from include.ingest.batch import load_batch
     from include.source_system import prepare_landing
-    from include.transform.runner import run_dbt
+    from include.transform.docs import publish_dbt_docs
     from include.warehouse import bootstrap, embedded
 
     _step("warehouse")
@@ -122,21 +122,24 @@ def _demo(settings: Settings) -> int:
     _step(f"nightly chain for {days[0]} … {days[-1]}: extract → validation → transform → export")
     run_chain(api, days[0], days[-1])
 
-    _step("dbt docs")
-    docs = run_dbt(["docs", "generate"], settings)
-    print(docs.summary())
+    _step("dbt docs for the UI (then after every transform: support_dbt_docs)")
+    published = publish_dbt_docs(settings)
+    print(f"{published.nodes} relations documented in {published.directory} ({published.seconds}s)")
+    api.unpause(DOCS_DAG)
 
     _step("results")
     _print_results(settings)
     parts = settings.connection_parts()
     psql = f"psql -h {parts['host']} -p {parts['port']} -U {settings.roles.reader} {parts['dbname']}"
+    base = airflow_local.base_url(settings)
     where = [
         ("serving (reader role)", f"{psql}   (password: reader_password in {settings.secrets_file})"),
         ("churn exports", f"{settings.export_root}/<as-of date>/  (CSV, Parquet, manifest.json)"),
-        ("dbt docs", f"{settings.dbt_project_dir / 'target' / 'index.html'}  (or: cd dbt && dbt docs serve)"),
+        ("Support KPIs", f"{base}/plugin/support-kpis  (Browse → Support KPIs: charts over the marts)"),
+        ("dbt docs", f"{base}/cosmos/{DBT_DOCS_SLUG}/dbt_docs_index.html  (Browse → dbt Docs)"),
         ("GX data docs", str(settings.gx_root / "uncommitted" / "data_docs" / "local_site" / "index.html")),
         ("load log, quarantine", "audit.load_batches, audit.quarantine, audit.validation_results"),
-        ("Airflow UI", f"{airflow_local.base_url(settings)}  ({login})"),
+        ("Airflow UI", f"{base}  ({login})"),
         ("nightly schedule", f"{EXTRACT_DAG} next runs {api.dag(EXTRACT_DAG).get('next_dagrun_run_after')} "
                              f"({settings.nightly_schedule} UTC), after {SOURCE_DAG} delivers last night (local only)"),
         ("stop everything", "make stop"),

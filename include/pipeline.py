@@ -15,6 +15,8 @@ EXPORT_DAG = "support_churn_export"
 CHAIN = (EXTRACT_DAG, TRANSFORM_DAG, EXPORT_DAG)
 FRESHNESS_DAG = "support_freshness"  # hourly: are the marts fresh? (alerts when they are not)
 SOURCE_DAG = "source_system_simulator"  # local only (SA_SIMULATED_SOURCE): the simulated source systems
+DOCS_DAG = "support_dbt_docs"  # after each transform, off the chain's critical path: dbt docs for the UI
+DBT_DOCS_SLUG = "support_analytics"  # the project's key in AIRFLOW__COSMOS__DBT_DOCS_PROJECTS (URL /cosmos/<slug>/)
 
 # support_extract
 RESOLVE_BATCH_TASK = "resolve_batch"

@@ -403,6 +403,41 @@ def v12_impact(conn: psycopg.Connection, *, weeks: int = 8, product_type: str | 
                      round(sum(after) / len(after), 2) if after else 0.0)
 
 
+DAYS_AROUND_MAX = 45  # 91 days: within MAX_ROWS
+_DAYS = """
+select
+    created_date,
+    (created_date - %(release)s::date)::int as days_from_release,
+    sum(tickets)::bigint as tickets,
+    sum(v12_related_tickets)::bigint as v12_related_tickets
+from serving.mart_tickets_by_day
+where created_date between %(release)s::date - %(days)s and %(release)s::date + %(days)s
+group by created_date
+order by created_date
+limit 200
+"""
+
+
+@dataclass(frozen=True)
+class DayRow:
+    created_date: date
+    days_from_release: int
+    tickets: int
+    v12_related_tickets: int
+
+
+def tickets_per_day_around_release(conn: psycopg.Connection, *, days: int = 21,
+                                   known: Lookups | None = None) -> tuple[date, list[DayRow]]:
+    """Tickets per day, `days` before and after the v1.2 release, with how many were v1.2-related."""
+    if not 1 <= days <= DAYS_AROUND_MAX:
+        raise KpiInputError(f"days must be 1–{DAYS_AROUND_MAX}, got {days}")
+    known = known or lookups(conn)
+    if known.v12_release_date is None:
+        raise MartsNotBuilt("no ticket from app v1.2 in the marts: no release date to measure from")
+    rows = _rows(conn, DayRow, _DAYS, {"release": known.v12_release_date, "days": days})
+    return known.v12_release_date, rows
+
+
 # --- churn --------------------------------------------------------------------------------------------------------
 
 AT_RISK_MAX = 100
