@@ -31,6 +31,7 @@ RUN uv pip install --system --no-deps -e . \
  && chown -R airflow: ${SA_HOME}/dbt ${SA_HOME}/great_expectations
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=${SA_HOME}/dags \
+    AIRFLOW__CORE__PLUGINS_FOLDER=${SA_HOME}/include/airflow_plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
     AIRFLOW__COSMOS__ENABLE_TELEMETRY=False \
     AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY=False \

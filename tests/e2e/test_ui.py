@@ -44,6 +44,7 @@ DAG_LIST = {
     "support_transform": ("support_analytics.validated_batch", ["dbt", "support-analytics", "transform"]),
     "support_churn_export": ("serving/churn_list_snapshots", ["export", "support-analytics"]),
     "support_freshness": (None, ["monitoring", "support-analytics"]),
+    "support_dbt_docs": ("serving/churn_list_snapshots", ["dbt", "docs", "support-analytics"]),
 }
 # The local source system's DAG exists only where SA_SIMULATED_SOURCE is on (the local runtime); when it is listed,
 # it is a cron DAG with these tags.
@@ -240,6 +241,54 @@ def test_trigger_from_ui_and_the_chain_finishes_green(ui: tuple[Any, AirflowApi,
     _assert_green_grid(page, api, base, "support_extract", run_id, "02-extract-grid-green.png")
     _assert_green_grid(page, api, base, "support_transform", transform["dag_run_id"], "03-transform-grid-green.png")
     _assert_green_grid(page, api, base, "support_churn_export", export["dag_run_id"], "04-export-grid-green.png")
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
+def test_support_kpis_page_renders_non_empty_charts_in_the_ui(ui: tuple[Any, AirflowApi, str]) -> None:
+    """Browse → Support KPIs: the plugin's page, embedded in the UI, over the marts the chain above built."""
+    from playwright.sync_api import expect
+
+    page, _, base = ui
+    page.goto(f"{base}/dags")
+    page.get_by_role("button", name="Browse").click()
+    page.get_by_role("menuitem", name="Support KPIs").click()
+    page.wait_for_url(re.compile(r"/plugin/support-kpis$"))
+    frame = page.frame_locator("iframe")
+    expect(frame.get_by_test_id("marts-stamp")).to_contain_text("Marts as of")
+    for chart in ("root-causes", "tickets-per-day", "churn"):
+        bars = frame.locator(f'svg[data-chart="{chart}"] rect.bar')
+        expect(bars.first).to_be_visible()
+        assert bars.count() > 0, chart
+    page.screenshot(path=str(ARTIFACTS / "06-support-kpis.png"), full_page=True)
+
+    # the page itself is behind the UI's login: a browser without its cookie gets none of it
+    anonymous = page.context.browser.new_context()
+    try:
+        response = anonymous.request.get(f"{base}/support-kpis/")
+        assert response.status in (401, 403), response.status
+    finally:
+        anonymous.close()
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
+def test_dbt_docs_page_shows_the_project_overview(ui: tuple[Any, AirflowApi, str]) -> None:
+    """support_dbt_docs publishes (a real run), Cosmos' plugin serves: Browse → dbt Docs shows our overview."""
+    from playwright.sync_api import expect
+
+    from include.pipeline import DBT_DOCS_SLUG, DOCS_DAG
+
+    page, api, base = ui
+    api.unpause(DOCS_DAG)  # the session unpauses only the chain
+    run_id = api.trigger(DOCS_DAG)
+    assert _wait_for_run(api, DOCS_DAG, run_id, timeout_s=300)["state"] == "success"
+    page.goto(f"{base}/dags")
+    page.get_by_role("button", name="Browse").click()
+    expect(page.get_by_role("menuitem", name="dbt Docs")).to_be_visible()
+    page.goto(f"{base}/cosmos/{DBT_DOCS_SLUG}/dbt_docs_index.html")
+    expect(page.get_by_text("Support analytics — the warehouse behind").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "07-dbt-docs.png"))
 
 
 @pytest.mark.ui
