@@ -73,15 +73,16 @@ def _e(value: object) -> str:
 def _root_causes_chart(top: kpi.TopRootCauses) -> str:
     if not top.rows:
         return f'<p class="empty">No tickets in {_e(top.period)}.</p>'
-    width, label_w, bar_h, gap = 760, 330, 22, 6
+    width, label_w, bar_h, gap = 900, 470, 22, 6
     most = max(r.total_tickets for r in top.rows)
     bars = []
     for i, row in enumerate(top.rows):
         y = i * (bar_h + gap)
         w = max(1.0, (width - label_w - 120) * row.total_tickets / most)
-        label = f"{row.root_cause_name} · {row.category_name or '—'} · {row.product_category or '—'}"
+        label = f"{row.root_cause_name} ({row.category_name or '—'} / {row.product_category or '—'})"
+        shown = label if len(label) <= 78 else label[:77] + "…"
         bars.append(
-            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_e(label[:52])}</text>'
+            f'<text x="{label_w - 8}" y="{y + 15}" text-anchor="end">{_e(shown)}</text>'
             f'<rect class="bar" x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#1976d2">'
             f"<title>{_e(label)}: {row.total_tickets} tickets</title></rect>"
             f'<text x="{label_w + w + 6:.1f}" y="{y + 15}">{row.total_tickets} ({row.pct_of_period:.1f}%)</text>')
