@@ -72,7 +72,7 @@ def prepare_landing(settings: Settings | None = None) -> list[date]:
     first = yesterday - timedelta(days=DEMO_DAYS - 1)
     if not is_complete(settings.landing_root / "history"):
         generate(settings.landing_root, seed=SEED, scale=SCALE, history_start=HISTORY_START, start=first,
-                 end=yesterday)
+                 end=yesterday, progress=lambda line: print(f"  {line}", flush=True))
     else:
         deliver_up_to(yesterday, settings)
     return [first + timedelta(days=i) for i in range(DEMO_DAYS)]

@@ -40,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start=args.start,
         end=args.end,
         defects=args.defect,
+        progress=lambda line: print(line, flush=True),
     )
     for folder in report.folders:
         counts = " ".join(f"{t}={n}" for t, n in folder.rows.items())

@@ -16,7 +16,7 @@ exact because nothing drawn depends on the window being written.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,8 @@ from .routing import Window
 from .schema import BY_NAME, REFERENCE_TABLES, TABLE_NAMES
 from .sinks import Sink, open_sink, tamper_manifest_entry
 from .writer import WrittenFile
+
+Progress = Callable[[str], None]  # receives one line of progress at a time
 
 MAX_DAYS_PER_PASS = 31
 
@@ -141,8 +143,10 @@ def _write_pass(
     cal: w.Calendar,
     start: date,
     planned: dict[tuple[str, str], DefectSpec],
+    progress: Progress | None = None,
 ) -> tuple[list[FolderReport], list[DefectReport]]:
     names = _folder_names(window)
+    began = time.perf_counter()
     sinks: dict[tuple[int, str], Sink] = {}
     for pos, name in enumerate(names):
         folder = out / name
@@ -162,6 +166,9 @@ def _write_pass(
         ):
             for pos, part in enumerate(rows.split(routed, piece, window.n_folders)):
                 sinks[(pos, table)].write(part)
+        if progress is not None:
+            progress(f"{names[0]}…{names[-1]}: customers {hi:,} of {sizing.total:,} "
+                     f"(chunk {chunk + 1} of {len(sizing.chunks())}), {time.perf_counter() - began:.0f}s")
 
     written: dict[tuple[int, str], WrittenFile] = {key: sink.close() for key, sink in sinks.items()}
     defect_reports: list[DefectReport] = [r for s in sinks.values() if (r := getattr(s, "report", None))]
@@ -198,11 +205,13 @@ def generate(
     end: date = date(2025, 11, 7),
     defects: Sequence[DefectSpec | str] = (),
     with_history: bool = True,
+    progress: Progress | None = None,
 ) -> GenerationReport:
     """Write the history folder and one folder per day start..end under `out`; see the module docstring.
 
     `with_history=False` writes only the day folders (a nightly delivery): each is byte-identical to the same
-    day written by a run with an earlier `start`."""
+    day written by a run with an earlier `start`. `progress`, when given, receives one line per chunk of customers
+    written (large scales take minutes: say how far it got)."""
     began = time.perf_counter()
     if scale <= 0:
         raise ValueError("scale must be positive")
@@ -218,7 +227,7 @@ def generate(
     folders: list[FolderReport] = []
     reports: list[DefectReport] = []
     for window in windows:
-        f, r = _write_pass(out, window, seed, scale, sizing, cal, start, planned)
+        f, r = _write_pass(out, window, seed, scale, sizing, cal, start, planned, progress)
         folders.extend(f)
         reports.extend(r)
     return GenerationReport(out, seed, scale, tuple(folders), tuple(reports), time.perf_counter() - began)

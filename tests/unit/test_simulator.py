@@ -476,3 +476,13 @@ def test_history_may_start_on_the_first_day(tmp_path):
     assert history["customers"] > 0 and history["products"] == 11
     assert history["support_tickets"] == history["customer_logins"] == 0
     assert report.folder(START.isoformat()).rows["customer_logins"] > 0
+
+
+def test_large_generations_report_progress_per_chunk_of_customers(tmp_path: Path) -> None:
+    from include.simulator.population import Sizing
+
+    lines: list[str] = []
+    generate(tmp_path, scale=0.2, start=date(2025, 11, 1), end=date(2025, 11, 1), progress=lines.append)
+    chunks = Sizing.at(0.2).chunks()
+    assert len(lines) == len(chunks) and lines[-1].startswith("history…2025-11-01: customers")
+    assert f"chunk {len(chunks)} of {len(chunks)}" in lines[-1]
