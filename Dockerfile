@@ -28,7 +28,9 @@ RUN uv pip install --system --no-deps -e . \
  # Cosmos renders the DAG from dbt's manifest (LoadMode.DBT_MANIFEST): build it now, no database needed.
  && SA_DBT_HOST=build SA_DBT_PORT=5432 SA_DBT_DBNAME=build SA_DBT_USER=build SA_DBT_PASSWORD=build \
     dbt parse --project-dir dbt --profiles-dir dbt --quiet \
- && chown -R airflow: ${SA_HOME}/dbt ${SA_HOME}/great_expectations
+ # GX data docs render offline: their CSS/JS from the npm registry (sha512-pinned in include/quality/data_docs.py).
+ && sa gx-assets \
+ && chown -R airflow: ${SA_HOME}/dbt ${SA_HOME}/great_expectations ${SA_LOCAL_DIR}
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=${SA_HOME}/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=${SA_HOME}/include/airflow_plugins \

@@ -23,7 +23,11 @@ $(STAMP): requirements.lock pyproject.toml
 dbt/target/manifest.json: $(STAMP) $(shell find dbt/models dbt/macros dbt/tests -type f 2>/dev/null) dbt/dbt_project.yml
 	$(SA) dbt-manifest
 
-install: $(STAMP) dbt/target/manifest.json ## create .venv from requirements.lock, build the dbt manifest (idempotent)
+# GX data docs load their CSS/JS from CDNs: fetch those files once (npm registry, sha512-pinned) for offline pages.
+$(VENV)/share/sa-gx-assets/.complete: $(STAMP) include/quality/data_docs.py
+	$(SA) gx-assets && touch $@
+
+install: $(STAMP) dbt/target/manifest.json $(VENV)/share/sa-gx-assets/.complete ## create .venv from requirements.lock, build the dbt manifest, fetch the GX docs assets (idempotent)
 
 lock: ## re-resolve requirements.in into requirements.lock
 	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock

@@ -95,6 +95,10 @@ class AirflowApi:
             "dag_id": dag_id, "from_date": first, "to_date": last, "run_backwards": False,
             "reprocess_behavior": "completed" if rerun else "none", "max_active_runs": max_active_runs})
 
+    def backfills(self, dag_id: str) -> list[dict[str, Any]]:
+        """The DAG's backfills (from the API, the UI's dialog or the CLI), oldest first."""
+        return list(self._request("GET", f"/api/v2/backfills?dag_id={urllib.parse.quote(dag_id)}")["backfills"])
+
     def backfill(self, backfill_id: int) -> dict[str, Any]:
         return self._request("GET", f"/api/v2/backfills/{backfill_id}")
 

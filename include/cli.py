@@ -10,6 +10,7 @@
     sa backfill FROM TO [--wait]              (Airflow's backfill of support_extract FROM..TO; --wait shows progress)
     sa dbt-manifest                           (dbt parse → dbt/target/manifest.json, which Cosmos renders)
     sa gx-setup                               (great_expectations/ ← the contract; a new table needs the warehouse)
+    sa gx-assets                              (the CSS/JS GX data docs use, from the npm registry, for offline pages)
     sa mcp [--http [--host H] [--port P]]     (the MCP server: stdio, or streamable HTTP on 127.0.0.1:8765/mcp)
     sa freshness                              (are the marts fresh? exit 1 when stale; for a monitor outside Airflow)
     sa env                                    (prints the resolved settings, secrets masked)
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     backfill.add_argument("--wait", action="store_true", help="wait until every extract run finished")
     sub.add_parser("dbt-manifest")
     sub.add_parser("gx-setup")
+    sub.add_parser("gx-assets")
     mcp = sub.add_parser("mcp", help="the MCP server (stdio; --http for streamable HTTP)")
     mcp.add_argument("--http", action="store_true", help="streamable HTTP instead of stdio")
     mcp.add_argument("--host", help="HTTP address (default SA_MCP_HOST, 127.0.0.1; elsewhere needs a bearer token)")
@@ -257,6 +259,11 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         ensure_project(settings)
         print(f"Great Expectations project complete in {settings.gx_root}")
+        return 0
+    if args.command == "gx-assets":
+        from include.quality.data_docs import fetch_assets
+
+        print(f"GX data docs assets in {fetch_assets(settings)} (sha512-checked)")
         return 0
     return _print_env(settings)
 

@@ -137,7 +137,7 @@ def _demo(settings: Settings) -> int:
         ("churn exports", f"{settings.export_root}/<as-of date>/  (CSV, Parquet, manifest.json)"),
         ("Support KPIs", f"{base}/plugin/support-kpis  (Browse → Support KPIs: charts over the marts)"),
         ("dbt docs", f"{base}/cosmos/{DBT_DOCS_SLUG}/dbt_docs_index.html  (Browse → dbt Docs)"),
-        ("GX data docs", str(settings.gx_root / "uncommitted" / "data_docs" / "local_site" / "index.html")),
+        ("GX data docs", f"{base}/plugin/gx-data-docs  (Browse → GX Data Docs; renders offline)"),
         ("load log, quarantine", "audit.load_batches, audit.quarantine, audit.validation_results"),
         ("Airflow UI", f"{base}  ({login})"),
         ("nightly schedule", f"{EXTRACT_DAG} next runs {api.dag(EXTRACT_DAG).get('next_dagrun_run_after')} "

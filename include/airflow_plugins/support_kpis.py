@@ -1,7 +1,7 @@
 """Airflow UI plugin: the "Support KPIs" page (Browse menu, embedded in the UI), served by the api-server.
 
-A FastAPI app mounted at /support-kpis renders `include.kpi.page` for a logged-in user (the same JWT cookie as the
-UI; no page without it). The page reads the marts as the reader role through the masked serving views. Imports of
+A FastAPI app mounted at /support-kpis renders `include.kpi.page` for a logged-in user (`include.ui_auth`: the UI's
+own login; no page without it). The page reads the marts as the reader role through the masked serving views. Imports of
 the KPI code and the database driver happen per request, not at plugin load: the scheduler, the dag-processor and
 every task process load plugins too, and this must not slow them.
 """
@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
+
+from include.ui_auth import base_path, logged_in
 
 log = logging.getLogger(__name__)
 
@@ -39,31 +40,14 @@ def _page() -> str:
         return page.render_unavailable("The warehouse does not answer right now (see the api-server log).")
 
 
-async def _logged_in(request: Request) -> None:
-    """The UI's own login: its JWT cookie (or a bearer token); 401/403 otherwise. Airflow's security module is
-    imported here, on the first request, not when every Airflow process loads its plugins."""
-    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-    from airflow.api_fastapi.core_api.security import resolve_user_from_token
-
-    bearer = request.headers.get("authorization", "")
-    token = bearer[7:] if bearer.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
-    await resolve_user_from_token(token)
-
-
 def create_app() -> FastAPI:
     app = FastAPI(title="Support KPIs")
 
-    @app.get("/", response_class=HTMLResponse, dependencies=[Depends(_logged_in)])
+    @app.get("/", response_class=HTMLResponse, dependencies=[Depends(logged_in)])
     async def kpi_page() -> HTMLResponse:
         return HTMLResponse(await asyncio.to_thread(_page), headers={"Cache-Control": "no-store"})
 
     return app
-
-
-def _base_path() -> str:
-    from airflow.configuration import conf
-
-    return urlsplit(conf.get("api", "base_url", fallback="")).path.rstrip("/")
 
 
 class SupportKpisPlugin(AirflowPlugin):
@@ -72,7 +56,7 @@ class SupportKpisPlugin(AirflowPlugin):
         {"app": create_app(), "url_prefix": URL_PREFIX, "name": "Support KPIs"}]
     external_views: ClassVar[list[dict[str, Any]]] = [{
         "name": "Support KPIs",
-        "href": f"{_base_path()}{URL_PREFIX}/",
+        "href": f"{base_path()}{URL_PREFIX}/",
         "url_route": "support-kpis",  # embedded in the UI at /plugin/support-kpis
         "category": "Browse",
         "destination": "nav",

@@ -12,6 +12,7 @@ sample is fetched either, and the failure message says the values were withheld 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from include.ingest.manifest import read_manifest
 from include.quality import suites
 from include.quality.project import checkpoint_name, open_context
 from include.warehouse.connect import connect
+
+log = logging.getLogger(__name__)
 
 FRESHNESS_TOLERANCE = timedelta(days=2)
 
@@ -205,6 +208,16 @@ def _require_every_table_landed(batch_id: str, tables: list[str], settings: Sett
                                "; re-run the failed load tasks (or the whole day) first")
 
 
+def _localize_docs(settings: Settings) -> None:
+    """Point the rebuilt pages at the vendored CSS/JS (include.quality.data_docs); never fails the gate."""
+    from include.quality.data_docs import AssetsMissing, localize_site
+
+    try:
+        localize_site(settings)
+    except (AssetsMissing, OSError) as exc:
+        log.warning("GX data docs keep their CDN links: %s", exc)
+
+
 def validate_batch(batch_id: str, settings: Settings | None = None,
                    tables: list[str] | None = None, build_docs: bool = True) -> list[ValidationReport]:
     """Validate every table (or `tables`) of a landed batch; one ValidationFailed lists all failures of all tables.
@@ -225,6 +238,7 @@ def validate_batch(batch_id: str, settings: Settings | None = None,
         result_ids.extend(ids)
     if build_docs:
         context.build_data_docs(resource_identifiers=result_ids)
+        _localize_docs(settings)
     failed = [(r.table, f) for r in reports for f in r.failures]
     if failed:
         total = sum(len(r.outcomes) for r in reports)

@@ -35,6 +35,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "ui"
 UI_TIMEOUT_MS = 30_000
 GOOD_DAY = date(2025, 11, 1)
+BACKFILL_DAYS = (date(2025, 11, 2), date(2025, 11, 3))  # in the session's landing zone (tests/conftest.py)
+NIGHTLY = "0 2 * * *"
 BAD_DAY = date(2025, 11, 4)
 BAD_DEFECT = f"null_required:support_tickets:{BAD_DAY.isoformat()}"
 # What the list page shows per DAG: the Asset an asset-scheduled DAG waits for (None: a cron or no schedule, whose
@@ -73,6 +75,13 @@ def test_chromium_is_installed_where_ci_runs_the_ui_tests() -> None:
 
 
 # --- browser fixtures ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _nightly_schedule(monkeypatch_module: pytest.MonkeyPatch) -> None:
+    """The production schedule (the list shows it and the next run; backfills need one). Autouse: it is set before
+    the module's Airflow starts."""
+    monkeypatch_module.setenv("SA_NIGHTLY_SCHEDULE", NIGHTLY)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +194,7 @@ def test_dag_list_shows_the_three_dags_with_schedules_and_tags(ui: tuple[Any, Ai
     page.get_by_test_id("nav-dags-link").click()
     page.wait_for_url(re.compile(r"/dags$"))
     expected = dict(DAG_LIST)
+    assert api.dag("support_extract")["timetable_summary"] == NIGHTLY
     try:
         api.dag(SOURCE_SYSTEM_DAG[0])
         expected[SOURCE_SYSTEM_DAG[0]] = SOURCE_SYSTEM_DAG[1]
@@ -207,6 +217,8 @@ def test_dag_list_shows_the_three_dags_with_schedules_and_tags(ui: tuple[Any, Ai
                 assert asset in json.dumps(api.dag_details(dag_id)["asset_expression"]), dag_id
         elif summary:
             expect(schedule).to_contain_text(summary)  # e.g. "0 2 * * *"
+            next_run = str(listed["next_dagrun_run_after"]).replace("T", " ")[:19]
+            expect(card.get_by_test_id("next-run")).to_contain_text(next_run)
         else:
             expect(schedule).to_have_text("Schedule")  # the heading alone: triggered runs only
         toggle = card.get_by_test_id("toggle-pause").locator("input")
@@ -273,6 +285,37 @@ def test_support_kpis_page_renders_non_empty_charts_in_the_ui(ui: tuple[Any, Air
 
 @pytest.mark.ui
 @pytest.mark.e2e
+def test_gx_data_docs_render_in_the_ui_without_internet_access(ui: tuple[Any, AirflowApi, str]) -> None:
+    """Browse → GX Data Docs, with every request off this machine refused: styled, and the results list filled."""
+    from playwright.sync_api import expect
+
+    page, _, base = ui
+    external: list[str] = []
+
+    def offline(route: Any) -> None:
+        external.append(route.request.url)
+        route.abort()
+
+    page.context.route(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"), offline)
+    try:
+        page.goto(f"{base}/dags")
+        page.get_by_role("button", name="Browse").click()
+        page.get_by_role("menuitem", name="GX Data Docs").click()
+        page.wait_for_url(re.compile(r"/plugin/gx-data-docs$"))
+        frame = page.frame_locator("iframe")
+        rows = frame.locator("table tbody tr")
+        expect(rows.first).to_be_visible()
+        assert rows.count() > 0
+        expect(frame.get_by_text("support_tickets", exact=False).first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "08-gx-data-docs.png"))
+    finally:
+        page.context.unroute(re.compile(r"^https?://(?!127\.0\.0\.1[:/]).*"))
+    stylesheets_or_scripts = [u for u in external if u.endswith((".css", ".js"))]
+    assert stylesheets_or_scripts == [], stylesheets_or_scripts
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
 def test_dbt_docs_page_shows_the_project_overview(ui: tuple[Any, AirflowApi, str]) -> None:
     """support_dbt_docs publishes (a real run), Cosmos' plugin serves: Browse → dbt Docs shows our overview."""
     from playwright.sync_api import expect
@@ -289,6 +332,71 @@ def test_dbt_docs_page_shows_the_project_overview(ui: tuple[Any, AirflowApi, str
     page.goto(f"{base}/cosmos/{DBT_DOCS_SLUG}/dbt_docs_index.html")
     expect(page.get_by_text("Support analytics — the warehouse behind").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "07-dbt-docs.png"))
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
+def test_the_trigger_forms_date_picker_refuses_an_impossible_date(ui: tuple[Any, AirflowApi, str]) -> None:
+    """support_transform's `as_of_date` Param is a date: the form's picker takes no 30 February, and a real date."""
+    from playwright.sync_api import expect
+
+    page, api, base = ui
+    runs_before = len(api.runs("support_transform"))
+    page.goto(f"{base}/dags/support_transform")
+    page.get_by_test_id("trigger-dag-button").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("As-of date")).to_be_visible()
+    picker = dialog.locator("input[type=date]")
+    picker.click()
+    page.keyboard.type("02302025")  # mm dd yyyy: 30 February
+    assert picker.evaluate("e => e.validity.badInput") and picker.input_value() == ""
+    picker.fill("2025-11-01")  # a real day is taken as YYYY-MM-DD
+    assert picker.input_value() == "2025-11-01" and not picker.evaluate("e => e.validity.badInput")
+    page.screenshot(path=str(ARTIFACTS / "09-trigger-form-date.png"))
+    dialog.get_by_role("button", name="Close").click()
+    assert len(api.runs("support_transform")) == runs_before  # nothing was triggered
+
+
+@pytest.mark.ui
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_a_backfill_from_the_ui_dialog_runs_every_day_to_green(ui: tuple[Any, AirflowApi, str]) -> None:
+    """Trigger → Backfill → From/To → All Runs → Run Backfill: each day's extract, transform and export succeed."""
+    from datetime import UTC, datetime
+
+    from playwright.sync_api import expect
+
+    from include.chain_watch import watch_chain
+
+    page, api, base = ui
+    since = datetime.now(UTC)
+    page.goto(f"{base}/dags/support_extract")
+    page.get_by_test_id("trigger-dag-button").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("Backfill", exact=True).click()
+    fields = dialog.get_by_test_id("datetime-input")
+    for field, day, hour in ((fields.nth(0), BACKFILL_DAYS[0], "00:00"), (fields.nth(1), BACKFILL_DAYS[-1], "23:59")):
+        field.click()
+        date_field = page.get_by_placeholder("YYYY/MM/DD").last
+        date_field.fill(day.strftime("%Y/%m/%d"))
+        date_field.press("Enter")
+        time_field = page.get_by_placeholder("HH:mm").last
+        time_field.fill(hour)
+        time_field.press("Enter")
+        expect(field).to_have_text(f"{day:%b %d, %Y} {hour}")
+    dialog.get_by_text("All Runs", exact=True).click()
+    expect(dialog.get_by_text(f"{len(BACKFILL_DAYS)} runs will be triggered.")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "10-backfill-dialog.png"))
+    dialog.get_by_role("button", name="Run Backfill").click()
+    expect(page.get_by_text("Backfill generated").last).to_be_visible()
+
+    [backfill] = [b for b in api.backfills("support_extract") if b["from_date"].startswith(BACKFILL_DAYS[0].isoformat())]
+    runs = watch_chain(api, since, backfill, timeout_s=900)
+    days = [d.isoformat() for d in BACKFILL_DAYS]
+    states = {dag_id: sorted((r.get("partition_key") or str(r.get("logical_date"))[:10], r["state"])
+                             for r in dag_runs) for dag_id, dag_runs in runs.items()}
+    for dag_id in ("support_extract", "support_transform", "support_churn_export"):
+        assert states[dag_id] == [(day, "success") for day in days], states
 
 
 @pytest.mark.ui

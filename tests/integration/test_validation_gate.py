@@ -58,6 +58,23 @@ def test_clean_batch_passes_and_results_and_docs_are_kept(landed) -> None:  # ty
     assert stored == passed == sum(len(r.outcomes) for r in reports)
     index = settings.gx_root / "uncommitted" / "data_docs" / "local_site" / "index.html"
     assert index.exists() and "support_tickets.batch" in index.read_text()
+    _assert_docs_render_offline(index.parent)
+
+
+def _assert_docs_render_offline(site: Path) -> None:
+    """Every page links its CSS/JS to a vendored copy that exists: no CDN is needed to render the site."""
+    import re
+
+    from include.quality.data_docs import CDN_URLS
+
+    pages = list(site.rglob("*.html"))
+    assert len(pages) > 5
+    for page in pages:
+        text = page.read_text()
+        assert not [url for url in CDN_URLS if url in text], page
+        for ref in re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', text):
+            assert not ref.startswith(("http:", "https:", "//")), (page, ref)
+            assert (page.parent / ref).resolve().is_file(), (page, ref)
 
 
 @pytest.mark.parametrize(
