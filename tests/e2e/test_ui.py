@@ -390,7 +390,8 @@ def test_a_backfill_from_the_ui_dialog_runs_every_day_to_green(ui: tuple[Any, Ai
     dialog.get_by_role("button", name="Run Backfill").click()
     expect(page.get_by_text("Backfill generated").last).to_be_visible()
 
-    [backfill] = [b for b in api.backfills("support_extract") if b["from_date"].startswith(BACKFILL_DAYS[0].isoformat())]
+    first = BACKFILL_DAYS[0].isoformat()
+    [backfill] = [b for b in api.backfills("support_extract") if b["from_date"].startswith(first)]
     runs = watch_chain(api, since, backfill, timeout_s=900)
     days = [d.isoformat() for d in BACKFILL_DAYS]
     states = {dag_id: sorted((r.get("partition_key") or str(r.get("logical_date"))[:10], r["state"])
