@@ -21,7 +21,7 @@ import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
 from include.config import get_settings
-from include.dag_defaults import default_args
+from include.dag_defaults import default_args, with_ui_links
 from include.pipeline import SOURCE_DAG
 
 SETTINGS = get_settings()
@@ -36,7 +36,7 @@ if SETTINGS.simulated_source:
         max_active_runs=1,
         default_args=default_args(),
         tags=["support-analytics", "local-only", "simulator"],
-        doc_md=__doc__,
+        doc_md=with_ui_links(__doc__),
     )
     def source_system_simulator() -> None:
         @task

@@ -28,7 +28,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, PartitionedAssetTimetable, dag, task
 
-from include.dag_defaults import as_of_date_params, dag_alerting, default_args
+from include.dag_defaults import as_of_date_params, dag_alerting, default_args, with_ui_links
 from include.pipeline import CHURN_LISTS_MODEL, EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, serving_uri
 from include.run_dates import export_as_of_date
 
@@ -42,7 +42,7 @@ from include.run_dates import export_as_of_date
     default_args=default_args(),
     tags=["support-analytics", "export"],
     params=as_of_date_params(),
-    doc_md=__doc__,
+    doc_md=with_ui_links(__doc__),
     **dag_alerting(),
 )
 def support_churn_export() -> None:

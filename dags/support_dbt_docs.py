@@ -19,7 +19,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, dag, task
 
-from include.dag_defaults import default_args
+from include.dag_defaults import default_args, with_ui_links
 from include.pipeline import CHURN_LISTS_MODEL, DOCS_DAG, serving_uri
 
 
@@ -31,7 +31,7 @@ from include.pipeline import CHURN_LISTS_MODEL, DOCS_DAG, serving_uri
     max_active_runs=1,
     default_args=default_args(retries=1),
     tags=["support-analytics", "docs", "dbt"],
-    doc_md=__doc__,
+    doc_md=with_ui_links(__doc__),
 )
 def support_dbt_docs() -> None:
     @task

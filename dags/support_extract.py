@@ -39,7 +39,7 @@ from airflow.sdk import Asset, PokeReturnValue, dag, task
 
 from include import contract
 from include.config import get_settings
-from include.dag_defaults import dag_alerting, default_args, extract_params, nightly_timetable
+from include.dag_defaults import dag_alerting, default_args, extract_params, nightly_timetable, with_ui_links
 from include.pipeline import (
     BATCH_ID_EXTRA,
     EXTRACT_DAG,
@@ -67,7 +67,7 @@ VALIDATED_BATCH = Asset(VALIDATED_BATCH_ASSET)
     default_args=default_args(),
     tags=["support-analytics", "extract"],
     params=extract_params(),
-    doc_md=__doc__,
+    doc_md=with_ui_links(__doc__),
     **dag_alerting(),
 )
 def support_extract() -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, task
 
-from include.dag_defaults import default_args
+from include.dag_defaults import default_args, with_ui_links
 from include.pipeline import FRESHNESS_DAG
 
 
@@ -32,7 +32,7 @@ from include.pipeline import FRESHNESS_DAG
     max_active_runs=1,
     default_args=default_args(retries=1),
     tags=["support-analytics", "monitoring"],
-    doc_md=__doc__,
+    doc_md=with_ui_links(__doc__),
 )
 def support_freshness() -> None:
     @task

@@ -36,7 +36,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, PartitionedAssetTimetable, task
 
-from include.dag_defaults import as_of_date_params, dag_alerting, default_args
+from include.dag_defaults import as_of_date_params, dag_alerting, default_args, with_ui_links
 from include.pipeline import SUMMARY_TASK, TRANSFORM_DAG, VALIDATED_BATCH_ASSET
 from include.transform.cosmos_adapter import transform_dag
 
@@ -49,7 +49,7 @@ support_transform = transform_dag(
     default_args=default_args(retries=0),
     tags=["support-analytics", "transform", "dbt"],
     params=as_of_date_params(),
-    doc_md=__doc__,
+    doc_md=with_ui_links(__doc__),
     **dag_alerting(),
 )
 

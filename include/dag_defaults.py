@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import CronDataIntervalTimetable, Param
 
 from include.config import get_settings
 from include.notify.callbacks import dag_alerting, task_failure_callbacks
+from include.pipeline import DBT_DOCS_SLUG
 
 OWNER = "data-platform"
 
-__all__ = ["OWNER", "as_of_date_params", "dag_alerting", "default_args", "extract_params", "nightly_timetable"]
+__all__ = ["OWNER", "as_of_date_params", "dag_alerting", "default_args", "extract_params", "nightly_timetable",
+           "with_ui_links"]
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:
@@ -62,3 +65,13 @@ def as_of_date_params() -> dict[str, Param]:
     """The typed trigger form of support_transform and support_churn_export."""
     return {"as_of_date": _date_param("As-of date", "Evaluate (transform) or publish (export) churn as of this "
                                       "date, YYYY-MM-DD. Empty: the date of the triggering batch, else the latest.")}
+
+
+def with_ui_links(doc_md: str | None) -> str:
+    """A DAG's `doc_md` followed by links to the project's pages in the Airflow UI (Browse menu): the KPIs, dbt's
+    docs and the GX data docs. Paths under the UI's base path (AIRFLOW__API__BASE_URL), so they hold behind a proxy."""
+    base = urlsplit(os.environ.get("AIRFLOW__API__BASE_URL", "")).path.rstrip("/")
+    links = (f"[Support KPIs]({base}/plugin/support-kpis) · "
+             f"[dbt Docs]({base}/cosmos/{DBT_DOCS_SLUG}/dbt_docs_index.html) · "
+             f"[GX Data Docs]({base}/plugin/gx-data-docs)")
+    return f"{doc_md or ''}\n**In the UI:** {links}\n"
