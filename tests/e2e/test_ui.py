@@ -106,6 +106,7 @@ def ui(browser: Any, running_airflow: AirflowApi) -> Iterator[tuple[Any, Airflow
     base = airflow_local.base_url(get_settings())
     context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US", timezone_id="UTC")
     context.set_default_timeout(UI_TIMEOUT_MS)
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # assertions wait as long as actions: a loaded CI machine is slow
     page = context.new_page()
     try:
         page.goto(base + "/")
