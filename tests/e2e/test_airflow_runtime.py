@@ -1,8 +1,9 @@
-"""The local Airflow runtime: metadata DB on the warehouse server, all components up, a fixed admin login."""
+"""The local Airflow runtime: metadata DB on the warehouse server, all components up, the generated admin login."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 
 import psycopg
@@ -30,14 +31,21 @@ def test_start_login_refuse_second_copy_and_stop(warehouse: Settings) -> None:
     try:
         health = airflow_local.wait_healthy(warehouse, 60)
         assert health["metadatabase"]["status"] == "healthy"
-        request = urllib.request.Request(
-            airflow_local.base_url(warehouse) + "/auth/token",
-            data=json.dumps({"username": "admin", "password": "admin"}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 201
-            assert json.load(response)["access_token"]
+        def token(password: str) -> int:
+            request = urllib.request.Request(
+                airflow_local.base_url(warehouse) + "/auth/token",
+                data=json.dumps({"username": airflow_local.ADMIN_USER, "password": password}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    assert json.load(response)["access_token"]
+                    return int(response.status)
+            except urllib.error.HTTPError as exc:
+                return exc.code
+
+        assert token(airflow_local.admin_password(warehouse)) == 201  # the generated password logs in
+        assert token("admin") == 401  # the old fixed one does not
         with pytest.raises(airflow_local.AirflowAlreadyRunning, match="already running"):
             airflow_local.start(warehouse)
     finally:
