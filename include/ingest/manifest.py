@@ -96,7 +96,7 @@ def read_manifest(folder: Path) -> Manifest:
         if not isinstance(listed, dict):
             raise TypeError("'files' is not an object")
     except (ValueError, KeyError, TypeError) as exc:  # ValueError: bad JSON or not UTF-8
-        raise ManifestMismatch(f"{path} is not a valid manifest: {type(exc).__name__}: {exc}") from None
+        raise ManifestMismatch(f"{path} is not a valid manifest: {exc}") from None
     missing = [t.name for t in contract.TABLES if t.name not in listed]
     unknown = sorted(set(listed) - set(contract.TABLES_BY_NAME))
     if missing or unknown:
