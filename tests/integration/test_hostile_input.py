@@ -136,3 +136,24 @@ def test_first_load_maps_columns_by_name_and_checks_lengths(clean_root: Path, ba
         load_batch("history", good)
         load_batch(DAY, good)
     assert checksums(settings) == base
+
+
+@pytest.mark.parametrize("variant_id", ["truncated_gzip", "plain_csv_not_gzip", "not_utf8_latin1", "nul_byte"])
+def test_a_load_run_without_the_verify_step_refuses_unreadable_files_the_same_way(
+        variant_id: str, clean_root: Path, base: dict[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`load_table` on its own (a cleared load task after the file changed, `sa`-less scripts): the same one-line
+    refusal, the table rolled back, the failure in the load log."""
+    from tests.hostile import VARIANTS
+
+    variant = VARIANTS[variant_id]
+    monkeypatch.setenv("SA_LANDING_ROOT", str(damaged_root(clean_root, variant, tmp_path)))
+    settings = get_settings()
+    with pytest.raises(errors.UnreadableFile) as refused:
+        load_table(DAY, TICKETS, settings)
+    assert all(word in str(refused.value) for word in variant.words), str(refused.value)
+    assert checksums(settings) == base
+    with connect("admin", settings) as conn:
+        status, message = conn.execute("select status, message from audit.load_batches where batch_id = %s"
+                                       " and table_name = %s", (DAY, TICKETS)).fetchone()
+    assert status == "failed" and message == str(refused.value)
