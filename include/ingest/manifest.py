@@ -14,7 +14,7 @@ from pathlib import Path
 
 from include import contract
 from include.ingest.errors import BadBatchId, IncompleteBatch, ManifestMismatch, UnreadableFile
-from include.ingest.stage import inspect_file
+from include.ingest.stage import FileScan, inspect_file
 
 MANIFEST = "_manifest.json"
 HISTORY = "history"
@@ -113,21 +113,28 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_files(manifest: Manifest) -> None:
-    """Every listed file exists, has the sha256 the manifest says and a readable content (`stage.inspect_file`,
-    one read per file; files in parallel: hashing and inflating release the GIL), else nothing is loaded."""
+def verify_files(manifest: Manifest, *, content: bool = True) -> None:
+    """Every listed file exists, has the sha256 the manifest says and — with `content` — a readable content
+    (`stage.inspect_file`, one read per file; files in parallel: hashing and inflating release the GIL), else
+    nothing is loaded."""
     entries = list(manifest.files.values())
     present = [e for e in entries if e.path.is_file()]
     problems = [f"{e.path.name}: listed in the manifest but not in the folder" for e in entries if e not in present]
+    scan = inspect_file if content else _sha256_only
     with ThreadPoolExecutor(max_workers=min(len(present), os.cpu_count() or 1) or 1) as pool:
-        scans = list(pool.map(inspect_file, [e.path for e in present]))
+        scans = list(pool.map(scan, [e.path for e in present]))
     unreadable = []
-    for entry, scan in zip(present, scans, strict=True):
-        if scan.sha256 != entry.sha256:
-            problems.append(f"{entry.path.name}: sha256 {scan.sha256[:12]}… but the manifest says {entry.sha256[:12]}…")
-        elif scan.problem:
-            unreadable.append(scan.problem)
+    for entry, result in zip(present, scans, strict=True):
+        if result.sha256 != entry.sha256:
+            problems.append(f"{entry.path.name}: sha256 {result.sha256[:12]}… but the manifest says "
+                            f"{entry.sha256[:12]}…")
+        elif result.problem:
+            unreadable.append(result.problem)
     if problems:
         raise ManifestMismatch(f"{manifest.folder}: " + "; ".join(problems))
     if unreadable:
         raise UnreadableFile("; ".join(unreadable))
+
+
+def _sha256_only(path: Path) -> FileScan:
+    return FileScan(sha256_of(path), None)

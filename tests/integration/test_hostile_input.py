@@ -21,7 +21,7 @@ from include.ingest.batch import load_batch, load_table
 from include.simulator import generate
 from include.warehouse.connect import connect
 from tests.conftest import truncate_warehouse
-from tests.hostile import CORPUS, DAY, TICKETS, Variant, columns, content, damaged_root
+from tests.hostile import CORPUS, DAY, TICKETS, Variant, columns, content, damaged_root, raw, replace_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -157,3 +157,39 @@ def test_a_load_run_without_the_verify_step_refuses_unreadable_files_the_same_wa
         status, message = conn.execute("select status, message from audit.load_batches where batch_id = %s"
                                        " and table_name = %s", (DAY, TICKETS)).fetchone()
     assert status == "failed" and message == str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (raw(lambda b: b[: len(b) // 2]), "truncated gzip"),
+        (content(replace_bytes(b"T0", b"T\xe90", line=2)), "line 2, byte 2: not UTF-8 (byte 0xe9)"),
+        (content(replace_bytes(b"T0", b"T\x000", line=2)), "line 2, byte 2: NUL byte"),
+    ],
+    ids=["truncated_gzip", "not_utf8", "nul_byte"],
+)
+def test_the_history_bootstrap_checks_content_while_it_loads(mutate, reason: str, clean_root: Path,  # type: ignore[no-untyped-def]
+                                                             base: dict[str, str], tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk bootstrap skips the up-front content scan (it would inflate every file twice): a bad tickets file is
+    refused by its own load, in one line, and that table is rolled back to empty (the tables loaded before it stand,
+    as in any bootstrap that stopped half-way: `sa load history` again completes it)."""
+    root = tmp_path / "landing"
+    shutil.copytree(clean_root / "history", root / "history")
+    mutate(root / "history")
+    monkeypatch.setenv("SA_LANDING_ROOT", str(root))
+    settings = get_settings()
+    truncate_warehouse(settings)
+    try:
+        with pytest.raises(errors.UnreadableFile) as refused:
+            load_batch("history", settings)
+        assert "support_tickets.csv.gz" in str(refused.value) and reason in str(refused.value), str(refused.value)
+        with connect("admin", settings) as conn:
+            tickets = conn.execute("select count(*) from analytics.support_tickets").fetchone()[0]
+        assert tickets == 0, "the refused table rolled back (a bad byte near the header is refused up front)"
+    finally:
+        good = replace(settings, landing_root=clean_root)
+        truncate_warehouse(good)
+        load_batch("history", good)
+        load_batch(DAY, good)
+    assert checksums(settings) == base
