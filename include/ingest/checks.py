@@ -2,8 +2,8 @@
 
 Row-level checks here are the ones that make a row impossible to land: an empty primary key, an empty required
 column, a value that does not cast to the contract's type, a text longer than the contract allows, a primary key
-repeated within the file. Everything that
-is about *meaning* (allowed values, ranges, orphans, freshness) is the Great Expectations gate's job.
+repeated within the file. Everything that is about *meaning* (allowed values, ranges, orphans, freshness) is the
+Great Expectations gate's job.
 """
 
 from __future__ import annotations
