@@ -20,7 +20,10 @@ after it is over). Backfills: `sa airflow-cli -- backfill create --dag-id suppor
 rerun leaves the same contents. **Bootstrap** the history: trigger with conf `{"batch": "history"}` or run
 `sa load history`.
 
-**On failure** the alert names the file and line/column or the failed expectation; see the README run-book.
+**On failure** the alert names the file and line/column or the failed expectation; see the run-book
+(docs/operations.md, "Refused landing input"). Refused input (`LoadError`: a bad manifest, an unreadable file, a
+header without a contract column, too many quarantined rows) fails its task at once, without retries: a retry would
+read the same bytes. A dropped database connection is retried.
 
 **Alerts** (README "Alerts"; off until `SA_ALERT_EMAILS` / `SA_ALERT_WEBHOOK_URL` are set): a task that fails for
 good — after its retries — sends one e-mail and one chat message with the task, run, date, exception, failed
@@ -74,22 +77,35 @@ def support_extract() -> None:
     @task(task_id=RESOLVE_BATCH_TASK)
     def resolve_batch(**context: Any) -> str:
         """The landing folder this run loads: `history`, or the logical date (see the DAG doc)."""
-        return extract_batch_id(context)
+        from include.ingest.errors import BadBatchId, fail_at_once
+        from include.ingest.manifest import batch_folder
+
+        with fail_at_once():
+            try:
+                batch_id = extract_batch_id(context)
+            except ValueError as exc:
+                raise BadBatchId(str(exc)) from None
+            batch_folder(get_settings().landing_root, batch_id)
+        return batch_id
 
     @task.sensor(poke_interval=get_settings().delivery_poke_s, timeout=7 * 3600, mode="reschedule", retries=0)
     def wait_for_delivery(batch_id: str, **context: Any) -> PokeReturnValue:
         """Waits for the folder's `_manifest.json`, which the source system writes last."""
+        from include.ingest.errors import fail_at_once
         from include.ingest.sensor import delivery_complete
 
         started = context["dag_run"].start_date
-        return PokeReturnValue(is_done=delivery_complete(batch_id, started, pendulum.now("UTC")))
+        with fail_at_once():
+            return PokeReturnValue(is_done=delivery_complete(batch_id, started, pendulum.now("UTC")))
 
     @task(retries=0)
     def verify_delivery(batch_id: str) -> None:
         """sha256 and headers of every file, before any table is touched. Bad input does not heal: no retries."""
         from include.ingest.batch import verify_batch
+        from include.ingest.errors import fail_at_once
 
-        verify_batch(batch_id)
+        with fail_at_once():
+            verify_batch(batch_id)
 
     batch_id = resolve_batch()
     verified = wait_for_delivery(batch_id) >> verify_delivery(batch_id)
@@ -100,10 +116,13 @@ def support_extract() -> None:
         @task(task_id=load_task_id(table.name), outlets=[SOURCE_ASSETS[table.name]])
         def load(batch_id: str, table_name: str = table.name) -> dict[str, object]:
             from include.ingest.batch import load_table
+            from include.ingest.errors import fail_at_once
 
-            result = load_table(batch_id, table_name)
+            with fail_at_once():  # refused input fails at once; a dropped connection is retried
+                result = load_table(batch_id, table_name)
             print(f"{result.table}: {result.rows_in} rows in, {result.rows_loaded} loaded, "
-                  f"{result.rows_quarantined} quarantined in {result.seconds:.2f}s")
+                  f"{result.rows_quarantined} quarantined in {result.seconds:.2f}s"
+                  + (f"; {result.note}" if result.note else ""))
             return {"rows_in": result.rows_in, "rows_loaded": result.rows_loaded,
                     "rows_quarantined": result.rows_quarantined}
 

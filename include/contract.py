@@ -29,6 +29,7 @@ class Column:
     min_value: float | None = None
     max_value: float | None = None
     pattern: str | None = None  # a regular expression (PostgreSQL `~`) every value must match
+    max_length: int | None = None  # characters; every text column has one (a longer value is quarantined)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,11 @@ class Table:
         return tuple(c.name for c in self.columns)
 
     @property
+    def limited(self) -> tuple[Column, ...]:
+        """The columns with a maximum length."""
+        return tuple(c for c in self.columns if c.max_length is not None)
+
+    @property
     def foreign_keys(self) -> tuple[Column, ...]:
         return tuple(c for c in self.columns if c.references)
 
@@ -55,6 +61,16 @@ STATUSES = ("open", "in_progress", "resolved", "closed")
 SEVERITIES = ("low", "medium", "high", "critical")
 DEVICES = ("ios", "android", "web")
 
+
+# Longest text the contract accepts, in characters. Generous (the simulator's values are a fraction of these): a
+# longer value is a source defect — a runaway free-text field, a file shifted by a stray delimiter — and its row is
+# quarantined with the column and the length, never the value (names, e-mails and phones are PII).
+ID_LENGTH = 64
+CODE_LENGTH = 32  # enumerations (segments, channels, …), versions
+NAME_LENGTH = 200
+EMAIL_LENGTH = 254  # RFC 5321's longest path
+PHONE_LENGTH = 32
+SUBJECT_LENGTH = 1000
 
 # Something@something.something, no spaces: the retention team mails these; a name or a phone number in the e-mail
 # column is a source defect the gate names (without quoting it: e-mails are PII).
@@ -70,12 +86,12 @@ TABLES: tuple[Table, ...] = (
         "customers",
         "customer_id",
         (
-            _c("customer_id", "text"),
-            _c("customer_name", "text"),
-            _c("email", "text", pattern=EMAIL_PATTERN),
-            _c("phone", "text", required=False),
-            _c("customer_segment", "text", allowed=SEGMENTS),
-            _c("city", "text"),
+            _c("customer_id", "text", max_length=ID_LENGTH),
+            _c("customer_name", "text", max_length=NAME_LENGTH),
+            _c("email", "text", pattern=EMAIL_PATTERN, max_length=EMAIL_LENGTH),
+            _c("phone", "text", required=False, max_length=PHONE_LENGTH),
+            _c("customer_segment", "text", allowed=SEGMENTS, max_length=CODE_LENGTH),
+            _c("city", "text", max_length=NAME_LENGTH),
             _c("signup_date", "date"),
             _c("updated_at", "timestamptz"),
         ),
@@ -85,10 +101,10 @@ TABLES: tuple[Table, ...] = (
         "products",
         "product_id",
         (
-            _c("product_id", "text"),
-            _c("product_name", "text"),
-            _c("product_category", "text"),
-            _c("product_type", "text"),
+            _c("product_id", "text", max_length=ID_LENGTH),
+            _c("product_name", "text", max_length=NAME_LENGTH),
+            _c("product_category", "text", max_length=NAME_LENGTH),
+            _c("product_type", "text", max_length=NAME_LENGTH),
             _c("monthly_fee", "numeric(12,2)", min_value=0),
             _c("launched_at", "date"),
             _c("updated_at", "timestamptz"),
@@ -98,8 +114,8 @@ TABLES: tuple[Table, ...] = (
         "ticket_categories",
         "category_id",
         (
-            _c("category_id", "text"),
-            _c("category_name", "text"),
+            _c("category_id", "text", max_length=ID_LENGTH),
+            _c("category_name", "text", max_length=NAME_LENGTH),
             _c("updated_at", "timestamptz"),
         ),
     ),
@@ -107,10 +123,10 @@ TABLES: tuple[Table, ...] = (
         "root_causes",
         "root_cause_id",
         (
-            _c("root_cause_id", "text"),
-            _c("root_cause_name", "text"),
-            _c("severity", "text", allowed=SEVERITIES),
-            _c("related_release", "text", required=False),
+            _c("root_cause_id", "text", max_length=ID_LENGTH),
+            _c("root_cause_name", "text", max_length=NAME_LENGTH),
+            _c("severity", "text", allowed=SEVERITIES, max_length=CODE_LENGTH),
+            _c("related_release", "text", required=False, max_length=CODE_LENGTH),
             _c("updated_at", "timestamptz"),
         ),
     ),
@@ -118,9 +134,9 @@ TABLES: tuple[Table, ...] = (
         "customer_products",
         "holding_id",
         (
-            _c("holding_id", "text"),
-            _c("customer_id", "text", references="customers.customer_id"),
-            _c("product_id", "text", references="products.product_id"),
+            _c("holding_id", "text", max_length=ID_LENGTH),
+            _c("customer_id", "text", references="customers.customer_id", max_length=ID_LENGTH),
+            _c("product_id", "text", references="products.product_id", max_length=ID_LENGTH),
             _c("opened_at", "date"),
             _c("closed_at", "date", required=False),
             _c("monthly_revenue", "numeric(12,2)", min_value=0),
@@ -131,16 +147,17 @@ TABLES: tuple[Table, ...] = (
         "support_tickets",
         "ticket_id",
         (
-            _c("ticket_id", "text"),
-            _c("customer_id", "text", references="customers.customer_id"),
-            _c("product_id", "text", references="products.product_id"),
-            _c("category_id", "text", references="ticket_categories.category_id"),
-            _c("root_cause_id", "text", required=False, references="root_causes.root_cause_id"),
-            _c("channel", "text", allowed=CHANNELS),
-            _c("priority", "text", allowed=PRIORITIES),
-            _c("status", "text", allowed=STATUSES),
-            _c("subject", "text", required=False),
-            _c("app_version", "text", required=False),
+            _c("ticket_id", "text", max_length=ID_LENGTH),
+            _c("customer_id", "text", references="customers.customer_id", max_length=ID_LENGTH),
+            _c("product_id", "text", references="products.product_id", max_length=ID_LENGTH),
+            _c("category_id", "text", references="ticket_categories.category_id", max_length=ID_LENGTH),
+            _c("root_cause_id", "text", required=False, references="root_causes.root_cause_id",
+               max_length=ID_LENGTH),
+            _c("channel", "text", allowed=CHANNELS, max_length=CODE_LENGTH),
+            _c("priority", "text", allowed=PRIORITIES, max_length=CODE_LENGTH),
+            _c("status", "text", allowed=STATUSES, max_length=CODE_LENGTH),
+            _c("subject", "text", required=False, max_length=SUBJECT_LENGTH),
+            _c("app_version", "text", required=False, max_length=CODE_LENGTH),
             _c("created_at", "timestamptz"),
             _c("first_response_at", "timestamptz", required=False),
             _c("resolved_at", "timestamptz", required=False),
@@ -153,11 +170,11 @@ TABLES: tuple[Table, ...] = (
         "customer_logins",
         "login_id",
         (
-            _c("login_id", "text"),
-            _c("customer_id", "text", references="customers.customer_id"),
+            _c("login_id", "text", max_length=ID_LENGTH),
+            _c("customer_id", "text", references="customers.customer_id", max_length=ID_LENGTH),
             _c("login_at", "timestamptz"),
-            _c("device", "text", allowed=DEVICES),
-            _c("app_version", "text", required=False),
+            _c("device", "text", allowed=DEVICES, max_length=CODE_LENGTH),
+            _c("app_version", "text", required=False, max_length=CODE_LENGTH),
         ),
         freshness_column="login_at",
     ),

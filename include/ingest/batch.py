@@ -1,8 +1,10 @@
 """Load a batch folder (`history` or one logical date) into `analytics`, one transaction per table.
 
 Order of work, so that bad input never leaves anything half-written:
-1. `verify_batch`: the manifest exists, every file's sha256 matches, every header matches the contract — checked for
-   all files before any table is touched.
+1. `verify_batch`: the manifest exists and its entries are sound, every file's sha256 matches and its content is a
+   complete gzip of UTF-8 text, every header maps to the contract — checked for all files before any table is
+   touched, so a refused day changes nothing. (The history bootstrap's content is checked while it loads instead:
+   inflating ~2 GB twice would add seconds to the bulk load; a bad file there rolls back its own table.)
 2. `load_table` per table, in contract order (reference tables first), each in one transaction: stage via COPY,
    type and check in SQL, quarantine rejected rows, then upsert. If the quarantine exceeds its threshold the
    quarantine and the failed log entry are committed but `analytics` is untouched.
@@ -23,13 +25,27 @@ from include import contract
 from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.ingest import checks
 from include.ingest.errors import LoadError, ManifestMismatch, QuarantineThresholdExceeded
-from include.ingest.manifest import FileEntry, Manifest, read_manifest, sha256_of, verify_checksums
+from include.ingest.manifest import (
+    HISTORY,
+    FileEntry,
+    Manifest,
+    batch_folder,
+    read_manifest,
+    sha256_of,
+    verify_files,
+)
 from include.ingest.retention import purge_expired_quarantine
-from include.ingest.stage import check_header, copy_file, create_raw_table, stage_file
+from include.ingest.stage import (
+    GZIP_ERRORS,
+    Layout,
+    copy_file,
+    create_raw_table,
+    file_layout,
+    refuse_unreadable,
+    stage_file,
+)
 from include.warehouse import bootstrap, locks
 from include.warehouse.connect import connect
-
-HISTORY = "history"
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,7 @@ class TableLoad:
     rows_quarantined: int
     rows_superseded: int
     seconds: float
+    note: str | None = None  # e.g. the header columns the contract does not know, which were ignored
 
 
 def _logical_date(batch_id: str) -> date | None:
@@ -48,12 +65,16 @@ def _logical_date(batch_id: str) -> date | None:
 
 
 def verify_batch(batch_id: str, settings: Settings | None = None) -> Manifest:
-    """Manifest present, checksums match, headers match the contract: else raise before anything is written."""
+    """Manifest present, checksums match, contents readable (a dated batch; see the module docstring), headers map
+    to the contract: else raise before anything is written. Prints a note per file with columns the contract does
+    not know (they are ignored)."""
     settings = settings or get_settings()
-    manifest = read_manifest(settings.landing_root / batch_id)
-    verify_checksums(manifest)
+    manifest = read_manifest(batch_folder(settings.landing_root, batch_id))
+    verify_files(manifest, content=batch_id != HISTORY)
     for table in contract.TABLES:
-        check_header(table, manifest.files[table.name].path)
+        note = file_layout(table, manifest.files[table.name].path).note()
+        if note:
+            print(f"{manifest.files[table.name].path}: {note}")
     return manifest
 
 
@@ -102,15 +123,21 @@ def load_table(batch_id: str, table_name: str, settings: Settings | None = None,
     """Load one table of a verified batch in one transaction; raise LoadError (naming file/line/column) on failure."""
     settings = settings or get_settings()
     table = contract.table(table_name)
-    manifest = manifest or read_manifest(settings.landing_root / batch_id)
+    manifest = manifest or read_manifest(batch_folder(settings.landing_root, batch_id))
     entry = manifest.files[table_name]
     started = time.monotonic()
     _log_start(batch_id, entry, settings)
     try:
+        if not entry.path.is_file():
+            raise ManifestMismatch(f"{entry.path}: listed in the manifest but not in the folder")
         if sha256_of(entry.path) != entry.sha256:
             raise ManifestMismatch(f"{entry.path}: sha256 does not match the manifest")
-        check_header(table, entry.path)
-        result = _load_in_transaction(batch_id, table, entry, settings)
+        layout = file_layout(table, entry.path)
+        try:
+            result = _load_in_transaction(batch_id, table, entry, layout, settings)
+        except GZIP_ERRORS:  # a damaged file that verify_batch did not see (a load run on its own)
+            refuse_unreadable(entry.path)
+            raise
     except LoadError as exc:
         if not isinstance(exc, QuarantineThresholdExceeded):  # that one is logged inside its own transaction
             _log_failure(batch_id, table_name, str(exc), settings)
@@ -118,14 +145,14 @@ def load_table(batch_id: str, table_name: str, settings: Settings | None = None,
     except Exception as exc:
         _log_failure(batch_id, table_name, f"{type(exc).__name__}: {exc}", settings)
         raise
-    return TableLoad(batch_id, table_name, *result, seconds=time.monotonic() - started)
+    return TableLoad(batch_id, table_name, *result, seconds=time.monotonic() - started, note=layout.note())
 
 
 class _NeedsRowChecks(Exception):
     """The fast path met something to quarantine: redo the file with row-level checks."""
 
 
-def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
+def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry, layout: Layout,
                          settings: Settings) -> tuple[int, int, int, int]:
     """Fast path first: COPY straight into the empty target (first load), or into a typed temp table that is then
     applied (`_apply`). If COPY rejects the file (bad field count or type), a key/required column is empty or a key
@@ -142,13 +169,13 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
         conn.execute("delete from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name))
         purge_expired_quarantine(conn, table.name, settings.quarantine_retention_days)  # raw rows hold PII
         target_was_empty = not conn.execute(sql.SQL("select exists (select from {})").format(target)).fetchone()[0]
-        conn.execute(checks.create_typed_table(table))
+        conn.execute(checks.create_typed_table(table, layout))
         conn.execute("savepoint fast_path")
         try:
-            if target_was_empty:
-                rows_in = landed = _copy_into_empty_target(conn, table, entry, params)
+            if target_was_empty and not layout.extra:
+                rows_in = landed = _copy_into_empty_target(conn, table, entry, layout, params)
             else:
-                rows_in = copy_file(conn, checks.copy_typed(table), entry.path)
+                rows_in = copy_file(conn, checks.copy_typed(table, layout), entry.path)
                 _check_row_count(entry, rows_in)
                 if conn.execute(checks.typed_problems(table)).fetchone()[0]:
                     raise _NeedsRowChecks
@@ -156,7 +183,7 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
             quarantined = 0
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError, _NeedsRowChecks):
             conn.execute("rollback to savepoint fast_path")
-            rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, params, settings)
+            rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, layout, params, settings)
             landed = _apply(conn, table, params)
         valid = rows_in - quarantined
         superseded = 0
@@ -164,18 +191,19 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
             current = conn.execute(sql.SQL("select count(*) from {} where _batch_id = %s").format(target),
                                    (batch_id,)).fetchone()[0]
             superseded = max(valid - current, 0)
-        _log_finish(conn, batch_id, table.name, "success", None, (rows_in, valid, quarantined, superseded))
+        _log_finish(conn, batch_id, table.name, "success", layout.note(), (rows_in, valid, quarantined, superseded))
     return rows_in, valid, quarantined, superseded
 
 
-def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, entry: FileEntry,
+def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, entry: FileEntry, layout: Layout,
                             params: dict[str, object]) -> int:
     """First load of a table (the history bootstrap, a new environment): COPY the file straight into it, the way
     PostgreSQL's "Populating a Database" advises — in the transaction that truncated the (empty) table, so the rows
     are written frozen and, on the embedded server (`wal_level=minimal`), without WAL; the primary key and the
     `_batch_id` index are dropped first and built once afterwards (faster than row-by-row index upkeep). The table's
     constraints do the fast path's checks: a bad type raises DataError, an empty required column or a repeated key
-    IntegrityError (when the primary key is rebuilt). The audit columns come from their defaults, i.e. this
+    IntegrityError (when the primary key is rebuilt), a value longer than its column allows a check of the loaded
+    rows (the target's columns are plain text). The audit columns come from their defaults, i.e. this
     transaction's settings."""
     target = sql.Identifier(SCHEMA_SOURCES, table.name)
     conn.execute("set local maintenance_work_mem = '512MB'")  # the index builds sort in memory
@@ -187,8 +215,11 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
                     "_loaded_at": params["now"].isoformat()}  # type: ignore[attr-defined]
     for column, value in audit_values.items():
         conn.execute("select set_config(%s, %s, true)", (contract.AUDIT_SETTINGS[column], value))
-    rows_in = copy_file(conn, checks.copy_into_target(table), entry.path)
+    rows_in = copy_file(conn, checks.copy_into_target(table, layout), entry.path)
     _check_row_count(entry, rows_in)
+    too_long = checks.too_long(table, target)
+    if too_long is not None and conn.execute(too_long).fetchone()[0]:
+        raise _NeedsRowChecks
     conn.execute(bootstrap.primary_key_ddl(table))
     conn.execute(bootstrap.batch_id_index_ddl(table))
     return rows_in
@@ -208,11 +239,16 @@ def _check_row_count(entry: FileEntry, rows_in: int) -> None:
 
 
 def _stage_and_check(conn: psycopg.Connection, batch_id: str, table: contract.Table, entry: FileEntry,
-                     params: dict[str, object], settings: Settings) -> tuple[int, int]:
+                     layout: Layout, params: dict[str, object], settings: Settings) -> tuple[int, int]:
     """Slow path: stage as text with line numbers, quarantine every bad row, fill the typed table with the rest.
-    Commits the quarantine and raises when it exceeds the thresholds (analytics untouched)."""
-    create_raw_table(conn, table)
-    staged = stage_file(conn, table, entry.path)
+    Commits the quarantine and raises when it exceeds the thresholds (analytics untouched). A file whose text is
+    not loadable at all (not UTF-8, a NUL byte; verify_batch refuses it first) is refused by name, line and byte."""
+    create_raw_table(conn, table, layout)
+    try:
+        staged = stage_file(conn, entry.path, layout)
+    except (UnicodeDecodeError, psycopg.errors.DataError, *GZIP_ERRORS):
+        refuse_unreadable(entry.path)
+        raise
     _check_row_count(entry, staged.rows_in)  # before any quarantine is kept: a short file is not bad rows
     conn.execute(checks.build_checked(table))
     conn.execute(checks.insert_quarantine(table), params)

@@ -1,8 +1,9 @@
 """SQL that types, checks and upserts a staged file, built from the source contract.
 
 Row-level checks here are the ones that make a row impossible to land: an empty primary key, an empty required
-column, a value that does not cast to the contract's type, a primary key repeated within the file. Everything that
-is about *meaning* (allowed values, ranges, orphans, freshness) is the Great Expectations gate's job.
+column, a value that does not cast to the contract's type, a text longer than the contract allows, a primary key
+repeated within the file. Everything that is about *meaning* (allowed values, ranges, orphans, freshness) is the
+Great Expectations gate's job.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from psycopg import sql
 
 from include import contract
 from include.config import SCHEMA_AUDIT, SCHEMA_SOURCES
-from include.ingest.stage import LINE_NO, RAW_TABLE
+from include.ingest.stage import LINE_NO, RAW_TABLE, Layout
 
 CHECKED_TABLE = "_checked_batch"
 REASON = "_reason"
 
 # Kinds of quarantine reasons and the threshold family they count against.
 KEY_KINDS = ("key", "required", "duplicate")
-PARSE_KINDS = ("type", "malformed")
+PARSE_KINDS = ("type", "length", "malformed")
 
 
 def _id(*names: str) -> sql.Identifier:
@@ -48,6 +49,12 @@ def _reason_cases(table: contract.Table) -> list[sql.Composable]:
                     tail=sql.Literal(f"' is not a valid {col.pg_type}"),
                 )
             )
+    for col in table.limited:  # the reason names the column and the length, never the value (PII)
+        cases.append(
+            sql.SQL("when {c} is not null and char_length({c}) > {n} then {msg} || char_length({c}) || {tail}").format(
+                c=_id("r", col.name), n=sql.Literal(col.max_length), msg=sql.Literal(f"length: {col.name} is "),
+                tail=sql.Literal(f" characters, the contract allows {col.max_length}"))
+        )
     cases.append(
         sql.SQL("when r._dup > 1 then {} || r.{} || {} || r._first_line").format(
             sql.Literal(f"duplicate: {table.primary_key} '"), _id(table.primary_key), sql.Literal("' already on line ")
@@ -96,24 +103,45 @@ def insert_quarantine(table: contract.Table) -> sql.Composed:
 TYPED_TABLE = "_typed_batch"
 
 
-def create_typed_table(table: contract.Table) -> sql.Composed:
-    """Temp table with the contract's types: filled by COPY (fast path) or from the checked rows (slow path)."""
-    columns = sql.SQL(", ").join(sql.SQL("{} {}").format(_id(c.name), sql.SQL(c.pg_type)) for c in table.columns)
-    return sql.SQL("create temp table {} ({}) on commit drop").format(_id(TYPED_TABLE), columns)
+def create_typed_table(table: contract.Table, layout: Layout) -> sql.Composed:
+    """Temp table with the contract's types, a text column with a maximum length as varchar(n) (COPY refuses a
+    longer value, which sends the load to the row checks): filled by COPY (fast path) or from the checked rows (slow
+    path). Plus a text column per header column the contract does not know (COPY needs somewhere to put it)."""
+    columns = [sql.SQL("{} {}").format(_id(c.name), sql.SQL(_typed_type(c))) for c in table.columns]
+    columns += [sql.SQL("{} text").format(_id(name)) for name, field in zip(layout.staging_columns(), layout.fields,
+                                                                            strict=True) if field is None]
+    return sql.SQL("create temp table {} ({}) on commit drop").format(_id(TYPED_TABLE), sql.SQL(", ").join(columns))
 
 
-def _copy_csv(into: sql.Identifier, table: contract.Table, *, freeze: bool = False) -> sql.Composed:
-    """COPY the file's CSV into `into`'s contract columns; empty fields (quoted or not) become NULL, as the
-    contract says. `freeze` writes the rows frozen (only allowed into a table truncated in this transaction)."""
-    columns = sql.SQL(", ").join(_id(name) for name in table.column_names)
+def _typed_type(col: contract.Column) -> str:
+    return f"varchar({col.max_length})" if col.pg_type == "text" and col.max_length else col.pg_type
+
+
+def too_long(table: contract.Table, relation: sql.Composable) -> sql.Composed | None:
+    """Does `relation` hold a value longer than its column allows? (The first load COPYs into the target's text
+    columns.) The byte length is read from the value's header; characters are counted only past it."""
+    if not table.limited:
+        return None
+    over = sql.SQL(" or ").join(
+        sql.SQL("(octet_length({c}) > {n} and char_length({c}) > {n})").format(
+            c=_id(c.name), n=sql.Literal(c.max_length)) for c in table.limited)
+    return sql.SQL("select exists (select from {} where {})").format(relation, over)
+
+
+def _copy_csv(into: sql.Identifier, table: contract.Table, layout: Layout, *, freeze: bool = False) -> sql.Composed:
+    """COPY the file's CSV into `into`, each field into its contract column by header name (the header line itself
+    is skipped; a BOM before it goes with it); empty fields (quoted or not) become NULL, as the contract says.
+    `freeze` writes the rows frozen (only allowed into a table truncated in this transaction)."""
+    columns = sql.SQL(", ").join(_id(name) for name in layout.staging_columns())
+    known = sql.SQL(", ").join(_id(name) for name in table.column_names)
     options = sql.SQL("format csv, header true{}, force_null ({})").format(
-        sql.SQL(", freeze true" if freeze else ""), columns)
+        sql.SQL(", freeze true" if freeze else ""), known)
     return sql.SQL("copy {} ({}) from stdin ({})").format(into, columns, options)
 
 
-def copy_typed(table: contract.Table) -> sql.Composed:
+def copy_typed(table: contract.Table, layout: Layout) -> sql.Composed:
     """COPY straight into the typed table (fast path of a load into a table that has rows)."""
-    return _copy_csv(_id(TYPED_TABLE), table)
+    return _copy_csv(_id(TYPED_TABLE), table, layout)
 
 
 def typed_from_checked(table: contract.Table) -> sql.Composed:
@@ -168,10 +196,10 @@ def apply_inserts(table: contract.Table) -> sql.Composed:
              pk=_id(table.primary_key))
 
 
-def copy_into_target(table: contract.Table) -> sql.Composed:
-    """COPY straight into `analytics.<table>` (first load, after truncating it); the audit columns take their
-    defaults."""
-    return _copy_csv(_id(SCHEMA_SOURCES, table.name), table, freeze=True)
+def copy_into_target(table: contract.Table, layout: Layout) -> sql.Composed:
+    """COPY straight into `analytics.<table>` (first load, after truncating it; only for a file without unknown
+    columns); the audit columns take their defaults."""
+    return _copy_csv(_id(SCHEMA_SOURCES, table.name), table, layout, freeze=True)
 
 
 def reason_counts() -> sql.Composed:

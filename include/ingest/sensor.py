@@ -6,14 +6,14 @@ from datetime import datetime
 
 from include.config import Settings, get_settings
 from include.ingest.errors import IncompleteBatch
-from include.ingest.manifest import MANIFEST, is_complete
+from include.ingest.manifest import MANIFEST, batch_folder, is_complete
 
 
 def delivery_complete(batch_id: str, waiting_since: datetime, now: datetime,
                       settings: Settings | None = None) -> bool:
     """True once the manifest is there; raises IncompleteBatch (a clear, final failure) after the wait timeout."""
     settings = settings or get_settings()
-    folder = settings.landing_root / batch_id
+    folder = batch_folder(settings.landing_root, batch_id)
     if is_complete(folder):
         return True
     waited = (now - waiting_since).total_seconds()

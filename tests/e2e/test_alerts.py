@@ -122,10 +122,10 @@ def test_nothing_is_sent_and_nothing_fails_when_no_channel_is_configured(  # typ
     assert row["rows_quarantined"] > 0 and row["validations_passed"] is None
 
 
-def test_failed_extract_alerts_once_after_the_retries(defective_landing, alerts_on, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_refused_extract_alerts_once_at_once_without_retries(defective_landing, alerts_on, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     run = _run_bad_extract(defective_landing, monkeypatch)
     tries = {ti.task_id: ti.try_number for ti in run.get_task_instances()}
-    assert tries["load_support_tickets"] == 3  # retries=2: three tries, then one alert
+    assert tries["load_support_tickets"] == 1  # refused input (a LoadError) does not heal: no retries
     alerts_on.wait(1, 1)
     time.sleep(1)  # nothing more may arrive
     assert len(alerts_on.mails) == 1 and len(alerts_on.posts) == 1, (alerts_on.mails, alerts_on.posts)
@@ -133,11 +133,12 @@ def test_failed_extract_alerts_once_after_the_retries(defective_landing, alerts_
     recipients, mail = alerts_on.mails[0]
     assert sorted(recipients) == sorted(RECIPIENTS)
     subject = str(mail["Subject"])
-    assert "FAILED support_extract.load_support_tickets" in subject and "2025-11-02" in subject and "3 of 3" in subject
+    assert "FAILED support_extract.load_support_tickets" in subject and "2025-11-02" in subject and "1 of 3" in subject
     body = alerts_on.html()
-    log_url = _log_url("support_extract", run.run_id, "load_support_tickets", 3)
+    log_url = _log_url("support_extract", run.run_id, "load_support_tickets", 1)
     for expected in ("support_extract", "load_support_tickets", run.run_id, "2025-11-02T02:00:00+00:00",
-                     "3 of 3", "QuarantineThresholdExceeded", "analytics.support_tickets", "audit.quarantine"):
+                     "1 of 3", "AirflowFailException: QuarantineThresholdExceeded", "analytics.support_tickets",
+                     "audit.quarantine"):
         assert expected in body, expected
     assert f"href='{log_url}'" in body.replace("&amp;", "&")
 

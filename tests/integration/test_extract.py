@@ -198,7 +198,6 @@ def test_first_load_sets_audit_columns_and_keeps_the_batch_index(landing, empty_
     [
         ("missing_column", errors.SchemaDrift, ["missing ['priority']"]),
         ("renamed_column", errors.SchemaDrift, ["missing ['priority']", "unexpected ['ticket_priority']"]),
-        ("extra_column", errors.SchemaDrift, ["unexpected ['source_system']"]),
         ("empty_file", errors.SchemaDrift, ["empty file"]),
         ("missing_manifest", errors.IncompleteBatch, ["_manifest.json is missing"]),
         ("manifest_sha_mismatch", errors.ManifestMismatch, ["support_tickets.csv.gz: sha256"]),
@@ -215,6 +214,17 @@ def test_file_defects_fail_before_anything_is_written(defective, defect: str, er
     with connect("admin", settings) as conn:
         assert conn.execute("select count(*) from audit.load_batches where batch_id = '2025-11-01'"
                             ).fetchone()[0] == 0
+
+
+def test_an_unknown_column_is_ignored_and_noted_in_the_load_log(defective) -> None:  # type: ignore[no-untyped-def]
+    """A source that adds a column: the known columns land, the load log and the task log name the new one."""
+    _, settings = defective("extra_column")
+    result = {r.table: r for r in load_batch("2025-11-01", settings)}["support_tickets"]
+    assert result.rows_quarantined == 0 and result.rows_loaded == result.rows_in > 0
+    with connect("admin", settings) as conn:
+        message = conn.execute("select message from audit.load_batches where batch_id = '2025-11-01'"
+                               " and table_name = 'support_tickets' and status = 'success'").fetchone()[0]
+    assert message == result.note and "ignored column(s) not in the contract: source_system" in message
 
 
 def test_manifest_count_mismatch_fails_the_table_untouched(defective) -> None:  # type: ignore[no-untyped-def]
