@@ -91,7 +91,7 @@ def test_inside_a_task_the_connection_gives_them_for_connect_gx_and_dbt(
 def test_inside_a_task_a_missing_or_incomplete_connection_is_one_clear_error(
         local_dir: Path, monkeypatch: pytest.MonkeyPatch, in_task: None) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_WAREHOUSE_READER", raising=False)
-    with pytest.raises(WarehouseConnectionError, match="'warehouse_reader'.*AIRFLOW_CONN_WAREHOUSE_READER"):
+    with pytest.raises(WarehouseConnectionError, match=r"'warehouse_reader'.*AIRFLOW_CONN_WAREHOUSE_READER"):
         role_params("reader")
     monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE_READER", json.dumps({"conn_type": "postgres", "host": "h"}))
     with pytest.raises(WarehouseConnectionError, match=r"has no schema \(database\), login"):
