@@ -1,4 +1,4 @@
-"""The local Airflow runtime: metadata DB on the warehouse server, all components up, a fixed admin login."""
+"""The local Airflow runtime: metadata DB on the warehouse server, all components up, the generated admin login."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def test_start_login_refuse_second_copy_and_stop(warehouse: Settings) -> None:
         assert health["metadatabase"]["status"] == "healthy"
         request = urllib.request.Request(
             airflow_local.base_url(warehouse) + "/auth/token",
-            data=json.dumps({"username": "admin", "password": "admin"}).encode(),
+            data=json.dumps({"username": "admin", "password": airflow_local.admin_password(warehouse)}).encode(),
             headers={"Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
