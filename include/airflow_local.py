@@ -18,11 +18,13 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from include.airflow_api import AirflowApi
 from include.config import Settings, get_settings, local_secret, secret
-from include.transform.dbt_env import dbt_env
-from include.warehouse.bootstrap import ensure_database
+from include.transform.dbt_env import dbt_project_env
+from include.warehouse.bootstrap import ensure_metadata_database
+from include.warehouse.connections import airflow_conn_env
 
 COMPONENTS: dict[str, list[str]] = {
     "api-server": ["api-server"],
@@ -93,12 +95,55 @@ def api(settings: Settings) -> AirflowApi:
 
 
 def metadata_db_url(settings: Settings) -> str:
-    url = settings.admin_url(settings.airflow_db)
-    return url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    """Airflow's metadata DB as its own owner role (never the warehouse server's superuser)."""
+    return settings.metadata_db_url()
+
+
+# What carries the warehouse server's superuser credentials into a process, besides WAREHOUSE_URL: never handed on.
+SUPERUSER_VARIABLES = ("PGPASSWORD", "POSTGRES_PASSWORD", "SA_POSTGRES_PASSWORD", "PGSERVICEFILE", "PGPASSFILE")
+
+
+class SuperuserSecretInEnvironment(RuntimeError):
+    """An environment variable meant for Airflow holds the warehouse server's superuser password."""
+
+
+def without_credentials(url: str) -> str:
+    """`url` without its user and password: where the server is, not who may act on it."""
+    parts = urlsplit(url)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def _superuser_password(settings: Settings) -> str | None:
+    if settings.external_warehouse_url is not None:
+        return urlsplit(settings.external_warehouse_url).password
+    return local_secret("postgres_password", settings)
+
+
+def _strip_superuser(env: dict[str, str], settings: Settings) -> None:
+    """No Airflow component, and so no task, gets the superuser: WAREHOUSE_URL keeps only host, port and database
+    (tasks take their roles from the Connections), the variables libpq or the postgres image read are dropped, and
+    any other value holding the superuser's password is refused."""
+    if env.get("WAREHOUSE_URL", "").strip():
+        env["WAREHOUSE_URL"] = without_credentials(env["WAREHOUSE_URL"].strip())
+    for name in SUPERUSER_VARIABLES:
+        env.pop(name, None)
+    password = _superuser_password(settings) or ""
+    if len(password) < 12:  # too short to tell from other text (it is a weak password anyway): nothing to search
+        return
+    leaking = sorted(name for name, value in env.items() if password in value)
+    if leaking:
+        raise SuperuserSecretInEnvironment(
+            f"{', '.join(leaking)} would hand the warehouse superuser's password to every Airflow task: unset "
+            f"{'it' if len(leaking) == 1 else 'them'} (the metadata DB has its own owner role, "
+            f"{settings.airflow_db_owner}; the warehouse roles are Airflow connections)")
 
 
 def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for every Airflow process of this project (values already set in `base` win)."""
+    """Environment for every Airflow process of this project (values already set in `base` win), without the
+    warehouse server's superuser (`_strip_superuser`): Airflow's metadata DB has its own owner role and the
+    warehouse roles are the connections `AIRFLOW_CONN_WAREHOUSE_*`."""
     settings = settings or get_settings()
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
@@ -142,9 +187,6 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         "DO_NOT_TRACK": "1",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "AIRFLOW_CONN_WAREHOUSE_LOADER": settings.role_url(settings.roles.loader),
-        "AIRFLOW_CONN_WAREHOUSE_TRANSFORMER": settings.role_url(settings.roles.transformer),
-        "AIRFLOW_CONN_WAREHOUSE_READER": settings.role_url(settings.roles.reader),
         "NO_PROXY": "*",
         # The local runtime runs the production schedule; the simulated source systems deliver last night's folder
         # before it (the local-only DAG source_system_simulator, include/source_system.py).
@@ -152,9 +194,13 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         # A laptop sleeps at night: the staleness alert is off locally unless set (production default: 26 h).
         "SA_STALE_AFTER_HOURS": "off",
     }
-    defaults.update(dbt_env(settings))  # Cosmos runs dbt with dbt/profiles.yml, which reads these
+    # The warehouse roles as Airflow connections (warehouse_loader, …), from the secrets store: what tasks connect
+    # with (include/warehouse/connections.py); dbt's profile comes from warehouse_transformer through Cosmos.
+    defaults.update(airflow_conn_env(settings))
+    defaults.update(dbt_project_env(settings))
     for key, value in defaults.items():
         env.setdefault(key, value)
+    _strip_superuser(env, settings)
     return env
 
 
@@ -196,9 +242,9 @@ def component_states(settings: Settings | None = None) -> list[ComponentState]:
 
 
 def migrate(settings: Settings | None = None) -> None:
-    """Create the metadata database on the warehouse server (own database) and migrate it."""
+    """Create the metadata database on the warehouse server (own database, own owner role) and migrate it."""
     settings = settings or get_settings()
-    ensure_database(settings.airflow_db, settings)
+    ensure_metadata_database(settings)
     result = airflow_cli(["db", "migrate"], settings, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

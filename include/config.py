@@ -94,6 +94,10 @@ class Settings:
     # Where support_dbt_docs publishes dbt's docs (index.html, manifest.json, catalog.json) for the UI's "dbt Docs"
     # page (Cosmos' Airflow 3 plugin, AIRFLOW__COSMOS__DBT_DOCS_PROJECTS); None = <local dir>/dbt-docs.
     dbt_docs_root: Path | None = None
+    # Owner of Airflow's metadata database (created by `include.warehouse.bootstrap.ensure_metadata_database`,
+    # password: secret `airflow_db_password`): Airflow never connects as the warehouse server's superuser.
+    airflow_db_owner: str = "sa_airflow"
+    dbt_target: str = "dev"  # the dbt/profiles.yml target (and the name of the one Cosmos writes): dev or prod
 
     @property
     def email_alerts_on(self) -> bool:
@@ -128,7 +132,7 @@ class Settings:
         return self.project_root / "dags"
 
     def admin_url(self, database: str | None = None) -> str:
-        """Superuser (or database owner) URL used for bootstrap and Airflow's metadata database."""
+        """Superuser (or database owner) URL used by the bootstrap (and tests) only: never by an Airflow process."""
         if self.external_warehouse_url is not None:
             return _with_database(self.external_warehouse_url, database or self.warehouse_db)
         password = local_secret("postgres_password", self)
@@ -145,6 +149,14 @@ class Settings:
         password = quote(role_password(role, self), safe="")
         netloc = f"{quote(role, safe='')}:{password}@{host}{port}"
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+    def metadata_db_url(self) -> str:
+        """Airflow's metadata database as its own owner role (`airflow_db_owner`, secret `airflow_db_password`,
+        env `SA_AIRFLOW_DB_PASSWORD`), on the warehouse server."""
+        parts = self.connection_parts()
+        password = quote(secret("airflow_db_password", self), safe="")
+        return (f"postgresql+psycopg2://{quote(self.airflow_db_owner, safe='')}:{password}@{parts['host']}:"
+                f"{parts['port']}/{self.airflow_db}")
 
     def connection_parts(self) -> dict[str, str | int]:
         """Host, port and database of the warehouse: the same values dbt's profile and Asset URIs are built from."""
@@ -185,6 +197,13 @@ def _int(name: str, default: str, minimum: int = 0) -> int:
     if value < minimum:
         raise SettingsError(f"{name}={text!r}: expected a whole number ≥ {minimum}")
     return value
+
+
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    text = _env(name, default)
+    if text not in allowed:
+        raise SettingsError(f"{name}={text!r}: expected one of {', '.join(allowed)}")
+    return text
 
 
 def _flag(name: str, default: str) -> bool:
@@ -271,6 +290,8 @@ def get_settings() -> Settings:
         mcp_pool_size=_int("SA_MCP_POOL_SIZE", "8", minimum=1),
         stale_after_hours=_number_or_off("SA_STALE_AFTER_HOURS", "26"),
         dbt_docs_root=Path(_env("SA_DBT_DOCS_DIR", str(local_dir / "dbt-docs"))).resolve(),
+        airflow_db_owner=f"{prefix}_airflow",
+        dbt_target=_choice("DBT_TARGET", "dev", ("dev", "prod")),
     )
 
 
@@ -328,7 +349,7 @@ def stored_secret_names(settings: Settings) -> list[str]:
 # Every secret the project reads (`secret()` / `local_secret()` names; env `SA_<NAME>` overrides the store's).
 KNOWN_SECRETS = ("loader_password", "transformer_password", "reader_password", "pii_reader_password",
                  "masking_key", "mcp_token", "postgres_password", "airflow_admin_password", "airflow_jwt_secret",
-                 "airflow_fernet_seed")
+                 "airflow_fernet_seed", "airflow_db_password")
 
 _SECRET_NAME = re.compile(r"password|passwd|token|secret|(^|_)key($|_)|fernet|credential", re.IGNORECASE)
 

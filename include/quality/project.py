@@ -15,7 +15,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from include import contract
-from include.config import SCHEMA_SOURCES, Settings, get_settings, role_password
+from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.quality import suites
 
 if TYPE_CHECKING:
@@ -33,13 +33,11 @@ class ProjectDrift(RuntimeError):
 
 
 def gx_connection_url(settings: Settings) -> str:
-    """SQLAlchemy URL of the warehouse as the loader role (it owns `analytics`; GX only reads)."""
-    parts = settings.connection_parts()
-    role = settings.roles.loader
-    from urllib.parse import quote
+    """SQLAlchemy URL of the warehouse as the loader role (it owns `analytics`; GX only reads): its Airflow
+    Connection inside a task, else the settings (`include.warehouse.connections.role_params`)."""
+    from include.warehouse.connections import params_url, role_params
 
-    return (f"postgresql+psycopg2://{quote(role, safe='')}:{quote(role_password(role, settings), safe='')}"
-            f"@{parts['host']}:{parts['port']}/{parts['dbname']}")
+    return params_url(role_params("loader", settings), scheme="postgresql+psycopg2")
 
 
 def open_context(settings: Settings | None = None) -> FileDataContext:

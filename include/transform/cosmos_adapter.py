@@ -56,6 +56,7 @@ from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, Render
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.dbt.graph import DbtNode
 from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
+from cosmos.profiles import PostgresUserPasswordProfileMapping
 from jinja2 import pass_context
 
 from include import pipeline
@@ -64,6 +65,7 @@ from include.notify.callbacks import sensor_failure_callbacks
 from include.run_dates import LATEST, dbt_as_of_value, run_date
 from include.transform.dbt_env import locked_dbt_executable
 from include.transform.test_attribution import attribute_tests_to_last_built_models
+from include.warehouse.connections import WAREHOUSE_TRANSFORMER_CONN
 
 PRODUCER_SKIPPED = "skipped"  # A4
 
@@ -156,9 +158,24 @@ def _finish_graph(dag: Any) -> None:
         sensor.outlets = [*sensor.outlets, Asset(uri)]
 
 
+def transform_dag_profile_args() -> dict[str, Any]:
+    """What the profile has besides the connection (as dbt/profiles.yml's targets have it)."""
+    return {"schema": SCHEMA_STAGING, "threads": 4, "connect_timeout": 10, "keepalives_idle": 0}
+
+
+def transformer_profile(target: str = "dev") -> ProfileConfig:
+    """dbt's profile from the Airflow connection `warehouse_transformer`: Cosmos writes it per task, the password
+    as an environment variable of dbt's process (not in the file). Named like dbt/profiles.yml's profile and target
+    (the CLI's), so both give dbt the same `target.name`."""
+    return ProfileConfig(profile_name="support_analytics", target_name=target,
+                         profile_mapping=PostgresUserPasswordProfileMapping(
+                             conn_id=WAREHOUSE_TRANSFORMER_CONN, profile_args=transform_dag_profile_args()))
+
+
 def transform_dag(**dag_kwargs: Any) -> DbtDag:
     """The dbt project as a finished WATCHER DAG; `dag_kwargs` are the DAG's own arguments (id, schedule, …)."""
-    dbt_dir = get_settings().dbt_project_dir
+    settings = get_settings()
+    dbt_dir = settings.dbt_project_dir
     dag = DbtDag(
         project_config=ProjectConfig(
             dbt_project_path=dbt_dir, manifest_path=dbt_dir / "target" / "manifest.json", install_dbt_deps=False,
@@ -166,8 +183,7 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
             # var value would make dbt re-parse the whole project every night.
             env_vars={pipeline.AS_OF_DATE_ENV: "{{ sa_as_of_date() }}"},  # A8
         ),
-        profile_config=ProfileConfig(profile_name="support_analytics", target_name="dev",
-                                     profiles_yml_filepath=dbt_dir / "profiles.yml"),
+        profile_config=transformer_profile(settings.dbt_target),
         # One `dbt build` in its own process (the producer); one task per model reports the model and its tests.
         # dbt runs as `sa-dbt`: it holds the transform-inputs lock while it runs, so no load lands mid-build.
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER,
@@ -176,7 +192,7 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
                                    node_converters={DbtResourceType.MODEL: model_sensor}),
         operator_args={  # A8
-            "append_env": True,  # dbt's subprocess gets the profile's SA_DBT_* variables
+            "append_env": True,  # dbt's subprocess gets SA_DBT_READER_ROLE/SA_DBT_PII_READER_ROLE (grants)
             "callback": "include.transform.results.keep_dbt_results",  # dbt results → XCom → summary and alert
             "emit_datasets": False,  # each model's Asset is published after its tests (_finish_graph)
             "poke_interval": 5,

@@ -1,7 +1,8 @@
 """The environment dbt's `profiles.yml` reads (`env_var()`), built from the one settings module.
 
-Every caller — the Cosmos DAG, the CLI, tests and benchmarks — gets the same profile values, so host/port/dbname
-match the Asset URIs computed in `include.pipeline`.
+Every caller — the CLI, tests, benchmarks and the dbt docs task — gets the same profile values, so host/port/dbname
+match the Asset URIs computed in `include.pipeline`. The transform DAG does not use these: Cosmos writes its profile
+from the Airflow Connection `warehouse_transformer` (include/transform/cosmos_adapter.py).
 """
 
 from __future__ import annotations
@@ -10,26 +11,37 @@ import os
 import sys
 from pathlib import Path
 
-from include.config import Settings, get_settings, role_password
+from include.config import Settings, get_settings
 
 
-def dbt_env(settings: Settings | None = None, role: str = "transformer") -> dict[str, str]:
-    """`SA_DBT_*` variables for `dbt/profiles.yml` (connecting as the transformer role by default), plus the role
-    names `dbt_project.yml` grants the `serving` and `pii` views to (re-applied on every build)."""
+def dbt_project_env(settings: Settings | None = None) -> dict[str, str]:
+    """What every dbt invocation needs besides credentials: the role names `dbt_project.yml` grants the `serving`
+    and `pii` views to (re-applied on every build), the project and profiles folders, no usage stats."""
     settings = settings or get_settings()
-    parts = settings.connection_parts()
-    user = getattr(settings.roles, role)
     return {
-        "SA_DBT_HOST": str(parts["host"]),
-        "SA_DBT_PORT": str(parts["port"]),
-        "SA_DBT_DBNAME": str(parts["dbname"]),
-        "SA_DBT_USER": user,
-        "SA_DBT_PASSWORD": role_password(user, settings),
         "SA_DBT_READER_ROLE": settings.roles.reader,
         "SA_DBT_PII_READER_ROLE": settings.roles.pii_reader,
         "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
         "DBT_PROJECT_DIR": str(settings.dbt_project_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def dbt_env(settings: Settings | None = None, role: str = "transformer") -> dict[str, str]:
+    """`SA_DBT_*` variables for `dbt/profiles.yml`, connecting as role kind `role` (the transformer by default):
+    inside an Airflow task from its Connection, else from the settings and the secrets store — plus
+    `dbt_project_env`."""
+    from include.warehouse.connections import role_params
+
+    settings = settings or get_settings()
+    params = role_params(role, settings)
+    return {
+        "SA_DBT_HOST": str(params["host"]),
+        "SA_DBT_PORT": str(params["port"]),
+        "SA_DBT_DBNAME": str(params["dbname"]),
+        "SA_DBT_USER": str(params["user"]),
+        "SA_DBT_PASSWORD": str(params["password"]),
+        **dbt_project_env(settings),
     }
 
 

@@ -70,7 +70,7 @@ def profile_connection(args: Sequence[str], env: dict[str, str] | None = None) -
     profiles = yaml.safe_load((profiles_dir / "profiles.yml").read_text())
     name = _flag(args, "--profile") or yaml.safe_load((project_dir / "dbt_project.yml").read_text())["profile"]
     profile = profiles[name]
-    target = profile["outputs"][_flag(args, "--target") or profile.get("target", "default")]
+    target = profile["outputs"][_flag(args, "--target") or env.get("DBT_TARGET") or profile.get("target", "default")]
     rendered = {key: _render(value, env) for key, value in target.items()}
     return {"host": rendered["host"], "port": int(rendered.get("port", 5432)),
             "dbname": rendered.get("dbname") or rendered["database"], "user": rendered["user"],

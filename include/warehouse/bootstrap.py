@@ -35,6 +35,7 @@ from include.config import (
     Settings,
     get_settings,
     role_password,
+    secret,
 )
 from include.warehouse.connect import connect
 from include.warehouse.masking import TABLE as MASKING_KEY_TABLE
@@ -55,6 +56,59 @@ def ensure_database(name: str, settings: Settings) -> bool:
             return False
         conn.execute(sql.SQL("create database {}").format(_ident(name)))
         return True
+
+
+def ensure_metadata_database(settings: Settings) -> list[str]:
+    """Airflow's metadata database on the warehouse server, owned by a login role of its own
+    (`settings.airflow_db_owner`, no superuser, no createdb/createrole), so no Airflow process needs the superuser.
+
+    Idempotent; re-applies the password (rotating `SA_AIRFLOW_DB_PASSWORD` is a re-run). A database an earlier
+    version created as the superuser is handed over: the database, then each table, view, sequence and type in
+    `public`. Returns a short log of what changed."""
+    owner = settings.airflow_db_owner
+    changed: list[str] = []
+    with connect("admin", settings, autocommit=True, database="postgres") as conn:
+        conn.execute("select pg_advisory_lock(hashtext('support-analytics metadata db'))")
+        exists = conn.execute("select 1 from pg_roles where rolname = %s", (owner,)).fetchone()
+        password = sql.Literal(secret("airflow_db_password", settings))
+        conn.execute(sql.SQL("{} role {} with login nosuperuser nocreatedb nocreaterole noinherit password {}")
+                     .format(sql.SQL("alter" if exists else "create"), _ident(owner), password))
+        if not exists:
+            changed.append(f"role {owner}")
+        current = conn.execute("select pg_get_userbyid(datdba) from pg_database where datname = %s",
+                               (settings.airflow_db,)).fetchone()
+        if current is None:
+            conn.execute(sql.SQL("create database {} owner {}").format(_ident(settings.airflow_db), _ident(owner)))
+            return [*changed, f"database {settings.airflow_db} owned by {owner}"]
+        if current[0] != owner:
+            conn.execute(sql.SQL("alter database {} owner to {}").format(_ident(settings.airflow_db), _ident(owner)))
+            changed.append(f"database {settings.airflow_db} handed from {current[0]} to {owner}")
+    with connect("admin", settings, autocommit=True, database=settings.airflow_db) as conn:
+        moved = _hand_over_public_schema(conn, owner)
+    if moved:
+        changed.append(f"{moved} objects in {settings.airflow_db}.public handed to {owner}")
+    return changed
+
+
+_NOT_OWNED = """
+with owner as (select oid from pg_roles where rolname = %(owner)s)
+select c.relkind, c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+where n.nspname = 'public' and c.relkind in ('r', 'p', 'v', 'm', 'S') and c.relowner <> (select oid from owner)
+  and not (c.relkind = 'S' and exists (select 1 from pg_depend d where d.objid = c.oid and d.deptype in ('a', 'i')))
+union all
+select 'T', t.typname from pg_type t join pg_namespace n on n.oid = t.typnamespace
+where n.nspname = 'public' and t.typtype in ('e', 'd') and t.typowner <> (select oid from owner)
+"""
+_KIND = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "S": "sequence", "T": "type"}
+
+
+def _hand_over_public_schema(conn: psycopg.Connection, owner: str) -> int:
+    """`alter … owner to` for what in `public` another role owns (sequences owned by a table follow their table)."""
+    rows = conn.execute(_NOT_OWNED, {"owner": owner}).fetchall()
+    for kind, name in rows:
+        conn.execute(sql.SQL("alter {} {} owner to {}").format(sql.SQL(_KIND[kind]), _ident("public", name),
+                                                                _ident(owner)))
+    return len(rows)
 
 
 def _ensure_roles(conn: object, settings: Settings) -> None:

@@ -47,3 +47,31 @@ def test_external_roles_are_least_privilege(external: Settings) -> None:
         conn.execute("truncate analytics.support_tickets")
     with connect("loader", external) as conn:
         assert conn.execute("select count(*) from analytics.support_tickets").fetchone()[0] == 0
+
+
+def test_airflow_on_the_external_server_never_gets_the_superuser(external: Settings) -> None:
+    """Airflow's metadata DB on the external server is owned by its own role, and the environment of every Airflow
+    process has WAREHOUSE_URL without credentials: what a task reads as settings reaches the server, not the
+    superuser."""
+    import dataclasses
+    import os
+    from urllib.parse import urlsplit
+
+    from include import airflow_local
+
+    settings = dataclasses.replace(external, airflow_db=f"{external.warehouse_db}_airflow")
+    try:
+        assert f"database {settings.airflow_db} owned by {settings.airflow_db_owner}" in \
+            bootstrap.ensure_metadata_database(settings)
+        with psycopg.connect(settings.metadata_db_url().replace("+psycopg2", "", 1)) as conn:
+            user, superuser = conn.execute("select current_user, rolsuper from pg_roles"
+                                           " where rolname = current_user").fetchone()
+        assert (user, superuser) == (settings.airflow_db_owner, False)
+        env = airflow_local.airflow_env(settings, base={"WAREHOUSE_URL": os.environ["WAREHOUSE_URL"]})
+        assert urlsplit(env["WAREHOUSE_URL"]).username is None
+        assert urlsplit(env["WAREHOUSE_URL"]).path == f"/{external.warehouse_db}"
+        assert urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).username == settings.airflow_db_owner
+    finally:
+        with connect("admin", settings, autocommit=True, database="postgres") as conn:
+            conn.execute(f'drop database if exists "{settings.airflow_db}" with (force)')
+            conn.execute(f'drop role if exists "{settings.airflow_db_owner}"')

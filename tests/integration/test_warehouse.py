@@ -160,3 +160,36 @@ def test_port_in_use_is_reported_clearly(warehouse: Settings, monkeypatch: pytes
                                     embedded_port=squatter.getsockname()[1])
         with pytest.raises(embedded.EmbeddedServerError, match="is taken by another process"):
             embedded.start(other)
+
+
+def test_metadata_database_has_its_own_owner_role_and_an_older_superuser_owned_one_is_handed_over(
+        warehouse: Settings) -> None:
+    """A metadata DB an earlier version created as the superuser (tables, a serial, an enum, a view) is handed to
+    `sa_airflow`, which can then use all of it; the role is no superuser and cannot create databases or roles."""
+    import dataclasses
+    import uuid
+
+    settings = dataclasses.replace(warehouse, airflow_db=f"airflow_legacy_{uuid.uuid4().hex[:6]}")
+    with connect("admin", settings, autocommit=True, database="postgres") as conn:
+        conn.execute(f'create database "{settings.airflow_db}"')
+    try:
+        with connect("admin", settings, database=settings.airflow_db) as conn:
+            conn.execute("create type run_state as enum ('queued', 'running')")
+            conn.execute("create table dag_run (id serial primary key, state run_state)")
+            conn.execute("create view queued as select * from dag_run where state = 'queued'")
+        changed = bootstrap.ensure_metadata_database(settings)
+        assert any("handed from postgres" in line for line in changed), changed
+        assert any("3 objects" in line for line in changed), changed  # table (its sequence follows), type, view
+        assert not [line for line in bootstrap.ensure_metadata_database(settings) if "handed" in line]  # idempotent
+        with connect("admin", settings) as conn:
+            role = conn.execute("select rolsuper, rolcreatedb, rolcreaterole, rolcanlogin from pg_roles"
+                                " where rolname = %s", (settings.airflow_db_owner,)).fetchone()
+        assert role == (False, False, False, True)
+        url = settings.metadata_db_url().replace("postgresql+psycopg2://", "postgresql://", 1)
+        with psycopg.connect(url) as conn:
+            conn.execute("insert into dag_run (state) values ('queued')")
+            conn.execute("alter table dag_run add column note text")  # what `airflow db migrate` does
+            assert conn.execute("select count(*) from queued").fetchone() == (1,)
+    finally:
+        with connect("admin", settings, autocommit=True, database="postgres") as conn:
+            conn.execute(f'drop database if exists "{settings.airflow_db}" with (force)')
