@@ -31,10 +31,20 @@ def test_compose_has_every_airflow_component_and_backing_service() -> None:
                 assert service["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
 
 
-def test_compose_keeps_secrets_out_of_the_file() -> None:
+def test_compose_keeps_secrets_out_of_the_file_and_the_superuser_in_init() -> None:
     text = (ROOT / "docker-compose.yaml").read_text()
     for url in re.findall(r"postgres(?:ql)?(?:\+psycopg2)?://[^\s\"']+", text):
-        assert "${POSTGRES_PASSWORD" in url, f"literal credentials in {url}"
+        if "@" in url:
+            assert re.search(r":\$\{[A-Z_]+(:\?[^}]*)?\}@", url), f"literal credentials in {url}"
+    for name, service in _compose()["services"].items():
+        env = service.get("environment", {})
+        superuser = [k for k, v in env.items() if "POSTGRES_PASSWORD" in str(v)]
+        if name not in ("postgres", "airflow-init"):
+            assert superuser == [], f"{name} gets the superuser's password through {superuser}"
+        if name.startswith("airflow-") or name == "mcp":
+            for kind in ("LOADER", "TRANSFORMER", "READER", "PII_READER"):
+                assert env[f"AIRFLOW_CONN_WAREHOUSE_{kind}"].startswith(f"postgres://sa_{kind.lower()}:")
+            assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://sa_airflow:")
     ports = [p for s in _compose()["services"].values() for p in s.get("ports", [])]
     assert all(p.startswith("127.0.0.1:") for p in ports), "publish on loopback only"
 
