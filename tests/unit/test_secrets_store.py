@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from include import airflow_local
 from include.cli import main
 from include.config import displayed, get_settings, local_secret
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -22,22 +25,20 @@ def local_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _generate(name: str) -> None:
-    local_secret(name, get_settings())
-
-
 def test_the_store_is_private_from_its_first_byte_and_concurrent_writers_lose_nothing(local_dir: Path) -> None:
-    old_umask = os.umask(0)  # the most permissive umask: the mode must not come from it
-    try:
-        names = [f"secret_{i}" for i in range(8)]
-        with multiprocessing.get_context("fork").Pool(4) as pool:
-            pool.map(_generate, names)
-    finally:
-        os.umask(old_umask)
+    names = [f"secret_{i}" for i in range(8)]
+    code = ("import sys; from include.config import get_settings, local_secret; "
+            "local_secret(sys.argv[1], get_settings())")
+    env = {**os.environ, "SA_LOCAL_DIR": str(local_dir)}
+    # separate processes (a fork of this test process, with its threads, could hang), all started at once, under
+    # the most permissive umask: the file's mode must not come from it
+    processes = [subprocess.Popen([sys.executable, "-c", code, name], env=env, cwd=ROOT,
+                                  preexec_fn=lambda: os.umask(0)) for name in names]
+    assert [p.wait(timeout=120) for p in processes] == [0] * len(names)
     store = local_dir / "secrets.json"
     assert store.stat().st_mode & 0o777 == 0o600
     assert sorted(json.loads(store.read_text())) == names  # every process's secret kept
-    assert not list(local_dir.glob("*.tmp"))
+    assert not list(local_dir.glob("*.tmp")) and not list(local_dir.glob(".*.tmp"))
 
 
 def test_sa_env_masks_every_secret(local_dir: Path, monkeypatch: pytest.MonkeyPatch,
