@@ -21,7 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from include.airflow_api import AirflowApi
-from include.config import Settings, get_settings, local_secret, secret
+from include.config import Settings, get_settings, local_secret, secret, secret_source
+from include.pipeline import DBT_DOCS_SLUG
 from include.transform.dbt_env import dbt_project_env
 from include.warehouse.bootstrap import ensure_metadata_database
 from include.warehouse.connections import airflow_conn_env
@@ -67,8 +68,6 @@ def base_url(settings: Settings) -> str:
 
 def dbt_docs_projects(settings: Settings) -> str:
     """Cosmos' `[cosmos] dbt_docs_projects`: the one project whose docs support_dbt_docs publishes."""
-    from include.pipeline import DBT_DOCS_SLUG
-
     return json.dumps({DBT_DOCS_SLUG: {"dir": str(settings.dbt_docs_dir), "name": "dbt Docs"}})
 
 
@@ -79,12 +78,9 @@ def admin_password(settings: Settings) -> str:
 
 def first_login_notice(settings: Settings) -> str:
     """How to log in: the password itself only the first time (before it was stored), else where it lives."""
-    from include.config import stored_secret_names
-
-    if os.environ.get(f"SA_{ADMIN_PASSWORD_SECRET.upper()}", "").strip():
-        return f"login {ADMIN_USER}, password from env SA_{ADMIN_PASSWORD_SECRET.upper()}"
-    if ADMIN_PASSWORD_SECRET in stored_secret_names(settings):
-        return f"login {ADMIN_USER}, password: {ADMIN_PASSWORD_SECRET} in {settings.secrets_file}"
+    source = secret_source(ADMIN_PASSWORD_SECRET, settings)
+    if source is not None:
+        return f"login {ADMIN_USER}, password: {ADMIN_PASSWORD_SECRET} from {source}"
     return (f"login {ADMIN_USER} / {admin_password(settings)} (generated now, shown once; kept as "
             f"{ADMIN_PASSWORD_SECRET} in {settings.secrets_file})")
 

@@ -34,6 +34,7 @@ from include.config import (
     SettingsError,
     displayed,
     get_settings,
+    secret_source,
     stored_secret_names,
 )
 
@@ -169,13 +170,8 @@ def _print_env(settings: Settings) -> int:
         print(f"{key:26} {displayed(key, value)}")
     print(f"{'admin_url':26} {displayed('admin_url', settings.admin_url())}")
     print("secrets (values never printed):")
-    stored = set(stored_secret_names(settings))
-    names = sorted(stored | {n for n in KNOWN_SECRETS})
-    for name in names:
-        env = f"SA_{name.upper()}"
-        source = (f"env {env}" if os.environ.get(env, "").strip()
-                  else f"{settings.secrets_file}" if name in stored else "not generated yet")
-        print(f"  {name:24} {source}")
+    for name in sorted(set(stored_secret_names(settings)) | set(KNOWN_SECRETS)):
+        print(f"  {name:24} {secret_source(name, settings) or 'not generated yet'}")
     return 0
 
 

@@ -302,8 +302,21 @@ def secret(name: str, settings: Settings) -> str:
 
     Every such secret goes through here, so moving them to another store (e.g. Airflow's secrets backend directly)
     is a change to this one function."""
-    from_env = os.environ.get(f"SA_{name.upper()}", "").strip()
+    from_env = os.environ.get(secret_env_var(name), "").strip()
     return from_env or local_secret(name, settings)
+
+
+def secret_env_var(name: str) -> str:
+    """The environment variable that overrides secret `name`: `SA_<NAME>`."""
+    return f"SA_{name.upper()}"
+
+
+def secret_source(name: str, settings: Settings) -> str | None:
+    """Where `secret(name)` comes from, never its value: "env SA_<NAME>", the local store's path, or None when it
+    has not been generated yet."""
+    if os.environ.get(secret_env_var(name), "").strip():
+        return f"env {secret_env_var(name)}"
+    return str(settings.secrets_file) if name in stored_secret_names(settings) else None
 
 
 def local_secret(name: str, settings: Settings) -> str:
