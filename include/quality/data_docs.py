@@ -156,10 +156,12 @@ def fetch_assets(settings: Settings | None = None) -> Path:
     return target
 
 
-def localize_site(settings: Settings | None = None) -> int:
+def localize_site(settings: Settings | None = None, *, written_since: float | None = None) -> int:
     """Copy the vendored assets into the site and point its pages at them; returns how many pages changed.
 
-    Without the assets (install skipped) the pages stay as GX wrote them (CDN links) and this says so."""
+    `written_since` (a `time.time()`): only pages written since then — what one docs build rewrote — are read, so
+    the work does not grow with the site's history. Without the assets (install skipped) the pages stay as GX wrote
+    them (CDN links) and this says so."""
     settings = settings or get_settings()
     source, site = assets_dir(settings), site_dir(settings)
     if not site.is_dir():
@@ -171,6 +173,8 @@ def localize_site(settings: Settings | None = None) -> int:
         shutil.copytree(source, vendor, dirs_exist_ok=True)
     changed = 0
     for page in site.rglob("*.html"):
+        if written_since is not None and page.stat().st_mtime < written_since:
+            continue
         text = page.read_text(encoding="utf-8")
         if "https://" not in text:
             continue

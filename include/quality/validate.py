@@ -208,12 +208,12 @@ def _require_every_table_landed(batch_id: str, tables: list[str], settings: Sett
                                "; re-run the failed load tasks (or the whole day) first")
 
 
-def _localize_docs(settings: Settings) -> None:
+def _localize_docs(settings: Settings, written_since: float) -> None:
     """Point the rebuilt pages at the vendored CSS/JS (include.quality.data_docs); never fails the gate."""
     from include.quality.data_docs import AssetsMissing, localize_site
 
     try:
-        localize_site(settings)
+        localize_site(settings, written_since=written_since)
     except (AssetsMissing, OSError) as exc:
         log.warning("GX data docs keep their CDN links: %s", exc)
 
@@ -237,8 +237,9 @@ def validate_batch(batch_id: str, settings: Settings | None = None,
         reports.append(report)
         result_ids.extend(ids)
     if build_docs:
+        docs_started = time.time() - 1  # file times are coarser than the clock on some filesystems
         context.build_data_docs(resource_identifiers=result_ids)
-        _localize_docs(settings)
+        _localize_docs(settings, docs_started)
     failed = [(r.table, f) for r in reports for f in r.failures]
     if failed:
         total = sum(len(r.outcomes) for r in reports)
