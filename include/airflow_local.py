@@ -2,7 +2,13 @@
 
 The same `airflow_env()` is used by `make airflow-start`, the demo, `sa airflow -- <cli args>` and the end-to-end
 tests, so what is tested is what runs. Components run as separate process groups (api-server, scheduler,
-dag-processor, triggerer) with pid files and logs under `$AIRFLOW_HOME/run/`; `stop` sends SIGTERM to each group.
+dag-processor, triggerer, and with `AIRFLOW__CORE__EXECUTOR=CeleryExecutor` the Celery workers) with pid files and
+logs under `$AIRFLOW_HOME/run/`; `stop` sends SIGTERM to each group.
+
+The executor is Airflow's own setting: LocalExecutor (the default: the scheduler forks the task processes) or
+CeleryExecutor — the production topology run natively: `SA_CELERY_WORKERS` workers (default 2, each
+`SA_CELERY_WORKER_CONCURRENCY` task slots, default 4), broker `AIRFLOW__CELERY__BROKER_URL` (default Redis on
+127.0.0.1:6379), results in the metadata database.
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ COMPONENTS: dict[str, list[str]] = {
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer", "--skip-serve-logs"],
 }
+EXECUTORS = ("LocalExecutor", "CeleryExecutor")
+CELERY_WORKER = "celery-worker"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+# Each Celery worker serves its task logs on a port of its own (two workers on one machine cannot share 8793).
+WORKER_LOG_PORT = 8793
 ADMIN_USER = "admin"
 # The local admin's password is generated into the secrets store (secret `airflow_admin_password`, env
 # SA_AIRFLOW_ADMIN_PASSWORD): printed once, when generated; the API is bound to 127.0.0.1. The simple auth manager is
@@ -196,6 +207,9 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
     defaults.update(dbt_project_env(settings))
     for key, value in defaults.items():
         env.setdefault(key, value)
+    if executor(env) == "CeleryExecutor":  # results go to the metadata DB (Airflow's default: db+ its URL)
+        env.setdefault("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER_URL)
+        env.setdefault("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", str(WORKER_LOG_PORT))
     _strip_superuser(env, settings)
     return env
 
@@ -227,14 +241,43 @@ def _alive(pid: int) -> bool:
         return True
 
 
+def executor(env: dict[str, str]) -> str:
+    """The executor an Airflow environment runs (Airflow's own `AIRFLOW__CORE__EXECUTOR`), one of EXECUTORS."""
+    name = env.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor").strip()
+    if name not in EXECUTORS:
+        raise ValueError(f"AIRFLOW__CORE__EXECUTOR={name!r}: the local runtime runs {' or '.join(EXECUTORS)}")
+    return name
+
+
+def components(settings: Settings, env: dict[str, str] | None = None) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Every process of the runtime: name → (`airflow` arguments, environment on top of `airflow_env`).
+
+    With CeleryExecutor, `SA_CELERY_WORKERS` workers `celery-worker-<n>` (Celery node `worker<n>@<host>`, own pid
+    file); they share the log folder, so the first serves every task's log and the others skip the log server."""
+    found: dict[str, tuple[list[str], dict[str, str]]] = {name: (args, {}) for name, args in COMPONENTS.items()}
+    if executor(dict(os.environ) if env is None else env) != "CeleryExecutor":
+        return found
+    for n in range(1, settings.celery_workers + 1):
+        name = f"{CELERY_WORKER}-{n}"
+        args = ["celery", "worker", "--celery-hostname", f"worker{n}@%h",
+                "--concurrency", str(settings.celery_worker_concurrency),
+                "--pid", str(_run_dir(settings) / f"{name}.celery-pid")]
+        found[name] = (args + (["--skip-serve-logs"] if n > 1 else []), {})
+    return found
+
+
+def _state(settings: Settings, name: str) -> ComponentState:
+    pid_file = _run_dir(settings) / f"{name}.pid"
+    pid = int(pid_file.read_text()) if pid_file.exists() else None
+    return ComponentState(name, pid if pid is not None and _alive(pid) else None)
+
+
 def component_states(settings: Settings | None = None) -> list[ComponentState]:
+    """The runtime's components, and any other component a pid file names (a worker of an earlier Celery start)."""
     settings = settings or get_settings()
-    states = []
-    for name in COMPONENTS:
-        pid_file = _run_dir(settings) / f"{name}.pid"
-        pid = int(pid_file.read_text()) if pid_file.exists() else None
-        states.append(ComponentState(name, pid if pid is not None and _alive(pid) else None))
-    return states
+    names = list(components(settings))
+    names += sorted(p.stem for p in _run_dir(settings).glob("*.pid") if p.stem not in names)
+    return [_state(settings, name) for name in names]
 
 
 def migrate(settings: Settings | None = None) -> None:
@@ -258,14 +301,38 @@ def start(settings: Settings | None = None, wait_s: float = 120) -> None:
         )
     migrate(settings)
     env = airflow_env(settings)
-    for name, args in COMPONENTS.items():
-        log = open(_run_dir(settings) / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child process
+    started = {}
+    for name, (args, extra_env) in components(settings, env).items():
+        log_path = _run_dir(settings) / f"{name}.log"
+        started[name] = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(
-            [_airflow_bin(), *args], env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=settings.project_root,
+            [_airflow_bin(), *args], env={**env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.project_root,
         )
         (_run_dir(settings) / f"{name}.pid").write_text(str(proc.pid))
     wait_healthy(settings, wait_s)
+    _wait_workers_ready(settings, {n: o for n, o in started.items() if n.startswith(CELERY_WORKER)}, wait_s)
+
+
+def _wait_workers_ready(settings: Settings, log_offsets: dict[str, int], timeout_s: float) -> None:
+    """Wait until every Celery worker has said `ready.` in its log (connected to the broker, pool started)."""
+    deadline = time.monotonic() + timeout_s
+    waiting = dict(log_offsets)
+    while waiting and time.monotonic() < deadline:
+        for name, offset in list(waiting.items()):
+            with open(_run_dir(settings) / f"{name}.log", "rb") as log:
+                log.seek(offset)
+                if b" ready." in log.read():
+                    del waiting[name]
+        dead = [n for n in waiting if not _state(settings, n).running]
+        if dead:
+            logs = ", ".join(str(_run_dir(settings) / f"{n}.log") for n in dead)
+            raise RuntimeError(f"Celery worker(s) {dead} exited during start-up (is the broker reachable?); see {logs}")
+        time.sleep(0.5)
+    if waiting:
+        raise TimeoutError(f"Celery worker(s) {sorted(waiting)} not ready after {timeout_s:.0f}s "
+                           f"(see {_run_dir(settings)})")
 
 
 def wait_healthy(settings: Settings | None = None, timeout_s: float = 120) -> dict:
@@ -308,6 +375,6 @@ def stop(settings: Settings | None = None, timeout_s: float = 60) -> list[str]:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(state.pid, signal.SIGKILL)
         stopped.append(state.name)
-    for name in COMPONENTS:
-        (_run_dir(settings) / f"{name}.pid").unlink(missing_ok=True)
+    for state in component_states(settings):
+        (_run_dir(settings) / f"{state.name}.pid").unlink(missing_ok=True)
     return stopped

@@ -98,6 +98,10 @@ class Settings:
     # password: secret `airflow_db_password`): Airflow never connects as the warehouse server's superuser.
     airflow_db_owner: str = "sa_airflow"
     dbt_target: str = "dev"  # the dbt/profiles.yml target (and the name of the one Cosmos writes): dev or prod
+    # The local runtime with AIRFLOW__CORE__EXECUTOR=CeleryExecutor (include/airflow_local.py): how many Celery
+    # workers it starts and how many tasks each runs at once.
+    celery_workers: int = 2
+    celery_worker_concurrency: int = 4
 
     @property
     def email_alerts_on(self) -> bool:
@@ -292,6 +296,8 @@ def get_settings() -> Settings:
         dbt_docs_root=Path(_env("SA_DBT_DOCS_DIR", str(local_dir / "dbt-docs"))).resolve(),
         airflow_db_owner=f"{prefix}_airflow",
         dbt_target=_choice("DBT_TARGET", "dev", ("dev", "prod")),
+        celery_workers=_int("SA_CELERY_WORKERS", "2", minimum=1),
+        celery_worker_concurrency=_int("SA_CELERY_WORKER_CONCURRENCY", "4", minimum=1),
     )
 
 

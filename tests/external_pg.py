@@ -1,6 +1,7 @@
 """A fresh database and role prefix on the external PostgreSQL (the production path), dropped afterwards.
 
-Skips, saying why, only when no server is reachable at EXTERNAL_PG_URL (default: this machine's PostgreSQL 15).
+Skips, saying why, only when no server is reachable at EXTERNAL_PG_URL (default: this machine's PostgreSQL 15) —
+and fails instead under CI (`CI=true`), whose `.ci/run` starts the server.
 """
 
 from __future__ import annotations
@@ -27,12 +28,19 @@ def _unreachable() -> str | None:
     return None
 
 
+def unavailable(reason: str) -> None:
+    """Skip the test for a missing local service, or fail it under CI, where `.ci/run` starts the service."""
+    if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @contextmanager
 def external_warehouse(monkeypatch: pytest.MonkeyPatch, prefix: str) -> Iterator[Settings]:
     """Point the settings at a new database `<prefix>_<random>` with roles `<prefix>_<random>_*`."""
     problem = _unreachable()
     if problem:
-        pytest.skip(f"no external PostgreSQL reachable at {EXTERNAL} ({problem})")
+        unavailable(f"no external PostgreSQL reachable at {EXTERNAL} ({problem})")
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("WAREHOUSE_URL", f"{EXTERNAL.rsplit('/', 1)[0]}/{name}")
     monkeypatch.setenv("SA_ROLE_PREFIX", name)

@@ -79,11 +79,16 @@ def ensure_metadata_database(settings: Settings) -> list[str]:
                                (settings.airflow_db,)).fetchone()
         if current is None:
             conn.execute(sql.SQL("create database {} owner {}").format(_ident(settings.airflow_db), _ident(owner)))
-            return [*changed, f"database {settings.airflow_db} owned by {owner}"]
-        if current[0] != owner:
+            changed.append(f"database {settings.airflow_db} owned by {owner}")
+        elif current[0] != owner:
             conn.execute(sql.SQL("alter database {} owner to {}").format(_ident(settings.airflow_db), _ident(owner)))
             changed.append(f"database {settings.airflow_db} handed from {current[0]} to {owner}")
     with connect("admin", settings, autocommit=True, database=settings.airflow_db) as conn:
+        # PostgreSQL 15+ gives `public` to pg_database_owner, whose rights a NOINHERIT owner does not use: the owner
+        # role owns the schema itself (else `airflow db migrate` is refused "permission denied for schema public").
+        if conn.execute("select pg_get_userbyid(nspowner) <> %s from pg_namespace where nspname = 'public'",
+                        (owner,)).fetchone()[0]:
+            conn.execute(sql.SQL("alter schema public owner to {}").format(_ident(owner)))
         moved = _hand_over_public_schema(conn, owner)
     if moved:
         changed.append(f"{moved} objects in {settings.airflow_db}.public handed to {owner}")

@@ -1,0 +1,238 @@
+"""The production topology run natively: CeleryExecutor with two workers, Redis, and the external PostgreSQL 15.
+
+Scheduler, dag-processor, triggerer, api-server and two Celery workers run as separate processes (the same
+`airflow_local` runtime, `AIRFLOW__CORE__EXECUTOR=CeleryExecutor`); the broker is Redis at 127.0.0.1:6379; the
+warehouse and Airflow's metadata DB are separate databases on this machine's PostgreSQL 15 (`.ci/run` starts both
+servers when they are not running; without one the module skips, saying why, and fails under CI).
+
+1. one date's whole chain (extract → gate → transform → export) ends green, its tasks spread over both workers;
+2. for another date a worker is SIGKILLed (its whole process tree, as when its machine dies) while it runs load
+   tasks: the scheduler notices the missing heartbeats, the tasks are re-run on the other worker, the run ends green,
+   and the landed rows equal a clean load of the same date.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from include import airflow_local
+from include.airflow_api import AirflowApi
+from include.config import Settings, get_settings
+from include.pipeline import CHAIN, EXPORT_DAG, EXTRACT_DAG, LOAD_TASK_PREFIX, TRANSFORM_DAG
+from include.warehouse.connect import connect
+from include.warehouse.locks import TRANSFORM_INPUTS_LOCK
+from tests.external_pg import external_warehouse, unavailable
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.external]
+
+BROKER = os.environ.get("SA_TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+CLEAN_DAY, KILL_DAY = "2025-11-02", "2025-11-03"
+SOURCES = ("customers", "products", "ticket_categories", "root_causes", "customer_products", "support_tickets",
+           "customer_logins")
+
+
+def _redis_problem() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(BROKER, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        return str(exc)
+    return None
+
+
+def _flush_broker() -> None:
+    """No message of an earlier, aborted run reaches this run's workers (nor this run's the next)."""
+    import redis
+
+    redis.Redis.from_url(BROKER).flushdb()
+
+
+@pytest.fixture(scope="module")
+def celery_chain(monkeypatch_module: pytest.MonkeyPatch, landing: Any,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowApi, Settings]]:
+    from include.ingest.batch import load_batch
+    from include.transform.dbt_env import dbt_project_env
+    from include.warehouse import bootstrap
+    from include.warehouse.connections import airflow_conn_env
+
+    problem = _redis_problem()
+    if problem:
+        unavailable(f"no Redis broker reachable at {BROKER} ({problem}); .ci/run starts redis-server")
+    with external_warehouse(monkeypatch_module, "sa_celery") as external:
+        patch = monkeypatch_module
+        patch.setenv("AIRFLOW_METADATA_DB", f"{external.warehouse_db}_airflow")
+        patch.setenv("SA_EXPORT_ROOT", str(tmp_path_factory.mktemp("celery-exports")))
+        patch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
+        patch.setenv("AIRFLOW__CELERY__BROKER_URL", BROKER)
+        # A dead worker's tasks are failed (then retried) after 30 s without a heartbeat, not the default 5 min.
+        patch.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "30")
+        patch.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL", "3")
+        settings = get_settings()
+        # The session's environment describes the embedded warehouse: point every Airflow process at this one.
+        patch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", airflow_local.metadata_db_url(settings))
+        for name, value in {**airflow_conn_env(settings), **dbt_project_env(settings)}.items():
+            patch.setenv(name, value)
+        bootstrap.bootstrap(settings)
+        load_batch("history", settings)
+        _flush_broker()
+        try:
+            airflow_local.start(settings)
+            api = airflow_local.api(settings)
+            api.wait_for_dags(list(CHAIN))
+            for dag_id in CHAIN:
+                api.unpause(dag_id)
+            yield api, settings
+        finally:
+            airflow_local.stop(settings)
+            _flush_broker()
+            with psycopg.connect(settings.admin_url("postgres"), autocommit=True) as conn:
+                conn.execute(f'drop database if exists "{settings.airflow_db}" with (force)')
+                conn.execute(f'drop role if exists "{settings.airflow_db_owner}"')
+
+
+def _worker_logs(settings: Settings) -> dict[str, str]:
+    run = settings.airflow_home / "run"
+    return {p.stem: p.read_text(errors="replace") for p in sorted(run.glob(f"{airflow_local.CELERY_WORKER}-*.log"))}
+
+
+def _executed(log: str, dag_id: str, run_id: str) -> set[tuple[str, int]]:
+    """(task_id, try_number) of every workload of `run_id` a worker's log says it executed."""
+    found = set()
+    for line in log.splitlines():
+        if "Executing workload in Celery" in line and f"dag_id='{dag_id}'" in line and f"run_id='{run_id}'" in line:
+            task = re.search(r"task_id='([^']+)'", line)
+            attempt = re.search(r"try_number=(\d+)", line)
+            if task and attempt:
+                found.add((task.group(1), int(attempt.group(1))))
+    return found
+
+
+def _downstream(api: AirflowApi, day: str, timeout_s: float = 600) -> dict[str, str]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = {dag_id: [r for r in api.runs(dag_id) if r.get("partition_key") == day]
+                 for dag_id in (TRANSFORM_DAG, EXPORT_DAG)}
+        if all(runs and runs[-1]["state"] in ("success", "failed") for runs in found.values()):
+            return {dag_id: runs[-1]["state"] for dag_id, runs in found.items()}
+        time.sleep(2)
+    raise TimeoutError(f"no finished transform and export for {day}")
+
+
+def _source_contents(settings: Settings) -> dict[str, tuple[int, str]]:
+    """The source tables without the audit columns a rerun may legitimately rewrite."""
+    out = {}
+    with connect("admin", settings) as conn:
+        for table in SOURCES:
+            columns = [r[0] for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'analytics'"
+                " and table_name = %s and column_name not like '\\_%%' order by ordinal_position", (table,))]
+            rows = conn.execute(f"select ({', '.join(columns)})::text from analytics.{table} order by 1").fetchall()
+            out[table] = (len(rows), hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest())
+    return out
+
+
+def test_one_date_runs_the_whole_chain_on_two_celery_workers(celery_chain) -> None:  # type: ignore[no-untyped-def]
+    api, settings = celery_chain
+    with connect("admin", settings) as conn:
+        server = int(conn.execute("show server_version_num").fetchone()[0])
+        databases = {r[0] for r in conn.execute("select datname from pg_database")}
+    assert server < 160000 and {settings.warehouse_db, settings.airflow_db} <= databases  # PG 15, two databases
+    running = {s.name for s in airflow_local.component_states(settings) if s.running}
+    assert running == {"api-server", "scheduler", "dag-processor", "triggerer", "celery-worker-1", "celery-worker-2"}
+
+    run_id = api.trigger(EXTRACT_DAG, logical_date=f"{CLEAN_DAY}T02:00:00Z")
+    assert api.wait_for_run(EXTRACT_DAG, run_id, timeout_s=600)["state"] == "success"
+    assert _downstream(api, CLEAN_DAY) == {TRANSFORM_DAG: "success", EXPORT_DAG: "success"}
+    assert (Path(settings.export_root) / CLEAN_DAY / "manifest.json").exists()
+    per_worker = {name: _executed(log, EXTRACT_DAG, run_id) for name, log in _worker_logs(settings).items()}
+    assert all(per_worker.values()), f"every worker should have run some of the extract's tasks: {per_worker}"
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _worker_of(pid: int, workers: dict[str, int]) -> str:
+    """The Celery worker whose process tree runs `pid`."""
+    for name, root in workers.items():
+        if pid in _descendants(root):
+            return name
+    raise AssertionError(f"pid {pid} belongs to no Celery worker ({workers})")
+
+
+def test_a_worker_killed_mid_load_has_its_tasks_rerun_on_the_other_and_lands_what_a_clean_load_lands(
+        celery_chain) -> None:  # type: ignore[no-untyped-def]
+    from include.ingest.batch import load_batch
+
+    api, settings = celery_chain
+    workers = {s.name: s.pid for s in airflow_local.component_states(settings)
+               if s.name.startswith(airflow_local.CELERY_WORKER) and s.pid}
+    # Hold the lock dbt builds take: the day's load tasks start on the workers and wait inside their transactions.
+    with connect("admin", settings, autocommit=True) as blocker:
+        blocker.execute("select pg_advisory_lock(hashtext(%s))", (TRANSFORM_INPUTS_LOCK,))
+        run_id = api.trigger(EXTRACT_DAG, logical_date=f"{KILL_DAY}T02:00:00Z")
+        deadline = time.monotonic() + 300
+        waiting: list[int] = []
+        while not waiting and time.monotonic() < deadline:
+            waiting = [int(r[0]) for r in blocker.execute(
+                "select split_part(application_name, ':', 3) from pg_stat_activity where wait_event_type = 'Lock'"
+                " and application_name like 'support-analytics:loader:%'")]
+            time.sleep(0.2)
+        assert waiting, "no load task reached its transaction"
+        time.sleep(2)  # let the other load tasks reach theirs too
+        victim = _worker_of(waiting[0], workers)
+        tree = _descendants(workers[victim])
+        for pid in tree:  # the worker and everything under it, as when its machine or container dies
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        killed_loads = {r[0] for r in blocker.execute(
+            "select split_part(application_name, ':', 3) from pg_stat_activity"
+            " where application_name like 'support-analytics:loader:%'")} & {str(p) for p in tree}
+        blocker.execute("select pg_advisory_unlock(hashtext(%s))", (TRANSFORM_INPUTS_LOCK,))
+
+    run = api.wait_for_run(EXTRACT_DAG, run_id, timeout_s=900)
+    tries = {t["task_id"]: (t["state"], t["try_number"]) for t in api.task_instances(EXTRACT_DAG, run_id)}
+    assert run["state"] == "success", tries
+    logs = _worker_logs(settings)
+    # what the dead worker was running: the tries it started that are not the task's last
+    killed = {(task, attempt) for task, attempt in _executed(logs[victim], EXTRACT_DAG, run_id)
+              if tries[task][1] > attempt}
+    assert killed and killed_loads, (killed, killed_loads, tries)
+    assert all(task.startswith(LOAD_TASK_PREFIX) for task, _ in killed), killed
+    survivor = next(name for name in workers if name != victim)
+    rerun = _executed(logs[survivor], EXTRACT_DAG, run_id)
+    for task_id, attempt in killed:  # each one done by the other worker, on a later try
+        assert tries[task_id][0] == "success"
+        assert any(t == task_id and n > attempt for t, n in rerun), (task_id, attempt, rerun)
+    assert _downstream(api, KILL_DAY) == {TRANSFORM_DAG: "success", EXPORT_DAG: "success"}
+
+    with connect("admin", settings) as conn:
+        assert conn.execute("select count(*) from audit.load_batches where batch_id = %s and status <> 'success'",
+                            (KILL_DAY,)).fetchone()[0] == 0
+    landed = _source_contents(settings)
+    load_batch(KILL_DAY, settings)  # a clean load of the same date, in this process
+    assert _source_contents(settings) == landed, "the killed and re-run loads must land what a clean load lands"
