@@ -142,11 +142,11 @@ def _server_version(conn: psycopg.Connection) -> tuple[int, str]:
 
 
 def _database(conn: psycopg.Connection, name: str) -> dict[str, Any] | None:
-    """Owner, encoding and database-level grants of `name` (None when it does not exist)."""
+    """Owner, encoding, size and database-level grants of `name` (None when it does not exist); the grants in the
+    ACL's own order, so that granting them again in turn rebuilds the same ACL."""
     row = conn.execute(
         "select r.rolname, r.rolsuper, pg_encoding_to_char(d.encoding), pg_database_size(d.oid),"
-        " coalesce((select json_agg(json_build_array(coalesce(g.rolname, 'PUBLIC'), a.privilege_type)"
-        "                           order by 1, 2)"
+        " coalesce((select json_agg(json_build_array(coalesce(g.rolname, 'PUBLIC'), a.privilege_type))"
         "           from aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a"
         "           left join pg_roles g on g.oid = a.grantee"
         "           where a.grantee <> d.datdba), '[]')"
