@@ -1,7 +1,7 @@
 """Backup and restore (`sa warehouse backup|restore`) on the production path: this machine's PostgreSQL 15.
 
 One module fixture: a fresh warehouse (database and role prefix of its own, as in test_external_warehouse.py) with
-the simulated history landed and the marts built by `dbt build`, plus an Airflow metadata database with a table in
+the simulated history landed and the marts built by `dbt run`, plus an Airflow metadata database with a table in
 it; one backup; one restore into fresh databases beside the originals. The tests then compare the copy with the
 original row for row (count and md5 of every relation), owner for owner and grant for grant, rebuild the marts on
 the copy with dbt and compare again, use each role on the copy, and restore once more into a fresh PostgreSQL 15
@@ -111,8 +111,8 @@ def restored(tmp_path_factory: pytest.TempPathFactory, monkeypatch_module: pytes
                              " ('support_transform', 'failed')")
             generate(landing, start=date(2025, 11, 1), end=date(2025, 11, 1))
             load_batch("history", original)
-            build = run_dbt(["build"], original, target_path=artifacts / "target", log_path=artifacts / "logs")
-            assert build.success, build.summary()
+            run = run_dbt(["run"], original, target_path=artifacts / "target", log_path=artifacts / "logs")
+            assert run.success, run.summary()  # the rebuild on the copy runs dbt's tests too
             directory = tmp_path_factory.mktemp("backup") / "nightly"
             manifest = backup.backup(original, directory)
             lines = backup.restore(original, directory, into=copy.warehouse_db, airflow_into=copy.airflow_db)
