@@ -1,6 +1,8 @@
 """`sa` — the project's command line: warehouse and Airflow lifecycle, used by the Makefile and the README.
 
     sa warehouse start|stop|status|bootstrap
+    sa warehouse backup DIR                   (pg_dump of the warehouse + Airflow's metadata DB, the roles, a manifest)
+    sa warehouse restore DIR [--into DB] [--airflow-into DB]   (roles first, then pg_restore into new/empty DBs)
     sa airflow start|stop|status|migrate
     sa airflow-cli -- <airflow CLI args>     (runs `airflow` with the project's environment)
     sa dbt -- <dbt args>                      (dbt on the configured warehouse as the transformer, e.g.
@@ -25,6 +27,7 @@ import os
 import sys
 import warnings
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from include.airflow_api import AirflowUnreachable
 from include.config import (
@@ -60,6 +63,31 @@ def _warehouse(action: str, settings: Settings) -> int:
         print("warehouse bootstrapped" + (f" (created {', '.join(created)})" if created else " (nothing new)"))
         print(f"  database {settings.warehouse_db} at {displayed('admin_url', settings.admin_url())}")
         print(f"  roles {', '.join(settings.roles.all())}; schemas {', '.join(ALL_SCHEMAS)}")
+    return 0
+
+
+def _backup_restore(args: argparse.Namespace, settings: Settings) -> int:
+    """`sa warehouse backup|restore`: one line on stderr, no traceback, for what an operator can fix."""
+    import psycopg
+
+    from include.warehouse import backup, embedded
+
+    if settings.is_embedded:
+        embedded.start(settings)
+    try:
+        if args.action == "backup":
+            manifest = backup.backup(settings, args.dir)
+            print("\n".join(backup.describe(manifest, args.dir)))
+        else:
+            lines = backup.restore(settings, args.dir, into=args.into, airflow_into=args.airflow_into)
+            print(f"restored from {args.dir} onto {displayed('admin_url', settings.admin_url('postgres'))}")
+            print("\n".join(f"  {line}" for line in lines))
+    except backup.BackupError as exc:
+        print(f"sa warehouse {args.action}: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.Error as exc:
+        print(f"sa warehouse {args.action}: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -179,7 +207,16 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", module="platformdirs")
     parser = argparse.ArgumentParser(prog="sa", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("warehouse").add_argument("action", choices=["start", "stop", "status", "bootstrap"])
+    warehouse = sub.add_parser("warehouse").add_subparsers(dest="action", required=True)
+    for action in ("start", "stop", "status", "bootstrap"):
+        warehouse.add_parser(action)
+    warehouse.add_parser("backup", help="pg_dump the warehouse and Airflow's metadata DB into DIR").add_argument(
+        "dir", type=Path, help="a new directory (refused if it already holds a backup)")
+    restore = warehouse.add_parser("restore", help="restore a backup: roles, then each database")
+    restore.add_argument("dir", type=Path, help="a directory written by `sa warehouse backup`")
+    restore.add_argument("--into", metavar="DATABASE", help="restore the warehouse as this new (or empty) database; "
+                         "then Airflow's metadata DB only with --airflow-into")
+    restore.add_argument("--airflow-into", metavar="DATABASE", help="restore Airflow's metadata DB as this database")
     sub.add_parser("airflow").add_argument("action", choices=["start", "stop", "status", "migrate"])
     dbt = sub.add_parser("dbt")
     dbt.add_argument("args", nargs=argparse.REMAINDER)
@@ -215,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "warehouse":
+        if args.action in ("backup", "restore"):
+            return _backup_restore(args, settings)
         return _warehouse(args.action, settings)
     if args.command == "airflow":
         return _airflow(args.action, settings)
