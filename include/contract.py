@@ -2,6 +2,10 @@
 
 One definition serves every consumer: the warehouse DDL, the extract's casts and row checks, the Great Expectations
 suites and the tests. Table order is load order: reference tables come before the tables that reference them.
+
+The row rules (`allowed`, `min_value`/`max_value`, `pattern`, `not_before`, and no timestamp column later than the
+load time plus SA_FUTURE_TOLERANCE_HOURS) are enforced as the file loads: a row that breaks one is quarantined and
+never lands (include/ingest/checks.py). The validation gate checks them again on what landed (defence in depth).
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class Table:
     columns: tuple[Column, ...]
     pii: tuple[str, ...] = field(default=())
     freshness_column: str | None = "updated_at"
+    # (a, b): when both are set, a is never before b (e.g. a ticket is resolved at or after its creation)
+    not_before: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -48,6 +54,11 @@ class Table:
     def limited(self) -> tuple[Column, ...]:
         """The columns with a maximum length."""
         return tuple(c for c in self.columns if c.max_length is not None)
+
+    @property
+    def timestamps(self) -> tuple[Column, ...]:
+        """The timestamp columns: none may be later than the load time plus SA_FUTURE_TOLERANCE_HOURS."""
+        return tuple(c for c in self.columns if c.pg_type == "timestamptz")
 
     @property
     def foreign_keys(self) -> tuple[Column, ...]:
@@ -165,6 +176,7 @@ TABLES: tuple[Table, ...] = (
             _c("satisfaction_score", "integer", required=False, min_value=1, max_value=5),
             _c("updated_at", "timestamptz"),
         ),
+        not_before=(("resolved_at", "created_at"), ("first_response_at", "created_at")),
     ),
     Table(
         "customer_logins",

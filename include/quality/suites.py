@@ -104,16 +104,10 @@ def batch_expectations(table: contract.Table) -> list[dict[str, Any]]:
         if col.min_value is not None or col.max_value is not None:
             out.append({"type": "expect_column_values_to_be_between",
                         "kwargs": {"column": col.name, "min_value": col.min_value, "max_value": col.max_value}})
-    if {"resolved_at", "created_at"} <= set(table.column_names):
+    for later, earlier in table.not_before:
         out.append({
             "type": "expect_column_pair_values_a_to_be_greater_than_b",
-            "kwargs": {"column_A": "resolved_at", "column_B": "created_at", "or_equal": True,
-                       "ignore_row_if": "either_value_is_missing"},
-        })
-    if {"first_response_at", "created_at"} <= set(table.column_names):
-        out.append({
-            "type": "expect_column_pair_values_a_to_be_greater_than_b",
-            "kwargs": {"column_A": "first_response_at", "column_B": "created_at", "or_equal": True,
+            "kwargs": {"column_A": later, "column_B": earlier, "or_equal": True,
                        "ignore_row_if": "either_value_is_missing"},
         })
     out.extend(_orphan_expectation(table, col) for col in table.foreign_keys)
