@@ -74,6 +74,8 @@ class Settings:
     export_include_pii: bool
     nightly_schedule: str | None
     quarantine_retention_days: int = 30  # quarantined rows keep raw source lines (PII): purged after this many days
+    max_quarantined_rule_rows: int = 0  # rows breaking a contract rule (allowed values, ranges, …), per table
+    future_tolerance_hours: int = 24  # a timestamp later than the load time plus this breaks the contract
     # MCP server (include/mcp_server): where `sa mcp --http` listens, and the limits every query runs under.
     mcp_host: str = "127.0.0.1"
     mcp_port: int = 8765
@@ -275,6 +277,8 @@ def get_settings() -> Settings:
                         pii_reader=f"{prefix}_pii_reader"),
         max_quarantined_key_rows=_int("SA_MAX_QUARANTINED_KEY_ROWS", "0"),
         max_quarantined_parse_rows=_int("SA_MAX_QUARANTINED_PARSE_ROWS", "0"),
+        max_quarantined_rule_rows=_int("SA_MAX_QUARANTINED_RULE_ROWS", "0"),
+        future_tolerance_hours=_int("SA_FUTURE_TOLERANCE_HOURS", "24"),
         manifest_wait_timeout_s=_int("SA_MANIFEST_WAIT_TIMEOUT_S", str(6 * 3600), minimum=1),
         export_include_pii=_flag("SA_EXPORT_INCLUDE_PII", "false"),
         nightly_schedule=_cron_or_off("SA_NIGHTLY_SCHEDULE", "0 2 * * *"),

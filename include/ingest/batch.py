@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -108,6 +108,7 @@ def _log_failure(batch_id: str, table: str, message: str, settings: Settings) ->
 def _threshold_problem(counts: dict[str, int], settings: Settings) -> str | None:
     key_rows = sum(counts.get(kind, 0) for kind in checks.KEY_KINDS)
     parse_rows = sum(counts.get(kind, 0) for kind in checks.PARSE_KINDS)
+    rule_rows = sum(counts.get(kind, 0) for kind in checks.RULE_KINDS)
     problems = []
     if key_rows > settings.max_quarantined_key_rows:
         problems.append(f"{key_rows} rows with key/required/duplicate problems "
@@ -115,6 +116,9 @@ def _threshold_problem(counts: dict[str, int], settings: Settings) -> str | None
     if parse_rows > settings.max_quarantined_parse_rows:
         problems.append(f"{parse_rows} malformed or uncastable rows "
                         f"(SA_MAX_QUARANTINED_PARSE_ROWS={settings.max_quarantined_parse_rows})")
+    if rule_rows > settings.max_quarantined_rule_rows:
+        problems.append(f"{rule_rows} rows breaking a contract rule "
+                        f"(SA_MAX_QUARANTINED_RULE_ROWS={settings.max_quarantined_rule_rows})")
     return "; ".join(problems) or None
 
 
@@ -155,11 +159,13 @@ class _NeedsRowChecks(Exception):
 def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry, layout: Layout,
                          settings: Settings) -> tuple[int, int, int, int]:
     """Fast path first: COPY straight into the empty target (first load), or into a typed temp table that is then
-    applied (`_apply`). If COPY rejects the file (bad field count or type), a key/required column is empty or a key
-    repeats, roll back to a savepoint and take the slow path, which finds every bad row with its line number and
-    applies the rest. No explicit ANALYZE after a first load: autovacuum refreshes the statistics, and the loader's
-    own plans never depend on them (the first load has no join; later loads analyze their batch)."""
+    applied (`_apply`). If COPY rejects the file (bad field count or type), a key/required column is empty, a row
+    breaks a contract rule or a key repeats, roll back to a savepoint and take the slow path, which finds every bad
+    row with its line number and applies the rest. No explicit ANALYZE after a first load: autovacuum refreshes the
+    statistics, and the loader's own plans never depend on them (the first load has no join; later loads analyze
+    their batch)."""
     params = {"batch_id": batch_id, "table": table.name, "source_file": str(entry.path), "now": datetime.now(UTC)}
+    not_after = params["now"] + timedelta(hours=settings.future_tolerance_hours)  # the latest timestamp accepted
     target = sql.Identifier(SCHEMA_SOURCES, table.name)
     with connect("loader", settings) as conn:
         conn.execute("set local timezone = 'UTC'")
@@ -173,17 +179,18 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
         conn.execute("savepoint fast_path")
         try:
             if target_was_empty and not layout.extra:
-                rows_in = landed = _copy_into_empty_target(conn, table, entry, layout, params)
+                rows_in = landed = _copy_into_empty_target(conn, table, entry, layout, params, not_after)
             else:
                 rows_in = copy_file(conn, checks.copy_typed(table, layout), entry.path)
                 _check_row_count(entry, rows_in)
-                if conn.execute(checks.typed_problems(table)).fetchone()[0]:
+                if conn.execute(checks.typed_problems(table, not_after)).fetchone()[0]:
                     raise _NeedsRowChecks
                 landed = _apply(conn, table, params)
             quarantined = 0
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError, _NeedsRowChecks):
             conn.execute("rollback to savepoint fast_path")
-            rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, layout, params, settings)
+            rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, layout, params, settings,
+                                                    not_after)
             landed = _apply(conn, table, params)
         valid = rows_in - quarantined
         superseded = 0
@@ -196,15 +203,15 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
 
 
 def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, entry: FileEntry, layout: Layout,
-                            params: dict[str, object]) -> int:
+                            params: dict[str, object], not_after: datetime) -> int:
     """First load of a table (the history bootstrap, a new environment): COPY the file straight into it, the way
     PostgreSQL's "Populating a Database" advises — in the transaction that truncated the (empty) table, so the rows
     are written frozen and, on the embedded server (`wal_level=minimal`), without WAL; the primary key and the
     `_batch_id` index are dropped first and built once afterwards (faster than row-by-row index upkeep). The table's
     constraints do the fast path's checks: a bad type raises DataError, an empty required column or a repeated key
-    IntegrityError (when the primary key is rebuilt), a value longer than its column allows a check of the loaded
-    rows (the target's columns are plain text). The audit columns come from their defaults, i.e. this
-    transaction's settings."""
+    IntegrityError (when the primary key is rebuilt), a value longer than its column allows or a row breaking a
+    contract rule one check of the loaded rows (the target's columns are plain text). The audit columns come from
+    their defaults, i.e. this transaction's settings."""
     target = sql.Identifier(SCHEMA_SOURCES, table.name)
     conn.execute("set local maintenance_work_mem = '512MB'")  # the index builds sort in memory
     conn.execute(sql.SQL("truncate {}").format(target))
@@ -217,8 +224,8 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
         conn.execute("select set_config(%s, %s, true)", (contract.AUDIT_SETTINGS[column], value))
     rows_in = copy_file(conn, checks.copy_into_target(table, layout), entry.path)
     _check_row_count(entry, rows_in)
-    too_long = checks.too_long(table, target)
-    if too_long is not None and conn.execute(too_long).fetchone()[0]:
+    problems = checks.too_long_or_broken(table, target, not_after)
+    if problems is not None and conn.execute(problems).fetchone()[0]:
         raise _NeedsRowChecks
     conn.execute(bootstrap.primary_key_ddl(table))
     conn.execute(bootstrap.batch_id_index_ddl(table))
@@ -239,7 +246,8 @@ def _check_row_count(entry: FileEntry, rows_in: int) -> None:
 
 
 def _stage_and_check(conn: psycopg.Connection, batch_id: str, table: contract.Table, entry: FileEntry,
-                     layout: Layout, params: dict[str, object], settings: Settings) -> tuple[int, int]:
+                     layout: Layout, params: dict[str, object], settings: Settings,
+                     not_after: datetime) -> tuple[int, int]:
     """Slow path: stage as text with line numbers, quarantine every bad row, fill the typed table with the rest.
     Commits the quarantine and raises when it exceeds the thresholds (analytics untouched). A file whose text is
     not loadable at all (not UTF-8, a NUL byte; verify_batch refuses it first) is refused by name, line and byte."""
@@ -250,7 +258,7 @@ def _stage_and_check(conn: psycopg.Connection, batch_id: str, table: contract.Ta
         refuse_unreadable(entry.path)
         raise
     _check_row_count(entry, staged.rows_in)  # before any quarantine is kept: a short file is not bad rows
-    conn.execute(checks.build_checked(table))
+    conn.execute(checks.build_checked(table, not_after))
     conn.execute(checks.insert_quarantine(table), params)
     if staged.malformed:
         with conn.cursor() as cur:

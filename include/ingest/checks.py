@@ -1,12 +1,18 @@
 """SQL that types, checks and upserts a staged file, built from the source contract.
 
-Row-level checks here are the ones that make a row impossible to land: an empty primary key, an empty required
-column, a value that does not cast to the contract's type, a text longer than the contract allows, a primary key
-repeated within the file. Everything that is about *meaning* (allowed values, ranges, orphans, freshness) is the
-Great Expectations gate's job.
+Row-level checks here decide which rows may land: an empty primary key, an empty required column, a value that does
+not cast to the contract's type, a text longer than the contract allows, a primary key repeated within the file —
+and the contract's row rules (`rule` reasons): a value outside `allowed`, below `min_value` or above `max_value`, not
+matching `pattern`, a timestamp later than the load time plus SA_FUTURE_TOLERANCE_HOURS, a `not_before` pair out of
+order. A row that breaks one is quarantined and never lands. What needs other rows or other tables (orphans,
+freshness of a day's batch, row counts) stays the Great Expectations gate's job; the gate also checks the rules again.
+A reason names the column and the check; for a PII column (`Table.pii`) never the value.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
 
 from psycopg import sql
 
@@ -20,13 +26,81 @@ REASON = "_reason"
 # Kinds of quarantine reasons and the threshold family they count against.
 KEY_KINDS = ("key", "required", "duplicate")
 PARSE_KINDS = ("type", "length", "malformed")
+RULE_KINDS = ("rule",)
 
 
 def _id(*names: str) -> sql.Identifier:
     return sql.Identifier(*names)
 
 
-def _reason_cases(table: contract.Table) -> list[sql.Composable]:
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def rules(table: contract.Table, not_after: datetime, value: Callable[[contract.Column], sql.Composable],
+          text: Callable[[contract.Column], sql.Composable]) -> list[tuple[sql.Composable, sql.Composable]]:
+    """The contract's row rules for `table` as (condition, reason) pairs: `value(col)` is the column's typed value,
+    `text(col)` its text as delivered (shown in the reason, except for a PII column). A condition is only true for a
+    non-NULL value that breaks the rule; `not_after` is the latest timestamp accepted (load time + tolerance)."""
+    by_name = {c.name: c for c in table.columns}
+
+    def shown(col: contract.Column, quoted: bool) -> sql.Composable:
+        if col.name in table.pii:
+            return sql.Literal(f"rule: {col.name}")
+        if quoted:
+            return sql.SQL("{} || {} || {}").format(sql.Literal(f"rule: {col.name} '"), text(col), sql.Literal("'"))
+        return sql.SQL("{} || {}").format(sql.Literal(f"rule: {col.name} "), text(col))
+
+    out: list[tuple[sql.Composable, sql.Composable]] = []
+    for col in table.columns:
+        v = value(col)
+        quoted = col.pg_type != "integer" and not col.pg_type.startswith("numeric")
+        if col.allowed:
+            out.append((sql.SQL("{v} is not null and {v} not in ({set})").format(
+                v=v, set=sql.SQL(", ").join(sql.Literal(a) for a in col.allowed)),
+                sql.SQL("{} || {}").format(shown(col, quoted), sql.Literal(
+                    f" is not one of {', '.join(col.allowed)}"))))
+        if col.min_value is not None or col.max_value is not None:
+            bounds = [sql.SQL("{} < {}").format(v, sql.Literal(col.min_value)) if col.min_value is not None else None,
+                      sql.SQL("{} > {}").format(v, sql.Literal(col.max_value)) if col.max_value is not None else None]
+            if col.min_value is not None and col.max_value is not None:
+                check = f" is outside {_number(col.min_value)}..{_number(col.max_value)}"
+            elif col.min_value is not None:
+                check = f" is below the minimum {_number(col.min_value)}"
+            else:
+                check = f" is above the maximum {_number(col.max_value)}"  # type: ignore[arg-type]
+            out.append((sql.SQL("{v} is not null and ({b})").format(
+                v=v, b=sql.SQL(" or ").join(b for b in bounds if b is not None)),
+                sql.SQL("{} || {}").format(shown(col, quoted), sql.Literal(check))))
+        if col.pattern:
+            out.append((sql.SQL("{v} is not null and {v} !~ {p}").format(v=v, p=sql.Literal(col.pattern)),
+                        sql.SQL("{} || {}").format(shown(col, quoted), sql.Literal(
+                            f" does not match the pattern {col.pattern}"))))
+    limit = not_after.isoformat()
+    for col in table.timestamps:
+        v = value(col)
+        out.append((sql.SQL("{v} is not null and {v} > {t}::timestamptz").format(v=v, t=sql.Literal(limit)),
+                    sql.SQL("{} || {}").format(shown(col, quoted=True), sql.Literal(
+                        f" is later than the load time plus SA_FUTURE_TOLERANCE_HOURS ({limit})"))))
+    for later, earlier in table.not_before:
+        a, b = by_name[later], by_name[earlier]
+        reason: sql.Composable = sql.Literal(f"rule: {later} is before {earlier}")
+        if not {later, earlier} & set(table.pii):
+            reason = sql.SQL("{} || {} || {} || {} || {}").format(
+                sql.Literal(f"rule: {later} '"), text(a), sql.Literal(f"' is before {earlier} '"), text(b),
+                sql.Literal("'"))
+        out.append((sql.SQL("{a} is not null and {b} is not null and {a} < {b}").format(a=value(a), b=value(b)),
+                    reason))
+    return out
+
+
+def _staged_value(col: contract.Column) -> sql.Composable:
+    """A staged (text) column cast to its type: only used in a CASE branch after its type check passed."""
+    column = _id("r", col.name)
+    return column if col.pg_type == "text" else sql.SQL("{}::{}").format(column, sql.SQL(col.pg_type))
+
+
+def _reason_cases(table: contract.Table, not_after: datetime) -> list[sql.Composable]:
     pk = _id("r", table.primary_key)
     cases: list[sql.Composable] = [
         sql.SQL("when {} is null then {}").format(pk, sql.Literal(f"key: {table.primary_key} is empty"))
@@ -55,6 +129,8 @@ def _reason_cases(table: contract.Table) -> list[sql.Composable]:
                 c=_id("r", col.name), n=sql.Literal(col.max_length), msg=sql.Literal(f"length: {col.name} is "),
                 tail=sql.Literal(f" characters, the contract allows {col.max_length}"))
         )
+    for condition, reason in rules(table, not_after, _staged_value, lambda col: _id("r", col.name)):
+        cases.append(sql.SQL("when {} then {}").format(condition, reason))
     cases.append(
         sql.SQL("when r._dup > 1 then {} || r.{} || {} || r._first_line").format(
             sql.Literal(f"duplicate: {table.primary_key} '"), _id(table.primary_key), sql.Literal("' already on line ")
@@ -63,8 +139,9 @@ def _reason_cases(table: contract.Table) -> list[sql.Composable]:
     return cases
 
 
-def build_checked(table: contract.Table) -> sql.Composed:
-    """Create the temp table of staged rows with `_reason` (NULL = loadable)."""
+def build_checked(table: contract.Table, not_after: datetime) -> sql.Composed:
+    """Create the temp table of staged rows with `_reason` (NULL = loadable); `not_after` is the latest timestamp
+    the rules accept (the load time plus SA_FUTURE_TOLERANCE_HOURS)."""
     pk = _id(table.primary_key)
     return sql.SQL(
         "create temp table {checked} on commit drop as "
@@ -74,7 +151,7 @@ def build_checked(table: contract.Table) -> sql.Composed:
         "  from {raw} s) r"
     ).format(
         checked=_id(CHECKED_TABLE),
-        cases=sql.SQL(" ").join(_reason_cases(table)),
+        cases=sql.SQL(" ").join(_reason_cases(table, not_after)),
         reason=_id(REASON),
         pk=pk,
         line=_id(LINE_NO),
@@ -117,15 +194,17 @@ def _typed_type(col: contract.Column) -> str:
     return f"varchar({col.max_length})" if col.pg_type == "text" and col.max_length else col.pg_type
 
 
-def too_long(table: contract.Table, relation: sql.Composable) -> sql.Composed | None:
-    """Does `relation` hold a value longer than its column allows? (The first load COPYs into the target's text
-    columns.) The byte length is read from the value's header; characters are counted only past it."""
-    if not table.limited:
-        return None
-    over = sql.SQL(" or ").join(
+def too_long_or_broken(table: contract.Table, relation: sql.Composable, not_after: datetime) -> sql.Composed | None:
+    """Does `relation` hold a value longer than its column allows, or a row breaking a contract rule? (The first
+    load COPYs into the target's text columns; one scan of what it loaded.) The byte length is read from the value's
+    header; characters are counted only past it."""
+    over: list[sql.Composable] = [
         sql.SQL("(octet_length({c}) > {n} and char_length({c}) > {n})").format(
-            c=_id(c.name), n=sql.Literal(c.max_length)) for c in table.limited)
-    return sql.SQL("select exists (select from {} where {})").format(relation, over)
+            c=_id(c.name), n=sql.Literal(c.max_length)) for c in table.limited]
+    over += broken_rules(table, not_after)
+    if not over:
+        return None
+    return sql.SQL("select exists (select from {} where {})").format(relation, sql.SQL(" or ").join(over))
 
 
 def _copy_csv(into: sql.Identifier, table: contract.Table, layout: Layout, *, freeze: bool = False) -> sql.Composed:
@@ -150,14 +229,20 @@ def typed_from_checked(table: contract.Table) -> sql.Composed:
         _id(TYPED_TABLE), casts, _id(CHECKED_TABLE), _id(REASON))
 
 
-def typed_problems(table: contract.Table) -> sql.Composed:
-    """Does the typed table have a row with an empty key or required column, or a repeated primary key?
-    (The repeat check is a hash aggregate: the caller raises work_mem.)"""
-    required = [c.name for c in table.columns if c.required]
-    any_null = sql.SQL(" or ").join(sql.SQL("{} is null").format(_id(name)) for name in required)
-    return sql.SQL("select exists (select from {t} where {nulls})"
+def typed_problems(table: contract.Table, not_after: datetime) -> sql.Composed:
+    """Does the typed table have a row with an empty key or required column, a row breaking a contract rule, or a
+    repeated primary key? (The repeat check is a hash aggregate: the caller raises work_mem.)"""
+    required = [sql.SQL("{} is null").format(_id(c.name)) for c in table.columns if c.required]
+    return sql.SQL("select exists (select from {t} where {bad})"
                    " or exists (select from {t} group by {pk} having count(*) > 1)").format(
-        t=_id(TYPED_TABLE), nulls=any_null, pk=_id(table.primary_key))
+        t=_id(TYPED_TABLE), bad=sql.SQL(" or ").join([*required, *broken_rules(table, not_after)]),
+        pk=_id(table.primary_key))
+
+
+def broken_rules(table: contract.Table, not_after: datetime) -> list[sql.Composable]:
+    """The rules' conditions on a typed relation (the typed table, or the target just filled by a first load)."""
+    return [sql.SQL("({})").format(condition) for condition, _ in rules(
+        table, not_after, lambda col: _id(col.name), lambda col: _id(col.name))]
 
 
 def _newer(table: contract.Table, current: str, incoming: str) -> sql.Composable:
@@ -203,7 +288,7 @@ def copy_into_target(table: contract.Table, layout: Layout) -> sql.Composed:
 
 
 def reason_counts() -> sql.Composed:
-    """Rejected rows per kind (`key`, `required`, `type`, `duplicate`)."""
+    """Rejected rows per kind (`key`, `required`, `type`, `length`, `rule`, `duplicate`)."""
     return sql.SQL(
         "select split_part({reason}, ':', 1) as kind, count(*) from {checked} where {reason} is not null group by 1"
     ).format(reason=_id(REASON), checked=_id(CHECKED_TABLE))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
 from include import contract
 from include.ingest import checks
 from include.warehouse import bootstrap
+
+NOT_AFTER = datetime(2025, 11, 2, 12, tzinfo=UTC)
 
 
 def _sql(composed: object) -> str:
@@ -29,7 +32,7 @@ def test_ddl_has_the_contract_columns_in_order_required_ones_not_null_and_the_ke
 
 @pytest.mark.parametrize("table", contract.TABLES, ids=lambda t: t.name)
 def test_row_checks_quarantine_empty_keys_required_columns_bad_types_and_repeats(table: contract.Table) -> None:
-    checked = _sql(checks.build_checked(table))
+    checked = _sql(checks.build_checked(table, NOT_AFTER))
     assert f"key: {table.primary_key} is empty" in checked
     for column in table.columns:
         if column.required and column.name != table.primary_key:
@@ -37,9 +40,41 @@ def test_row_checks_quarantine_empty_keys_required_columns_bad_types_and_repeats
         if column.pg_type != "text":
             assert f"type: {column.name} '" in checked and f"'{column.pg_type}'" in checked
     assert f"duplicate: {table.primary_key} '" in checked
-    problems = _sql(checks.typed_problems(table))
+    problems = _sql(checks.typed_problems(table, NOT_AFTER))
     assert all(f'"{c.name}" is null' in problems for c in table.columns if c.required)
     assert f'group by "{table.primary_key}" having count(*) > 1' in problems
+
+
+@pytest.mark.parametrize("table", contract.TABLES, ids=lambda t: t.name)
+def test_every_row_rule_of_the_contract_is_checked_at_load_time(table: contract.Table) -> None:
+    """Allowed values, ranges, patterns, no future timestamps, timestamp order: each a `rule:` reason naming the
+    column, and each also in the fast path's check of the typed batch and of a first load."""
+    checked = _sql(checks.build_checked(table, NOT_AFTER))
+    problems = _sql(checks.typed_problems(table, NOT_AFTER))
+    first_load = _sql(checks.too_long_or_broken(table, checks._id("analytics", table.name), NOT_AFTER))
+    expected = 0
+    for column in table.columns:
+        if column.allowed:
+            expected += 1
+            assert f"is not one of {', '.join(column.allowed)}" in checked
+            assert f'"{column.name}" not in (' + ", ".join(f"'{a}'" for a in column.allowed) in problems
+        if column.min_value is not None or column.max_value is not None:
+            expected += 1
+            assert f'"{column.name}" < {column.min_value}' in problems or f'"{column.name}" > ' in problems
+        if column.pattern:
+            expected += 1
+            assert f"' does not match the pattern {column.pattern}'" in checked
+        if column.pg_type == "timestamptz":
+            expected += 1
+            assert f'"{column.name}" > \'{NOT_AFTER.isoformat()}\'::timestamptz' in problems
+    for later, earlier in table.not_before:
+        expected += 1
+        assert f'"{later}" < "{earlier}"' in problems
+    assert checked.count("then 'rule: ") == expected
+    assert problems.count(") or (") + 1 >= expected and first_load.count(" or ") >= expected - 1
+    for column in table.pii:  # a PII column's value is never part of a reason
+        assert f'\'rule: {column} \'\'\' || "r"."{column}"' not in checked
+        assert f"'rule: {column} ' || \"r\".\"{column}\"" not in checked
 
 
 def test_an_update_replaces_a_row_only_with_a_newer_or_different_version() -> None:
