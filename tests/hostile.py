@@ -25,6 +25,7 @@ DAY = "2025-11-01"
 TICKETS = "support_tickets"
 LONG_NAME = "Bartholomew " * 25  # 300 characters: PII longer than the contract's 200
 LONG_EMAIL = "x" * 290 + "@example.com"
+NOT_AN_EMAIL = "Jane Q Public +1-555-0100"  # PII in the e-mail column: breaks its pattern
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ def _drop(name: str) -> Callable[[list[str]], list[str]]:
 
 
 QUARANTINE_OK = {"SA_MAX_QUARANTINED_PARSE_ROWS": "5", "SA_MAX_QUARANTINED_KEY_ROWS": "5"}
+RULE_OK = {"SA_MAX_QUARANTINED_RULE_ROWS": "5"}
+CHANNELS = "is not one of app, web, phone, email, chat"
 
 CORPUS: tuple[Variant, ...] = (
     # --- landed: unusual but valid input ---
@@ -188,6 +191,22 @@ CORPUS: tuple[Variant, ...] = (
             quarantined=1),
     Variant("pii_email_too_long", "quarantined", new_customer(email=LONG_EMAIL), env=QUARANTINE_OK,
             words=("length: email is 302 characters, the contract allows 254",), absent=("xxxxxxxx",),
+            quarantined=1),
+    # --- quarantined: one row breaks a contract rule, the rest lands (rule threshold raised) ---
+    Variant("rule_satisfaction_out_of_range", "quarantined", field_of(1, "satisfaction_score", "7"), env=RULE_OK,
+            words=("rule: satisfaction_score 7 is outside 1..5",), quarantined=1),
+    Variant("rule_channel_unknown", "quarantined", field_of(1, "channel", "fax"), env=RULE_OK,
+            words=(f"rule: channel 'fax' {CHANNELS}",), quarantined=1),
+    Variant("rule_negative_resolution_hours", "quarantined", field_of(1, "resolution_time_hours", "-1.5"),
+            env=RULE_OK, words=("rule: resolution_time_hours -1.5 is below the minimum 0",), quarantined=1),
+    Variant("rule_resolved_before_created", "quarantined", field_of(1, "resolved_at", "2000-01-01T00:00:00+00:00"),
+            env=RULE_OK, words=("rule: resolved_at '2000-01-01T00:00:00+00:00' is before created_at '",),
+            quarantined=1),
+    Variant("rule_timestamp_in_the_future", "quarantined", field_of(1, "updated_at", "2099-01-01T00:00:00+00:00"),
+            env=RULE_OK, words=("rule: updated_at '2099-01-01T00:00:00+00:00' is later than the load time plus "
+                                "SA_FUTURE_TOLERANCE_HOURS (",), quarantined=1),
+    Variant("rule_pii_email_not_an_address", "quarantined", new_customer(email=NOT_AN_EMAIL), env=RULE_OK,
+            words=("rule: email does not match the pattern ^[^@ ]+@[^@ ]+[.][^@ ]+$",), absent=("Jane", "0100"),
             quarantined=1),
     # --- refused: the file ---
     Variant("not_utf8_latin1", "refused", content(replace_bytes(b"Card declined", b"Carte refus\xe9e", line=3)),
@@ -235,6 +254,13 @@ CORPUS: tuple[Variant, ...] = (
             words=("support_tickets.csv.gz: sha256",)),
     Variant("long_subject_over_threshold", "refused", field_of(2, "subject", "y" * 5000), task="load_support_tickets",
             words=("length: subject is 5000 characters", "SA_MAX_QUARANTINED_PARSE_ROWS=0"), absent=("yyyy",)),
+    # a rule break is not a parse or key problem: raising those thresholds does not let it through
+    Variant("rule_break_over_threshold", "refused", field_of(2, "channel", "fax"), task="load_support_tickets",
+            env=QUARANTINE_OK, words=(f"line 3: rule: channel 'fax' {CHANNELS}", "support_tickets.csv.gz",
+                                      "SA_MAX_QUARANTINED_RULE_ROWS=0", "Nothing was loaded")),
+    Variant("rule_pii_email_over_threshold", "refused", new_customer(email=NOT_AN_EMAIL), task="load_customers",
+            words=("rule: email does not match the pattern", "customers.csv.gz", "SA_MAX_QUARANTINED_RULE_ROWS=0"),
+            absent=("Jane", "0100")),
     # --- refused: the run conf ---
     Variant("conf_batch_path_traversal", "refused", conf={"batch": "../../etc"}, task="resolve_batch",
             words=("'../../etc'",)),

@@ -4,8 +4,8 @@ The warehouse holds the history and the clean day; each variant re-lands that da
 named task fails on its first try (no retries), its one-line message names the file and the reason, no raw library
 exception reaches the log, and every analytics table is unchanged (rows and content). Landed: the run succeeds and
 the tables hold what the clean day lands. Quarantined (from the history alone, so that the gate's row count of the
-batch holds): the run succeeds, the long row is in audit.quarantine with a reason that names the column and the
-length, never the value.
+batch holds): the run succeeds, the long row (or the row that breaks a contract rule) is in audit.quarantine with a
+reason that names the column and the check, never a PII value.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ LOGICAL_DATE = pendulum.datetime(2025, 11, 1, 2, tz="UTC")
 # tests/integration/test_hostile_input.py runs them. (columns_reordered: bom_reordered_and_extra reorders too.)
 FUNCTION_LEVEL_ONLY = {"manifest_rows_negative", "manifest_entry_without_sha256", "manifest_entry_without_file",
                        "zip_not_gzip", "utf16_file", "manifest_rows_a_fraction", "lf_line_ends", "ticket_id_too_long",
-                       "columns_reordered", "gzip_in_two_members", "pii_email_too_long"}
+                       "columns_reordered", "gzip_in_two_members", "pii_email_too_long",
+                       "rule_satisfaction_out_of_range", "rule_negative_resolution_hours",
+                       "rule_resolved_before_created", "rule_timestamp_in_the_future", "rule_pii_email_over_threshold"}
 THROUGH_THE_DAG = [v for v in CORPUS if v.id not in FUNCTION_LEVEL_ONLY]
 RAW_ERRORS = ("UnicodeDecodeError", "EOFError", "BadGzipFile", "zlib.error", "JSONDecodeError", "KeyError",
               "CharacterNotInRepertoire", "UntranslatableCharacter")
