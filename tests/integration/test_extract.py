@@ -117,6 +117,8 @@ def _checksums_after_clean_order(settings) -> dict[str, str]:  # type: ignore[no
         ("duplicate_pk", "duplicate: ticket_id"),
         ("null_required", "required: customer_id is empty"),
         ("bad_type", "type: created_at 'not-a-date' is not a valid timestamptz"),
+        ("out_of_range", "rule: satisfaction_score 7 is outside 1..5"),
+        ("unknown_category", "rule: channel 'fax' is not one of app, web, phone, email, chat"),
     ],
 )
 def test_row_defects_are_quarantined_with_line_and_reason(defective, defect: str, reason: str) -> None:  # type: ignore[no-untyped-def]
@@ -126,6 +128,9 @@ def test_row_defects_are_quarantined_with_line_and_reason(defective, defect: str
         load_table("2025-11-01", "support_tickets", settings)
     message = str(failure.value)
     assert f"line {report.line}: {reason}" in message and "support_tickets.csv.gz" in message
+    assert "\n" not in message and "Nothing was loaded" in message
+    if reason.startswith("rule:"):
+        assert "1 rows breaking a contract rule (SA_MAX_QUARANTINED_RULE_ROWS=0)" in message
     assert _counts(settings) == before, "nothing may land when the threshold is exceeded"
     with connect("admin", settings) as conn:
         quarantined = conn.execute("select line_number, reason from audit.quarantine").fetchall()
@@ -149,12 +154,40 @@ def test_quarantine_within_threshold_lands_the_rest(defective, monkeypatch: pyte
     assert landed == 1, "the history version of the damaged ticket stays; the bad update did not land"
 
 
+def test_rule_break_within_its_threshold_lands_the_rest(defective, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """A row breaking a contract rule counts against SA_MAX_QUARANTINED_RULE_ROWS only: raising the key and parse
+    thresholds does not let it through; raising the rule threshold quarantines it and lands the rest."""
+    report, _ = defective("out_of_range")
+    monkeypatch.setenv("SA_MAX_QUARANTINED_KEY_ROWS", "5")
+    monkeypatch.setenv("SA_MAX_QUARANTINED_PARSE_ROWS", "5")
+    before = _checksums(get_settings())
+    with pytest.raises(errors.QuarantineThresholdExceeded, match=r"SA_MAX_QUARANTINED_RULE_ROWS=0"):
+        load_table("2025-11-01", "support_tickets", get_settings())
+    assert _checksums(get_settings()) == before, "a refused table is untouched"
+
+    monkeypatch.setenv("SA_MAX_QUARANTINED_RULE_ROWS", "1")
+    settings = get_settings()
+    result = load_table("2025-11-01", "support_tickets", settings)
+    assert result.rows_quarantined == 1 and result.rows_loaded == result.rows_in - 1
+    with connect("admin", settings) as conn:
+        quarantined = conn.execute("select line_number, reason from audit.quarantine where batch_id = '2025-11-01'"
+                                   ).fetchall()
+        landed = conn.execute("select count(*) from analytics.support_tickets where _batch_id = '2025-11-01'"
+                              ).fetchone()[0]
+        out_of_range = conn.execute("select count(*) from analytics.support_tickets"
+                                    " where satisfaction_score not between 1 and 5").fetchone()[0]
+    assert quarantined == [(report.line, "rule: satisfaction_score 7 is outside 1..5")]
+    assert landed == result.rows_loaded and out_of_range == 0
+
+
 @pytest.mark.parametrize(
     ("defect", "reason"),
     [
         ("duplicate_pk", "duplicate: ticket_id"),
         ("null_required", "required: customer_id is empty"),
         ("bad_type", "type: created_at 'not-a-date' is not a valid timestamptz"),
+        ("out_of_range", "rule: satisfaction_score 7 is outside 1..5"),
+        ("unknown_category", "rule: channel 'fax' is not one of app, web, phone, email, chat"),
     ],
 )
 def test_first_load_into_an_empty_table_checks_rows_the_same_way(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -171,12 +204,45 @@ def test_first_load_into_an_empty_table_checks_rows_the_same_way(tmp_path: Path,
 
     monkeypatch.setenv("SA_MAX_QUARANTINED_KEY_ROWS", "1")
     monkeypatch.setenv("SA_MAX_QUARANTINED_PARSE_ROWS", "1")
+    monkeypatch.setenv("SA_MAX_QUARANTINED_RULE_ROWS", "1")
     result = load_table("history", "support_tickets", get_settings())
     assert result.rows_quarantined == 1 and result.rows_loaded == result.rows_in - 1
     with connect("admin", settings) as conn:
         audit = conn.execute("select _batch_id, _source_file, count(*) from analytics.support_tickets"
                              " group by 1, 2").fetchall()
     assert audit == [("history", str(tmp_path / "landing" / "history" / "support_tickets.csv.gz"), result.rows_loaded)]
+
+
+@pytest.mark.parametrize(
+    ("defect", "table", "reason"),
+    [
+        ("unknown_category", "customers", "rule: customer_segment 'Gold' is not one of Standard, Premium, Business,"
+                                          " Student"),
+        ("out_of_range", "products", "rule: monthly_fee -1.00 is below the minimum 0"),
+        ("unknown_category", "root_causes", "rule: severity 'catastrophic' is not one of low, medium, high, critical"),
+        ("out_of_range", "customer_products", "rule: monthly_revenue -25.00 is below the minimum 0"),
+        ("unknown_category", "customer_logins", "rule: device 'blackberry' is not one of ios, android, web"),
+    ],
+)
+def test_rule_breaks_in_every_table_are_refused_by_line_and_column(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    empty_warehouse, defect: str, table: str,
+                                                                    reason: str) -> None:  # type: ignore[no-untyped-def]
+    """The simulator's well-formed but wrong values, in each table they can hit: the first load refuses the table
+    (nothing lands), with the threshold raised the row is quarantined and the rest lands."""
+    report = generate(tmp_path / "landing", scale=0.1, start=date(2025, 11, 1), end=date(2025, 11, 1),
+                      defects=[f"{defect}:{table}:history"]).defects[0]
+    monkeypatch.setenv("SA_LANDING_ROOT", str(tmp_path / "landing"))
+    for parent in contract.TABLES[:contract.TABLES.index(contract.table(table))]:
+        load_table("history", parent.name, get_settings())
+    with pytest.raises(errors.QuarantineThresholdExceeded) as failure:
+        load_table("history", table, get_settings())
+    assert f"{table}.csv.gz → analytics.{table}: 1 rows breaking a contract rule" in str(failure.value)
+    assert f"line {report.line}: {reason}" in str(failure.value)
+    assert _counts(get_settings())[table] == 0
+
+    monkeypatch.setenv("SA_MAX_QUARANTINED_RULE_ROWS", "1")
+    result = load_table("history", table, get_settings())
+    assert result.rows_quarantined == 1 and result.rows_loaded == result.rows_in - 1 == _counts(get_settings())[table]
 
 
 def test_first_load_sets_audit_columns_and_keeps_the_batch_index(landing, empty_warehouse) -> None:  # type: ignore[no-untyped-def]
@@ -235,9 +301,11 @@ def test_manifest_count_mismatch_fails_the_table_untouched(defective) -> None:  
     assert _checksums(settings)["support_tickets"] == before["support_tickets"]
 
 
-@pytest.mark.parametrize("defect", ["orphan_fk", "out_of_range", "unknown_category", "stale_data"])
+@pytest.mark.parametrize("defect", ["orphan_fk", "stale_data"])
 def test_meaning_defects_reach_the_tables_for_the_gate(defective, defect: str) -> None:  # type: ignore[no-untyped-def]
-    """What only the Great Expectations gate can judge lands; the extract does not silently drop it.
+    """What only the Great Expectations gate can judge (it needs other rows or tables) lands; the extract does not
+    silently drop it. (Out-of-range values and unknown categories break a contract rule: they never land, see
+    test_row_defects_are_quarantined_with_line_and_reason.)
 
     (stale_data moves every timestamp 28 days back: re-sent tickets are then older than the version already
     landed and are counted as superseded, not applied — the load log says so.)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,7 +21,18 @@ from include.ingest.batch import load_batch, load_table
 from include.simulator import generate
 from include.warehouse.connect import connect
 from tests.conftest import truncate_warehouse
-from tests.hostile import CORPUS, DAY, TICKETS, Variant, columns, content, damaged_root, raw, replace_bytes
+from tests.hostile import (
+    CORPUS,
+    DAY,
+    TICKETS,
+    Variant,
+    columns,
+    content,
+    damaged_root,
+    field_of,
+    raw,
+    replace_bytes,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -102,6 +113,35 @@ def test_multibyte_text_lands_as_sent(clean_root: Path, base: dict[str, str], tm
         subjects = [r[0] for r in conn.execute("select subject from analytics.support_tickets where _batch_id = %s",
                                                (DAY,))]
     assert "Überweisung fehlgeschlagen – 払い戻し 😞" in subjects
+
+
+def test_a_timestamp_in_the_future_lands_only_within_the_tolerance(clean_root: Path, base: dict[str, str],
+                                                                    tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A login two hours ahead of the load (a source clock running fast) lands under the default tolerance of 24 h;
+    with SA_FUTURE_TOLERANCE_HOURS=1 it breaks the rule and the table's load is refused, the table untouched."""
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat(timespec="seconds")
+    variant = Variant("login_two_hours_ahead", "landed", field_of(1, "login_at", soon, table="customer_logins"))
+    monkeypatch.setenv("SA_LANDING_ROOT", str(damaged_root(clean_root, variant, tmp_path)))
+    monkeypatch.setenv("SA_FUTURE_TOLERANCE_HOURS", "1")
+    with pytest.raises(errors.QuarantineThresholdExceeded) as refused:
+        load_batch(DAY, get_settings())
+    message = str(refused.value)
+    assert "customer_logins.csv.gz → analytics.customer_logins: 1 rows breaking a contract rule" in message
+    assert f"line 2: rule: login_at '{soon}' is later than the load time plus SA_FUTURE_TOLERANCE_HOURS (" in message
+    limit = datetime.fromisoformat(message.split("SA_FUTURE_TOLERANCE_HOURS (")[1].split(")")[0])
+    assert abs(limit - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(minutes=5)
+    assert checksums(get_settings()) == base
+
+    monkeypatch.delenv("SA_FUTURE_TOLERANCE_HOURS")
+    settings = get_settings()
+    results = {r.table: r for r in load_batch(DAY, settings)}
+    assert results["customer_logins"].rows_quarantined == 0
+    with connect("admin", settings) as conn:
+        assert conn.execute("select count(*) from analytics.customer_logins where login_at = %s",
+                            (datetime.fromisoformat(soon),)).fetchone()[0] == 1
+    load_batch(DAY, replace(settings, landing_root=clean_root))  # back to the base (logins: content decides)
+    assert checksums(settings) == base
 
 
 def test_first_load_maps_columns_by_name_and_checks_lengths(clean_root: Path, base: dict[str, str], tmp_path: Path,
