@@ -1,9 +1,11 @@
 """dbt's tests catch bad data that gets past the extract: the build fails with named test failures, not a crash.
 
-The extract quarantines what cannot land (empty keys, bad types, duplicates, malformed lines); values that are
-well-formed but wrong (orphans, unknown categories, out-of-range numbers) land, and dbt's tests must stop them
-before the marts are rebuilt. Two scenarios, each in its own database:
-- the simulator's defects that pass the extract, all in the last daily folder (nothing later re-sends the row);
+The extract quarantines what cannot land (empty keys, bad types, duplicates, malformed lines, and rows breaking a
+contract rule: unknown categories, out-of-range numbers, …); an orphan is well-formed and lands, and dbt's tests
+must stop it before the marts are rebuilt. dbt's tests on the rule columns stay as defence in depth, for a row that
+reaches `analytics` behind the extract. Two scenarios, each in its own database:
+- the simulator's orphan in the last daily folder (nothing later re-sends the row), plus the simulator's unknown
+  categories / out-of-range values written into that day's rows as the loader (the extract refuses them);
 - bad rows inserted directly into `analytics` as the loader (orphan customer, satisfaction 9, channel 'fax';
   then a ticket resolved before it was created).
 """
@@ -31,9 +33,14 @@ DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(7)]
 SIMULATOR_DEFECTS = {
     # defect spec (NAME:TABLE:FOLDER) → the dbt test that must fail on its one bad row
     f"orphan_fk:support_tickets:{LAST_DAY}": "relationships_stg_tickets_customer_id",
-    f"unknown_category:customer_logins:{LAST_DAY}": "accepted_values_stg_customer_logins_device",
-    f"unknown_category:customers:{LAST_DAY}": "accepted_values_stg_customers_customer_segment",
-    f"out_of_range:customer_products:{LAST_DAY}": "accepted_range_stg_customer_products_monthly_revenue",
+}
+BEHIND_THE_EXTRACT = {
+    # the simulator's unknown_category / out_of_range values, written into one LAST_DAY row of the table as the
+    # loader (the extract refuses them: they break a contract rule) → the dbt test that must fail on it
+    ("customer_logins", "login_id", "device", "blackberry"): "accepted_values_stg_customer_logins_device",
+    ("customers", "customer_id", "customer_segment", "Gold"): "accepted_values_stg_customers_customer_segment",
+    ("customer_products", "holding_id", "monthly_revenue", "-25.00"):
+        "accepted_range_stg_customer_products_monthly_revenue",
 }
 MARTS = ("mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customers")
 
@@ -90,7 +97,13 @@ def simulator_defects(warehouse: Settings, tmp_path_factory: pytest.TempPathFact
     wh = _fresh_database("sa_dbt_defects", landing, monkeypatch_module, tmp_path_factory.mktemp("dbt-defects"))
     for batch in ["history", *DAYS]:
         loads = load_batch(batch, wh.settings)
-        assert all(load.rows_quarantined == 0 for load in loads)  # these defects are well-formed: they land
+        assert all(load.rows_quarantined == 0 for load in loads)  # an orphan is well-formed: it lands
+    with connect("loader", wh.settings) as conn:
+        for table, key, column, value in BEHIND_THE_EXTRACT:
+            changed = conn.execute(
+                f"update analytics.{table} set {column} = %s where {key} ="
+                f" (select min({key}) from analytics.{table} where _batch_id = %s)", (value, LAST_DAY)).rowcount
+            assert changed == 1, table
     yield wh
     _drop_database(wh.settings)
 
@@ -102,9 +115,9 @@ def clean_history(warehouse: Settings, tmp_path_factory: pytest.TempPathFactory)
     yield landing
 
 
-def test_simulator_defects_that_pass_the_extract_fail_named_dbt_tests(simulator_defects: Warehouse) -> None:
+def test_simulator_defects_that_reach_analytics_fail_named_dbt_tests(simulator_defects: Warehouse) -> None:
     result = simulator_defects.dbt(["build"])
-    _one_failure_per_prefix(result, list(SIMULATOR_DEFECTS.values()))
+    _one_failure_per_prefix(result, [*SIMULATOR_DEFECTS.values(), *BEHIND_THE_EXTRACT.values()])
     # nothing downstream of a failed staging test is rebuilt: the marts keep their last good state
     assert set(MARTS) <= _skipped_models(result)
 

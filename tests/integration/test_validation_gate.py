@@ -77,6 +77,15 @@ def _assert_docs_render_offline(site: Path) -> None:
             assert (page.parent / ref).resolve().is_file(), (page, ref)
 
 
+# The simulator's out_of_range / unknown_category values, written into analytics as the loader would have.
+BEHIND_THE_EXTRACT = {
+    "out_of_range": "update analytics.support_tickets set satisfaction_score = 7 where ticket_id ="
+                    " (select min(ticket_id) from analytics.support_tickets where _batch_id = %s)",
+    "unknown_category": "update analytics.support_tickets set channel = 'fax' where ticket_id ="
+                        " (select min(ticket_id) from analytics.support_tickets where _batch_id = %s)",
+}
+
+
 @pytest.mark.parametrize(
     ("defect", "expected", "words"),
     [
@@ -87,7 +96,15 @@ def _assert_docs_render_offline(site: Path) -> None:
     ],
 )
 def test_defect_fails_exactly_its_expectation(landed, defect: str, expected: set, words: list[str]) -> None:  # type: ignore[no-untyped-def]
-    settings = landed(defect)
+    """orphan_fk and stale_data land from the simulator's files; an out-of-range value and an unknown category
+    break a contract rule and never land (the extract refuses them), so the gate — defence in depth, e.g. for a row
+    written behind the extract — is shown them by writing the bad value straight into the day's rows."""
+    if defect in BEHIND_THE_EXTRACT:
+        settings = landed()
+        with connect("loader", settings) as conn:
+            conn.execute(BEHIND_THE_EXTRACT[defect], (DAY,))
+    else:
+        settings = landed(defect)
     with pytest.raises(ValidationFailed) as failure:
         validate_batch(DAY, settings)
     assert _failed(settings) == expected
