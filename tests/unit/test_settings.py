@@ -14,6 +14,8 @@ from include.config import SettingsError, get_settings
 @pytest.mark.parametrize(("name", "value", "message"), [
     ("SA_MAX_QUARANTINED_KEY_ROWS", "ten", "SA_MAX_QUARANTINED_KEY_ROWS='ten': expected a whole number ≥ 0"),
     ("SA_MAX_QUARANTINED_PARSE_ROWS", "-1", "SA_MAX_QUARANTINED_PARSE_ROWS='-1': expected a whole number ≥ 0"),
+    ("SA_MAX_QUARANTINED_RULE_ROWS", "all", "SA_MAX_QUARANTINED_RULE_ROWS='all': expected a whole number ≥ 0"),
+    ("SA_FUTURE_TOLERANCE_HOURS", "1.5", "SA_FUTURE_TOLERANCE_HOURS='1.5': expected a whole number ≥ 0"),
     ("SA_EXPORT_INCLUDE_PII", "ture", "SA_EXPORT_INCLUDE_PII='ture': expected one of 1, true, yes, on, 0, false"),
     ("SA_NIGHTLY_SCHEDULE", "0 2 * *", "SA_NIGHTLY_SCHEDULE='0 2 * *': expected a cron expression of five fields"),
     ("SA_NIGHTLY_SCHEDULE", "0 25 * * *", "SA_NIGHTLY_SCHEDULE='0 25 * * *': expected a cron expression"),
@@ -41,6 +43,15 @@ def test_good_values_and_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.stale_after_hours, settings.late_after_minutes, settings.today) == (None, 90.0,
                                                                                        date(2025, 11, 8))
     assert settings.source_schedule == "*/5 * * * *"
+
+
+def test_rule_threshold_and_future_tolerance_default_to_0_and_24(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SA_MAX_QUARANTINED_RULE_ROWS", "SA_FUTURE_TOLERANCE_HOURS"):
+        monkeypatch.delenv(name, raising=False)
+    assert (get_settings().max_quarantined_rule_rows, get_settings().future_tolerance_hours) == (0, 24)
+    monkeypatch.setenv("SA_MAX_QUARANTINED_RULE_ROWS", "3")
+    monkeypatch.setenv("SA_FUTURE_TOLERANCE_HOURS", "0")
+    assert (get_settings().max_quarantined_rule_rows, get_settings().future_tolerance_hours) == (3, 0)
 
 
 def test_sa_refuses_to_start_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
