@@ -6,6 +6,10 @@ Two suites per source table:
   count against the manifest, and freshness for the logical date.
 - `<table>.table` validates the whole table: primary key unique and not null, no orphan foreign keys.
 
+The per-row rules among these (allowed values, ranges, patterns, resolved_at ≥ created_at, …) are enforced by the
+extract already (a breaking row is quarantined and never lands, include/ingest/checks.py); the gate checks them again
+on what landed — defence in depth against a row written behind the extract.
+
 Values only known at run time come in as expectation parameters (see `run_parameters` in `validate.py`).
 
 PII (the contract's `Table.pii` columns) never leaves the warehouse through the gate: GX reads no value at all out of
