@@ -1,5 +1,5 @@
 # One image for every Airflow component of support-analytics (api-server, scheduler, dag-processor, triggerer,
-# celery worker) and for the one-shot `init` service. Same pinned versions as the local venv (requirements.lock).
+# celery worker) and for the one-shot `init` service. Same pinned versions as the local venv (requirements/runtime.lock).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,8 +16,8 @@ RUN apt-get update \
  && useradd --create-home --uid 50000 --home-dir /opt/airflow airflow
 
 WORKDIR ${SA_HOME}
-COPY requirements.lock ./
-RUN pip install uv && uv pip install --system -r requirements.lock
+COPY requirements/runtime.lock ./requirements/
+RUN pip install uv && uv pip install --system -r requirements/runtime.lock
 
 COPY pyproject.toml README.md ./
 COPY include ./include

