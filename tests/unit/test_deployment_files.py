@@ -178,6 +178,8 @@ def test_compose_requires_every_secret_and_env_example_documents_each() -> None:
     assert undocumented == [], (
         f"required by docker-compose.yaml, missing from .env.example's compose section: {undocumented}"
     )
+    production = (ROOT / "docs" / "production.md").read_text()
+    assert sorted(v for v in required if f"`{v}`" not in production) == [], "docs/production.md lists each"
 
 
 def test_compose_keeps_secrets_out_of_the_file_and_the_superuser_in_init() -> None:
