@@ -14,7 +14,6 @@ servers when they are not running; without one the module skips, saying why, and
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import signal
@@ -32,14 +31,13 @@ from include.config import Settings, get_settings
 from include.pipeline import CHAIN, EXPORT_DAG, EXTRACT_DAG, LOAD_TASK_PREFIX, TRANSFORM_DAG
 from include.warehouse.connect import connect
 from include.warehouse.locks import TRANSFORM_INPUTS_LOCK
+from tests.airflow_helpers import source_contents
 from tests.external_pg import external_warehouse, unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.external]
 
 BROKER = os.environ.get("SA_TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 CLEAN_DAY, KILL_DAY = "2025-11-02", "2025-11-03"
-SOURCES = ("customers", "products", "ticket_categories", "root_causes", "customer_products", "support_tickets",
-           "customer_logins")
 
 
 def _redis_problem() -> str | None:
@@ -128,19 +126,6 @@ def _downstream(api: AirflowApi, day: str, timeout_s: float = 600) -> dict[str, 
             return {dag_id: runs[-1]["state"] for dag_id, runs in found.items()}
         time.sleep(2)
     raise TimeoutError(f"no finished transform and export for {day}")
-
-
-def _source_contents(settings: Settings) -> dict[str, tuple[int, str]]:
-    """The source tables without the audit columns a rerun may legitimately rewrite."""
-    out = {}
-    with connect("admin", settings) as conn:
-        for table in SOURCES:
-            columns = [r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'analytics'"
-                " and table_name = %s and column_name not like '\\_%%' order by ordinal_position", (table,))]
-            rows = conn.execute(f"select ({', '.join(columns)})::text from analytics.{table} order by 1").fetchall()
-            out[table] = (len(rows), hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest())
-    return out
 
 
 def test_one_date_runs_the_whole_chain_on_two_celery_workers(celery_chain) -> None:  # type: ignore[no-untyped-def]
@@ -233,6 +218,6 @@ def test_a_worker_killed_mid_load_has_its_tasks_rerun_on_the_other_and_lands_wha
     with connect("admin", settings) as conn:
         assert conn.execute("select count(*) from audit.load_batches where batch_id = %s and status <> 'success'",
                             (KILL_DAY,)).fetchone()[0] == 0
-    landed = _source_contents(settings)
+    landed = source_contents(settings)
     load_batch(KILL_DAY, settings)  # a clean load of the same date, in this process
-    assert _source_contents(settings) == landed, "the killed and re-run loads must land what a clean load lands"
+    assert source_contents(settings) == landed, "the killed and re-run loads must land what a clean load lands"
