@@ -19,6 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SERVICES_EXCEPT = ("postgres", "redis")  # every other service runs the project's image
 ONE_SHOT = ("airflow-init", "airflow-cli")  # run to completion: no health check
+OWN_ENVIRONMENT = ("mcp", "flower")  # the image, but a narrow environment of their own instead of the common one
 
 
 def _compose() -> dict:
@@ -32,6 +33,11 @@ def _services() -> dict[str, dict]:
 
 def _image_services() -> dict[str, dict]:
     return {name: s for name, s in _services().items() if name not in IMAGE_SERVICES_EXCEPT}
+
+
+def _airflow_services() -> dict[str, dict]:
+    """The services with the common Airflow environment."""
+    return {name: s for name, s in _image_services().items() if name not in OWN_ENVIRONMENT}
 
 
 def _dockerfile() -> str:
@@ -113,7 +119,7 @@ def test_compose_has_every_airflow_component_and_backing_service() -> None:
     assert services["postgres"]["volumes"] == ["pgdata:/var/lib/postgresql"], "PostgreSQL 18's image layout"
     assert services["redis"]["image"] == "redis:7.2-bookworm"
     assert services["flower"]["profiles"] == ["flower"] and services["airflow-cli"]["profiles"] == ["debug"]
-    for name, service in _image_services().items():
+    for name, service in _airflow_services().items():
         env = service["environment"]
         assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
         assert env["AIRFLOW__CORE__AUTH_MANAGER"].endswith("fab_auth_manager.FabAuthManager"), name
@@ -195,7 +201,7 @@ def test_compose_keeps_secrets_out_of_the_file_and_the_superuser_in_init() -> No
         if name not in ("postgres", "airflow-init"):
             assert superuser == [], f"{name} gets the superuser's password through {superuser}"
             assert "SA_MASKING_KEY" not in env and "SA_AIRFLOW_ADMIN_PASSWORD" not in env, name
-        if name in _image_services():
+        if name in _airflow_services():
             for kind in ("LOADER", "TRANSFORMER", "READER", "PII_READER"):
                 assert env[f"AIRFLOW_CONN_WAREHOUSE_{kind}"].startswith(f"postgres://sa_{kind.lower()}:")
             assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://sa_airflow:")
@@ -253,6 +259,15 @@ def test_compose_serves_mcp_with_a_token_on_loopback() -> None:
     assert mcp["environment"]["SA_MCP_TOKEN"].startswith("${SA_MCP_TOKEN:?")  # beyond loopback: the token is required
     assert mcp["environment"]["WAREHOUSE_URL"].startswith("postgresql://")
     assert mcp["ports"] == ["127.0.0.1:8765:8765"]
+    # network-facing: the reader's password and the token, nothing else secret
+    assert set(mcp["environment"]) == {"WAREHOUSE_URL", "SA_READER_PASSWORD", "SA_MCP_TOKEN"}
+
+
+def test_flower_gets_the_broker_and_the_metadata_db_and_no_warehouse_secret() -> None:
+    flower = _services()["flower"]
+    assert not [name for name in flower["environment"] if name.startswith(("SA_", "AIRFLOW_CONN_"))
+                or name in ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")]
+    assert flower["environment"]["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
 
 
 def test_compose_cli_runs_sa_commands_as_given() -> None:
