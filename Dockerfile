@@ -1,37 +1,20 @@
 # One image for every Airflow component of support-analytics (api-server, scheduler, dag-processor, triggerer,
-# celery worker) and for the one-shot `init` service. Same pinned versions as the local venv (requirements.lock).
-FROM python:3.11-slim-bookworm
+# Celery worker, flower), the one-shot airflow-init, the `sa` CLI and the MCP server: the official Airflow image plus
+# requirements/runtime.lock (the versions the local venv has, without its test and lint tools), the project, dbt's
+# manifest and the GX data docs assets. No secret is baked in: every password and key comes from the environment at
+# run time (docker-compose.yaml, docs/production.md).
+# Not built here (no Docker engine on these machines): checked statically by tests/unit/test_deployment_files.py.
+FROM apache/airflow:3.3.2-python3.11
 
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
-    SA_HOME=/opt/support-analytics \
-    AIRFLOW_HOME=/opt/airflow \
-    SA_LOCAL_DIR=/opt/airflow/local
+# The official image runs as `airflow` (uid 50000, gid 0) with Airflow in the virtualenv ~/.local (on PATH), and
+# its /opt/airflow (AIRFLOW_HOME) belongs to that user: every step below runs as it, nothing here needs root. Numeric,
+# so that Kubernetes' runAsNonRoot can tell it is not root.
+USER 50000
 
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 tini \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --create-home --uid 50000 --home-dir /opt/airflow airflow
-
-WORKDIR ${SA_HOME}
-COPY requirements.lock ./
-RUN pip install uv && uv pip install --system -r requirements.lock
-
-COPY pyproject.toml README.md ./
-COPY include ./include
-COPY dags ./dags
-COPY dbt ./dbt
-COPY great_expectations ./great_expectations
-RUN uv pip install --system --no-deps -e . \
- # Cosmos renders the DAG from dbt's manifest (LoadMode.DBT_MANIFEST): build it now, no database needed.
- && SA_DBT_HOST=build SA_DBT_PORT=5432 SA_DBT_DBNAME=build SA_DBT_USER=build SA_DBT_PASSWORD=build \
-    dbt parse --project-dir dbt --profiles-dir dbt --quiet \
- # GX data docs render offline: their CSS/JS from the npm registry (sha512-pinned in include/quality/data_docs.py).
- && sa gx-assets \
- && chown -R airflow: ${SA_HOME}/dbt ${SA_HOME}/great_expectations ${SA_LOCAL_DIR}
-
+ENV SA_HOME=/opt/airflow/support-analytics \
+    SA_LOCAL_DIR=/opt/airflow/local \
+    PYTHONUNBUFFERED=1
+# Where Airflow finds the DAGs and plugins; no usage telemetry leaves the container (set before dbt runs below).
 ENV AIRFLOW__CORE__DAGS_FOLDER=${SA_HOME}/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=${SA_HOME}/include/airflow_plugins \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
@@ -40,6 +23,32 @@ ENV AIRFLOW__CORE__DAGS_FOLDER=${SA_HOME}/dags \
     DO_NOT_TRACK=1 \
     DBT_SEND_ANONYMOUS_USAGE_STATS=false \
     GX_ANALYTICS_ENABLED=false
-USER airflow
-ENTRYPOINT ["/usr/bin/tini", "--", "airflow"]
+
+# The folders the compose file mounts its volumes on, created here so that a new volume belongs to `airflow`.
+RUN mkdir -p "${SA_HOME}" "${SA_LOCAL_DIR}" /opt/airflow/data/landing /opt/airflow/data/exports \
+        /opt/airflow/data/dbt-docs
+WORKDIR ${SA_HOME}
+
+# The official image's way to add packages: pip as the airflow user, with Airflow pinned to the image's own version
+# so that the lock can never replace it (the lock pins the same 3.3.2; a different pin fails the build).
+COPY --chown=airflow:0 requirements/runtime.lock requirements/runtime.lock
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" -r requirements/runtime.lock
+
+COPY --chown=airflow:0 pyproject.toml README.md ./
+COPY --chown=airflow:0 include include
+COPY --chown=airflow:0 dags dags
+COPY --chown=airflow:0 dbt dbt
+COPY --chown=airflow:0 great_expectations great_expectations
+# The project itself, --no-deps (the lock above is its whole dependency set) and editable: the settings find dags/,
+# dbt/ and great_expectations/ beside the `include` package (include/config.py, PROJECT_ROOT).
+RUN pip install --no-cache-dir --no-deps -e . \
+ # Cosmos renders the transform from dbt's manifest (LoadMode.DBT_MANIFEST): parse it now. Parsing never connects,
+ # and the profile's dev target has a default for every SA_DBT_* variable (dbt/profiles.yml): no credential is set.
+ && dbt parse --project-dir dbt --profiles-dir dbt --quiet \
+ # GX data docs render offline: their CSS/JS from the npm registry (sha512-pinned in include/quality/data_docs.py).
+ && sa gx-assets \
+ && mkdir -p great_expectations/uncommitted/data_docs
+
+# The official entrypoint stays (/usr/bin/dumb-init -- /entrypoint): `docker run IMAGE scheduler` runs
+# `airflow scheduler` after waiting for the metadata DB; compose's commands are Airflow subcommands.
 CMD ["version"]

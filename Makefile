@@ -10,11 +10,11 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements/dev.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	$(BIN)/uv pip check --python $(BIN)/python
 	touch $(STAMP)
@@ -27,10 +27,13 @@ dbt/target/manifest.json: $(STAMP) $(shell find dbt/models dbt/macros dbt/tests 
 $(VENV)/share/sa-gx-assets/.complete: $(STAMP) include/quality/data_docs.py
 	$(SA) gx-assets && touch $@
 
-install: $(STAMP) dbt/target/manifest.json $(VENV)/share/sa-gx-assets/.complete ## create .venv from requirements.lock, build the dbt manifest, fetch the GX docs assets (idempotent)
+install: $(STAMP) dbt/target/manifest.json $(VENV)/share/sa-gx-assets/.complete ## create .venv from requirements/dev.lock, build the dbt manifest, fetch the GX docs assets (idempotent)
 
-lock: ## re-resolve requirements.in into requirements.lock
-	$(BIN)/uv pip compile --python-version 3.11 requirements.in -o requirements.lock
+# runtime.lock is what the image installs; dev.lock (make install) adds the dev and test tools, resolved against
+# runtime.lock so that both pin every runtime package to the same version (tests/unit/test_deployment_files.py).
+lock: ## re-resolve requirements/runtime.in into runtime.lock, then requirements/dev.in into dev.lock
+	$(BIN)/uv pip compile --python-version 3.11 requirements/runtime.in -o requirements/runtime.lock
+	$(BIN)/uv pip compile --python-version 3.11 requirements/dev.in -c requirements/runtime.lock -o requirements/dev.lock
 
 warehouse-start: install ## start the embedded PostgreSQL (no-op when WAREHOUSE_URL is set) and bootstrap it
 	$(SA) warehouse bootstrap
@@ -57,9 +60,10 @@ browser: ## Debian's Chromium at /usr/bin/chromium for the UI tests (tests/e2e/t
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	  else echo "chromium is missing and this is not root: run 'sudo apt-get update && sudo apt-get install -y chromium'" >&2; fi; }
 
-lint: install ## ruff + sqlfluff on the dbt project (.sqlfluff; no warehouse needed); pre-commit runs the same
+lint: install ## ruff + sqlfluff on the dbt project (.sqlfluff; no warehouse needed) + hadolint on the Dockerfile; pre-commit runs the same
 	$(BIN)/ruff check .
 	$(BIN)/sqlfluff lint dbt
+	$(BIN)/hadolint Dockerfile
 
 stop: airflow-stop warehouse-stop ## stop everything local
 

@@ -10,8 +10,9 @@ and prints medians over the runs, the ratio wall ÷ floor, and the targets of is
 `validate_batch` ≤ 4 s, `support_transform` ≤ 1.5 × a plain `dbt build` CLI subprocess on the same project (timed in
 the same run, median of 3 after a warm-up).
 
-Usage: python bench/bench_chain.py [--runs 3] [--executor LocalExecutor|CeleryExecutor]
-(CeleryExecutor needs Redis on 127.0.0.1:6379 and starts two workers beside the scheduler.)
+Usage: python bench/bench_chain.py [--runs 3] [--executors LocalExecutor,CeleryExecutor]
+Both executors by default, one after the other on the same warehouse: CeleryExecutor needs Redis on 127.0.0.1:6379
+(database 14, emptied first) and runs SA_CELERY_WORKERS workers (default 2) beside the scheduler.
 """
 
 from __future__ import annotations
@@ -132,60 +133,103 @@ def one_chain(api: Any, settings: Any, day: str) -> dict[str, dict[str, float]]:
     }
 
 
+BENCH_BROKER = "redis://127.0.0.1:6379/14"
+
+
+def measure(executor: str, days: list[str]) -> list[dict[str, dict[str, float]]]:
+    """Start the local runtime on `executor`, run a warm-up chain on days[0], then one chain per later day."""
+    from include import airflow_local
+    from include.config import get_settings
+    from include.pipeline import CHAIN
+
+    os.environ["AIRFLOW__CORE__EXECUTOR"] = executor
+    if executor == "CeleryExecutor":  # its own Redis database, emptied first: no stale message reaches a worker
+        import redis
+
+        os.environ["AIRFLOW__CELERY__BROKER_URL"] = BENCH_BROKER
+        redis.Redis.from_url(BENCH_BROKER).flushdb()
+    settings = get_settings()
+    airflow_local.start(settings)
+    try:
+        api = airflow_local.api(settings)
+        api.wait_for_dags(list(CHAIN))
+        for dag_id in CHAIN:
+            api.unpause(dag_id)
+        print(f"{executor}: warm-up chain {days[0]} (first task processes, caches) …", flush=True)
+        one_chain(api, settings, days[0])
+        results = []
+        for day in days[1:]:
+            results.append(one_chain(api, settings, day))
+            print(f"{executor}: chain {day}: {results[-1]['chain']['wall']:.1f}s wall", flush=True)
+        return results
+    finally:
+        airflow_local.stop(settings)
+
+
+def _celery_broker_problem() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(BENCH_BROKER, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        return str(exc)
+    return None
+
+
 def main() -> None:
     warnings.filterwarnings("ignore")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--executor", default="LocalExecutor", choices=["LocalExecutor", "CeleryExecutor"])
+    parser.add_argument("--executors", default="LocalExecutor,CeleryExecutor",
+                        help="comma-separated, measured one after the other in this run (default: both)")
     options = parser.parse_args()
+    executors = [e.strip() for e in options.executors.split(",") if e.strip()]
+    if "CeleryExecutor" in executors and (problem := _celery_broker_problem()):
+        raise SystemExit(f"CeleryExecutor needs Redis at {BENCH_BROKER}: {problem} (or pass --executors LocalExecutor)")
     from _warehouse import bench_warehouse
 
     with bench_warehouse("chain") as local:
         with __import__("socket").socket() as probe:
             probe.bind(("127.0.0.1", 0))
             os.environ["SA_AIRFLOW_PORT"] = str(probe.getsockname()[1])
-        os.environ.update({"SA_NIGHTLY_SCHEDULE": "off", "SA_SIMULATED_SOURCE": "off",
-                           "AIRFLOW__CORE__EXECUTOR": options.executor})
-        from include import airflow_local
+        os.environ.update({"SA_NIGHTLY_SCHEDULE": "off", "SA_SIMULATED_SOURCE": "off"})
         from include.config import get_settings
         from include.ingest.batch import load_batch
-        from include.pipeline import CHAIN
         from include.simulator import generate
 
         settings = get_settings()
-        last = FIRST_DAY + timedelta(days=options.runs)
+        per_executor = options.runs + 1  # a warm-up day and one day per run, for each executor
+        last = FIRST_DAY + timedelta(days=per_executor * len(executors) - 1)
         generate(settings.landing_root, start=FIRST_DAY, end=last)
         load_batch("history", settings)
-        days = [(FIRST_DAY + timedelta(days=i)).isoformat() for i in range(options.runs + 1)]
-        airflow_local.start(settings)
-        try:
-            api = airflow_local.api(settings)
-            api.wait_for_dags(list(CHAIN))
-            for dag_id in CHAIN:
-                api.unpause(dag_id)
-            print(f"warm-up chain {days[0]} (first task processes, caches) …", flush=True)
-            one_chain(api, settings, days[0])
-            results = []
-            for day in days[1:]:
-                results.append(one_chain(api, settings, day))
-                print(f"chain {day}: {results[-1]['chain']['wall']:.1f}s wall", flush=True)
-            plain = plain_dbt_build(settings, days[-1])
-        finally:
-            airflow_local.stop(settings)
-        print(f"\n{options.executor}, scale 1, medians of {len(results)} runs (this machine: {os.cpu_count()} cores)")
-        print(f"{'':22} {'wall s':>8} {'in tasks s':>11} {'floor s':>8} {'wall/floor':>11}")
-        for name in ("support_extract", "validate_batch", "support_transform", "support_churn_export", "chain"):
-            wall, tasks, floor = (statistics.median(r[name][k] for r in results) for k in ("wall", "tasks", "floor"))
-            print(f"{name:22} {wall:8.1f} {tasks if tasks else float('nan'):11.1f} {floor:8.2f} "
-                  f"{wall / floor if floor else float('nan'):11.1f}")
-        chain = statistics.median(r["chain"]["wall"] for r in results)
-        gate = statistics.median(r["validate_batch"]["wall"] for r in results)
-        transform = statistics.median(r["support_transform"]["wall"] for r in results)
-        ratio = transform / plain
-        print(f"\nwhole chain {chain:.1f}s (target <= {CHAIN_TARGET_S:g}s): {_verdict(chain <= CHAIN_TARGET_S)}")
-        print(f"validate_batch {gate:.1f}s (target <= {GATE_TARGET_S:g}s): {_verdict(gate <= GATE_TARGET_S)}")
-        print(f"support_transform {transform:.1f}s ÷ plain dbt build {plain:.1f}s = {ratio:.2f} "
-              f"(target <= {TRANSFORM_RATIO_TARGET}): {_verdict(ratio <= TRANSFORM_RATIO_TARGET)}")
+        measured = {}
+        for n, executor in enumerate(executors):
+            days = [(FIRST_DAY + timedelta(days=n * per_executor + i)).isoformat() for i in range(per_executor)]
+            measured[executor] = measure(executor, days)
+        plain = plain_dbt_build(settings, last.isoformat())
+        for executor, results in measured.items():
+            workers = f", {settings.celery_workers} workers" if executor == "CeleryExecutor" else ""
+            print(f"\n{executor}{workers}, scale 1, medians of {len(results)} runs "
+                  f"(this machine: {os.cpu_count()} cores)")
+            print(f"{'':22} {'wall s':>8} {'in tasks s':>11} {'floor s':>8} {'wall/floor':>11}")
+            for name in ("support_extract", "validate_batch", "support_transform", "support_churn_export", "chain"):
+                wall, tasks, floor = (statistics.median(r[name][k] for r in results)
+                                      for k in ("wall", "tasks", "floor"))
+                print(f"{name:22} {wall:8.1f} {tasks if tasks else float('nan'):11.1f} {floor:8.2f} "
+                      f"{wall / floor if floor else float('nan'):11.1f}")
+            chain = statistics.median(r["chain"]["wall"] for r in results)
+            gate = statistics.median(r["validate_batch"]["wall"] for r in results)
+            transform = statistics.median(r["support_transform"]["wall"] for r in results)
+            ratio = transform / plain
+            print(f"whole chain {chain:.1f}s (target <= {CHAIN_TARGET_S:g}s): {_verdict(chain <= CHAIN_TARGET_S)}")
+            print(f"validate_batch {gate:.1f}s (target <= {GATE_TARGET_S:g}s): {_verdict(gate <= GATE_TARGET_S)}")
+            print(f"support_transform {transform:.1f}s ÷ plain dbt build {plain:.1f}s = {ratio:.2f} "
+                  f"(target <= {TRANSFORM_RATIO_TARGET}): {_verdict(ratio <= TRANSFORM_RATIO_TARGET)}")
+        if len(measured) > 1:
+            chains = {e: statistics.median(r["chain"]["wall"] for r in rs) for e, rs in measured.items()}
+            first = next(iter(chains))
+            print("\nwhole chain, same run: " + ", ".join(
+                f"{e} {c:.1f}s ({c / chains[first]:.2f} × {first})" for e, c in chains.items()))
         del local
 
 

@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -39,16 +40,14 @@ COMPONENTS: dict[str, list[str]] = {
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer", "--skip-serve-logs"],
 }
-EXECUTORS = ("LocalExecutor", "CeleryExecutor")
 CELERY_WORKER = "celery-worker"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
-# Each Celery worker serves its task logs on a port of its own (two workers on one machine cannot share 8793).
-WORKER_LOG_PORT = 8793
 ADMIN_USER = "admin"
 # The local admin's password is generated into the secrets store (secret `airflow_admin_password`, env
 # SA_AIRFLOW_ADMIN_PASSWORD): printed once, when generated; the API is bound to 127.0.0.1. The simple auth manager is
 # for development only: production uses a real auth manager (docs/production.md).
 ADMIN_PASSWORD_SECRET = "airflow_admin_password"
+SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 
 
 class AirflowAlreadyRunning(RuntimeError):
@@ -147,6 +146,20 @@ def _strip_superuser(env: dict[str, str], settings: Settings) -> None:
             f"{settings.airflow_db_owner}; the warehouse roles are Airflow connections)")
 
 
+def _simple_auth(settings: Settings) -> dict[str, str]:
+    """The local runtime's login (the simple auth manager, for development only): the admin and its password file
+    (0600, rewritten when the stored password changed). Not written under another auth manager (production: FAB)."""
+    passwords_file = settings.airflow_home / "simple_auth_manager_passwords.json"
+    wanted = json.dumps({ADMIN_USER: admin_password(settings)})
+    if not passwords_file.exists() or passwords_file.read_text() != wanted:
+        fd = os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(wanted)
+        passwords_file.chmod(0o600)  # a file an older version created with the default mode
+    return {"AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file)}
+
+
 def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for every Airflow process of this project (values already set in `base` win), without the
     warehouse server's superuser (`_strip_superuser`): Airflow's metadata DB has its own owner role and the
@@ -154,13 +167,6 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
     settings = settings or get_settings()
     home = settings.airflow_home
     home.mkdir(parents=True, exist_ok=True)
-    passwords_file = home / "simple_auth_manager_passwords.json"
-    wanted = json.dumps({ADMIN_USER: admin_password(settings)})
-    if not passwords_file.exists() or passwords_file.read_text() != wanted:
-        fd = os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(wanted)
-        passwords_file.chmod(0o600)  # a file an older version created with the default mode
     env = dict(os.environ if base is None else base)
     defaults = {
         "AIRFLOW_HOME": str(home),
@@ -174,14 +180,10 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         # from the scheduler with the heavy libraries preloaded (include/preload.py), so 8 cost little memory.
         "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
-        "AIRFLOW__CORE__FERNET_KEY": _fernet_key(settings),
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(settings),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(settings.airflow_port),
         "AIRFLOW__API__BASE_URL": base_url(settings),
-        "AIRFLOW__API_AUTH__JWT_SECRET": local_secret("airflow_jwt_secret", settings),
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         "AIRFLOW__COSMOS__CACHE_DIR": str(settings.local_dir / "cosmos"),
@@ -205,11 +207,18 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
     # with (include/warehouse/connections.py); dbt's profile comes from warehouse_transformer through Cosmos.
     defaults.update(airflow_conn_env(settings))
     defaults.update(dbt_project_env(settings))
+    # Keys every component shares: generated into the secrets store only when the environment has none (compose
+    # and production set them, and must not leave unused generated ones behind).
+    if "AIRFLOW__CORE__FERNET_KEY" not in env:
+        defaults["AIRFLOW__CORE__FERNET_KEY"] = _fernet_key(settings)
+    if "AIRFLOW__API_AUTH__JWT_SECRET" not in env:
+        defaults["AIRFLOW__API_AUTH__JWT_SECRET"] = local_secret("airflow_jwt_secret", settings)
+    if env.get("AIRFLOW__CORE__AUTH_MANAGER", "").strip() in ("", SIMPLE_AUTH_MANAGER):
+        defaults.update(_simple_auth(settings))
     for key, value in defaults.items():
         env.setdefault(key, value)
-    if executor(env) == "CeleryExecutor":  # results go to the metadata DB (Airflow's default: db+ its URL)
+    if runs_celery(env):  # results go to the metadata DB (Airflow's default: db+ its URL)
         env.setdefault("AIRFLOW__CELERY__BROKER_URL", DEFAULT_BROKER_URL)
-        env.setdefault("AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT", str(WORKER_LOG_PORT))
     _strip_superuser(env, settings)
     return env
 
@@ -241,28 +250,26 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def executor(env: dict[str, str]) -> str:
-    """The executor an Airflow environment runs (Airflow's own `AIRFLOW__CORE__EXECUTOR`), one of EXECUTORS."""
-    name = env.get("AIRFLOW__CORE__EXECUTOR", "LocalExecutor").strip()
-    if name not in EXECUTORS:
-        raise ValueError(f"AIRFLOW__CORE__EXECUTOR={name!r}: the local runtime runs {' or '.join(EXECUTORS)}")
-    return name
+def runs_celery(env: Mapping[str, str]) -> bool:
+    """Does Airflow's own `AIRFLOW__CORE__EXECUTOR` (one executor or a comma-separated list, short names or class
+    paths) include the CeleryExecutor, so the local runtime must start workers?"""
+    configured = env.get("AIRFLOW__CORE__EXECUTOR", "")
+    return any(name.strip().rsplit(".", 1)[-1] == "CeleryExecutor" for name in configured.split(","))
 
 
-def components(settings: Settings, env: dict[str, str] | None = None) -> dict[str, tuple[list[str], dict[str, str]]]:
-    """Every process of the runtime: name → (`airflow` arguments, environment on top of `airflow_env`).
+def components(settings: Settings, env: Mapping[str, str]) -> dict[str, list[str]]:
+    """Every process of the runtime for the environment `env`: name → `airflow` arguments.
 
-    With CeleryExecutor, `SA_CELERY_WORKERS` workers `celery-worker-<n>` (Celery node `worker<n>@<host>`, own pid
-    file); they share the log folder, so the first serves every task's log and the others skip the log server."""
-    found: dict[str, tuple[list[str], dict[str, str]]] = {name: (args, {}) for name, args in COMPONENTS.items()}
-    if executor(dict(os.environ) if env is None else env) != "CeleryExecutor":
+    With the CeleryExecutor, `SA_CELERY_WORKERS` workers `celery-worker-<n>` (Celery node `worker<n>@<host>`). They
+    share the task-log folder with the api-server, so one log server (the first worker's, Airflow's port 8793) serves
+    every task's log; the others skip theirs, which could not bind the same port."""
+    found = dict(COMPONENTS)
+    if not runs_celery(env):
         return found
     for n in range(1, settings.celery_workers + 1):
-        name = f"{CELERY_WORKER}-{n}"
         args = ["celery", "worker", "--celery-hostname", f"worker{n}@%h",
-                "--concurrency", str(settings.celery_worker_concurrency),
-                "--pid", str(_run_dir(settings) / f"{name}.celery-pid")]
-        found[name] = (args + (["--skip-serve-logs"] if n > 1 else []), {})
+                "--concurrency", str(settings.celery_worker_concurrency)]
+        found[f"{CELERY_WORKER}-{n}"] = args + (["--skip-serve-logs"] if n > 1 else [])
     return found
 
 
@@ -275,7 +282,7 @@ def _state(settings: Settings, name: str) -> ComponentState:
 def component_states(settings: Settings | None = None) -> list[ComponentState]:
     """The runtime's components, and any other component a pid file names (a worker of an earlier Celery start)."""
     settings = settings or get_settings()
-    names = list(components(settings))
+    names = list(components(settings, os.environ))
     names += sorted(p.stem for p in _run_dir(settings).glob("*.pid") if p.stem not in names)
     return [_state(settings, name) for name in names]
 
@@ -302,12 +309,12 @@ def start(settings: Settings | None = None, wait_s: float = 120) -> None:
     migrate(settings)
     env = airflow_env(settings)
     started = {}
-    for name, (args, extra_env) in components(settings, env).items():
+    for name, args in components(settings, env).items():
         log_path = _run_dir(settings) / f"{name}.log"
         started[name] = log_path.stat().st_size if log_path.exists() else 0
         log = open(log_path, "ab")  # noqa: SIM115 - handed to the child process
         proc = subprocess.Popen(
-            [_airflow_bin(), *args], env={**env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
+            [_airflow_bin(), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.project_root,
         )
         (_run_dir(settings) / f"{name}.pid").write_text(str(proc.pid))

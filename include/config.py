@@ -374,7 +374,7 @@ KNOWN_SECRETS = ("loader_password", "transformer_password", "reader_password", "
                  "masking_key", "mcp_token", "postgres_password", "airflow_admin_password", "airflow_jwt_secret",
                  "airflow_fernet_seed", "airflow_db_password")
 
-_SECRET_NAME = re.compile(r"password|passwd|token|secret|(^|_)key($|_)|fernet|credential", re.IGNORECASE)
+_SECRET_NAME = re.compile(r"password|passwd|token|secret|(^|_)key$|fernet|credential", re.IGNORECASE)
 
 
 def displayed(name: str, value: object) -> str:

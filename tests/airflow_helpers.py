@@ -42,3 +42,25 @@ def delete_orphan_ticket(settings: Any = None) -> None:
 
     with connect("admin", settings) as conn:
         conn.execute("delete from analytics.support_tickets where ticket_id = %s", (ORPHAN_TICKET,))
+
+
+SOURCES = ("customers", "products", "ticket_categories", "root_causes", "customer_products", "support_tickets",
+           "customer_logins")
+
+
+def source_contents(settings: Any) -> dict[str, tuple[int, str]]:
+    """Row count and a hash of every row of each source table, without the audit columns a rerun may legitimately
+    rewrite: equal contents = the same rows landed."""
+    import hashlib
+
+    from include.warehouse.connect import connect
+
+    out = {}
+    with connect("admin", settings) as conn:
+        for table in SOURCES:
+            columns = [r[0] for r in conn.execute(
+                "select column_name from information_schema.columns where table_schema = 'analytics'"
+                " and table_name = %s and column_name not like '\\_%%' order by ordinal_position", (table,))]
+            rows = conn.execute(f"select ({', '.join(columns)})::text from analytics.{table} order by 1").fetchall()
+            out[table] = (len(rows), hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest())
+    return out

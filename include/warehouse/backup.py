@@ -160,7 +160,7 @@ def _database(conn: psycopg.Connection, name: str) -> dict[str, Any] | None:
 
 _ROLE = """
 select r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb, r.rolcanlogin, r.rolreplication,
-       r.rolbypassrls, r.rolconnlimit, a.rolpassword, r.rolvaliduntil,
+       r.rolbypassrls, r.rolconnlimit, a.rolpassword, r.rolvaliduntil::text,  -- text: 'infinity' is no Python datetime
        (select s.setconfig from pg_db_role_setting s where s.setrole = r.oid and s.setdatabase = 0)
 from pg_roles r join pg_authid a on a.oid = r.oid where r.rolname = any(%s) order by r.rolname
 """
@@ -188,9 +188,9 @@ def roles_sql(conn: psycopg.Connection, roles: list[str]) -> tuple[str, list[str
         if password is not None:
             create = sql.SQL("{} password {}").format(create, sql.Literal(password))
         if valid_until is not None:
-            create = sql.SQL("{} valid until {}").format(create, sql.Literal(valid_until.isoformat()))
+            create = sql.SQL("{} valid until {}").format(create, sql.Literal(valid_until))
         statements = [create]
-        for setting in config or []:
+        for setting in config or []:  # one value per setting (a list setting such as search_path: one string)
             key, _, value = setting.partition("=")
             statements.append(sql.SQL("alter role {} set {} = {}").format(sql.Identifier(name), sql.Identifier(key),
                                                                           sql.Literal(value)))

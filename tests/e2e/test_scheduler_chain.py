@@ -32,14 +32,13 @@ from include.source_system import deliver_up_to
 from include.transform.runner import run_dbt
 from include.warehouse.connect import connect
 from include.warehouse.locks import lock_state
+from tests.airflow_helpers import source_contents
 from tests.receivers import Receivers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 FIRST, LAST = date(2025, 11, 1), date(2025, 11, 5)
 DAYS = [(FIRST + timedelta(days=i)).isoformat() for i in range((LAST - FIRST).days + 1)]
-SOURCES = ("customers", "products", "ticket_categories", "root_causes", "customer_products", "support_tickets",
-           "customer_logins")
 MARTS = ("staging.stg_tickets", "marts.mart_ticket_analytics", "marts.mart_top_root_causes",
          "marts.mart_churned_customers")
 
@@ -66,19 +65,6 @@ def _fingerprint(settings: Settings, relations: tuple[str, ...]) -> dict[str, tu
         for relation in relations:
             rows = conn.execute(f"select t::text from {relation} t order by 1").fetchall()
             out[relation] = (len(rows), hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest())
-    return out
-
-
-def _source_contents(settings: Settings) -> dict[str, tuple[int, str]]:
-    """The source tables without the audit columns a rerun may legitimately rewrite."""
-    out = {}
-    with connect("admin", settings) as conn:
-        for table in SOURCES:
-            columns = [r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_schema = 'analytics'"
-                " and table_name = %s and column_name not like '\\_%%' order by ordinal_position", (table,))]
-            rows = conn.execute(f"select ({', '.join(columns)})::text from analytics.{table} order by 1").fetchall()
-            out[table] = (len(rows), hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest())
     return out
 
 
@@ -111,7 +97,7 @@ def _downstream_of(api: AirflowApi, partition: str, timeout_s: float = 600) -> d
 def test_a_load_killed_mid_copy_leaves_nothing_half_written_and_its_retry_lands_the_same_state(chain) -> None:  # type: ignore[no-untyped-def]
     api, receivers = chain
     settings = get_settings()
-    clean = _source_contents(settings)  # history as the fixture landed it
+    clean = source_contents(settings)  # history as the fixture landed it
     run_id = api.trigger(EXTRACT_DAG, conf={"batch": "history"})  # re-land history: seconds of COPY at scale 1
     _, query = _kill_when(settings, "select split_part(application_name, ':', 3), query from pg_stat_activity"
                                       " where application_name like 'support-analytics:loader:%'"
@@ -119,7 +105,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_half_written_and_its_retry_lands_
     run = api.wait_for_run(EXTRACT_DAG, run_id, timeout_s=600)
     tries = {t["task_id"]: t["try_number"] for t in api.task_instances(EXTRACT_DAG, run_id)}
     assert run["state"] == "success" and max(tries.values()) == 2, (query, tries)  # the killed load's retry
-    assert _source_contents(settings) == clean, "the killed and retried load must land what a clean load lands"
+    assert source_contents(settings) == clean, "the killed and retried load must land what a clean load lands"
     with connect("loader", settings) as conn:
         assert conn.execute("select count(*) from audit.load_batches where batch_id = 'history'"
                             " and status <> 'success'").fetchone()[0] == 0

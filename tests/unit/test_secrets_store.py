@@ -69,6 +69,7 @@ def test_sa_env_masks_every_secret(local_dir: Path, monkeypatch: pytest.MonkeyPa
     ("alert_webhook_url", "https://chat.example.com/hooks/abc?token=x", "https://chat.example.com/***"),
     ("callback_url", "https://example.com/path?sig=abc", "https://example.com/path?***"),
     ("landing_root", "/data/landing", "/data/landing"),
+    ("max_quarantined_key_rows", 0, "0"),  # a setting about primary keys, not a key
     ("alert_webhook_url", None, "None"),
 ])
 def test_displayed_masks_by_name_and_by_url(name: str, value: str | None, shown: str) -> None:
