@@ -29,4 +29,7 @@ def bench_warehouse(name: str) -> Iterator[Path]:
         yield local
     finally:
         embedded.stop()
-        shutil.rmtree(local, ignore_errors=True)
+        if os.environ.get("SA_BENCH_KEEP"):  # logs and data of a failed run, to look at
+            print(f"kept {local}")
+        else:
+            shutil.rmtree(local, ignore_errors=True)
