@@ -140,7 +140,6 @@ def measure(executor: str, days: list[str]) -> list[dict[str, dict[str, float]]]
     """Start the local runtime on `executor`, run a warm-up chain on days[0], then one chain per later day."""
     from include import airflow_local
     from include.config import get_settings
-    from include.pipeline import CHAIN
 
     os.environ["AIRFLOW__CORE__EXECUTOR"] = executor
     if executor == "CeleryExecutor":  # its own Redis database, emptied first: no stale message reaches a worker
@@ -149,12 +148,8 @@ def measure(executor: str, days: list[str]) -> list[dict[str, dict[str, float]]]
         os.environ["AIRFLOW__CELERY__BROKER_URL"] = BENCH_BROKER
         redis.Redis.from_url(BENCH_BROKER).flushdb()
     settings = get_settings()
-    airflow_local.start(settings)
     try:
-        api = airflow_local.api(settings)
-        api.wait_for_dags(list(CHAIN))
-        for dag_id in CHAIN:
-            api.unpause(dag_id)
+        api = airflow_local.start_chain(settings)
         print(f"{executor}: warm-up chain {days[0]} (first task processes, caches) …", flush=True)
         one_chain(api, settings, days[0])
         results = []

@@ -114,7 +114,6 @@ def one_scale(scale: float, full_refresh: bool) -> dict[str, float]:
         from include import airflow_local
         from include.config import get_settings
         from include.ingest.batch import load_batch
-        from include.pipeline import CHAIN
         from include.simulator import generate
 
         settings = get_settings()
@@ -128,12 +127,8 @@ def one_scale(scale: float, full_refresh: bool) -> dict[str, float]:
         build_s = _timed_dbt(settings, ["build", "--vars", "{as_of_date: '2025-10-31'}"])
         print(f"scale {scale:g}: {report.total_rows} rows simulated in {simulate_s:.0f}s, history landed in "
               f"{history_s:.0f}s, first dbt build {build_s:.0f}s", flush=True)
-        airflow_local.start(settings)
         try:
-            api = airflow_local.api(settings)
-            api.wait_for_dags(list(CHAIN))
-            for dag_id in CHAIN:
-                api.unpause(dag_id)
+            api = airflow_local.start_chain(settings)
             one_chain(api, settings, warm_up)
             roots = [s.pid for s in airflow_local.component_states(settings) if s.pid]
             with PeakRss(roots) as memory:

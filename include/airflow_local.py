@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from include.airflow_api import AirflowApi
 from include.config import Settings, get_settings, local_secret, secret, secret_source
-from include.pipeline import DBT_DOCS_SLUG
+from include.pipeline import CHAIN, DBT_DOCS_SLUG
 from include.transform.dbt_env import dbt_project_env
 from include.warehouse.bootstrap import ensure_metadata_database
 from include.warehouse.connections import airflow_conn_env
@@ -340,6 +340,18 @@ def _wait_workers_ready(settings: Settings, log_offsets: dict[str, int], timeout
     if waiting:
         raise TimeoutError(f"Celery worker(s) {sorted(waiting)} not ready after {timeout_s:.0f}s "
                            f"(see {_run_dir(settings)})")
+
+
+def start_chain(settings: Settings | None = None) -> AirflowApi:
+    """`start`, then wait until the chain's DAGs are parsed and unpause them: a runtime ready to run the chain.
+    Returns its REST client; callers `stop` it (also when this raises)."""
+    settings = settings or get_settings()
+    start(settings)
+    client = api(settings)
+    client.wait_for_dags(list(CHAIN))
+    for dag_id in CHAIN:
+        client.unpause(dag_id)
+    return client
 
 
 def wait_healthy(settings: Settings | None = None, timeout_s: float = 120) -> dict:

@@ -8,7 +8,6 @@ import pytest
 
 from include import airflow_local
 from include.airflow_api import AirflowApi
-from include.pipeline import CHAIN
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -67,12 +66,8 @@ def running_airflow(airflow_db, landing, monkeypatch_module) -> Iterator[Airflow
     monkeypatch_module.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", airflow_local.metadata_db_url(settings))
     truncate_warehouse(settings)
     load_batch("history", settings)
-    airflow_local.start(settings)
     try:
-        api = airflow_local.api(settings)
-        api.wait_for_dags(list(CHAIN))
-        for dag_id in CHAIN:
-            api.unpause(dag_id)
+        api = airflow_local.start_chain(settings)
         yield api
     finally:
         airflow_local.stop(settings)

@@ -28,7 +28,7 @@ import pytest
 from include import airflow_local
 from include.airflow_api import AirflowApi
 from include.config import Settings, get_settings
-from include.pipeline import CHAIN, EXPORT_DAG, EXTRACT_DAG, LOAD_TASK_PREFIX, TRANSFORM_DAG
+from include.pipeline import EXPORT_DAG, EXTRACT_DAG, LOAD_TASK_PREFIX, TRANSFORM_DAG
 from include.warehouse.connect import connect
 from include.warehouse.locks import TRANSFORM_INPUTS_LOCK
 from tests.airflow_helpers import source_contents
@@ -86,11 +86,7 @@ def celery_chain(monkeypatch_module: pytest.MonkeyPatch, landing: Any,
         load_batch("history", settings)
         _flush_broker()
         try:
-            airflow_local.start(settings)
-            api = airflow_local.api(settings)
-            api.wait_for_dags(list(CHAIN))
-            for dag_id in CHAIN:
-                api.unpause(dag_id)
+            api = airflow_local.start_chain(settings)
             yield api, settings
         finally:
             airflow_local.stop(settings)
