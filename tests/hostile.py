@@ -199,6 +199,8 @@ CORPUS: tuple[Variant, ...] = (
             words=(f"rule: channel 'fax' {CHANNELS}",), quarantined=1),
     Variant("rule_negative_resolution_hours", "quarantined", field_of(1, "resolution_time_hours", "-1.5"),
             env=RULE_OK, words=("rule: resolution_time_hours -1.5 is below the minimum 0",), quarantined=1),
+    Variant("rule_resolution_hours_nan", "quarantined", field_of(1, "resolution_time_hours", "NaN"), env=RULE_OK,
+            words=("rule: resolution_time_hours NaN is not a finite number",), quarantined=1),
     Variant("rule_resolved_before_created", "quarantined", field_of(1, "resolved_at", "2000-01-01T00:00:00+00:00"),
             env=RULE_OK, words=("rule: resolved_at '2000-01-01T00:00:00+00:00' is before created_at '",),
             quarantined=1),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 
 import psycopg
 from psycopg import sql
@@ -56,6 +57,7 @@ class TableLoad:
     rows_loaded: int
     rows_quarantined: int
     rows_superseded: int
+    rows_kept: int  # an earlier delivery's rows of this batch kept because this delivery's version was quarantined
     seconds: float
     note: str | None = None  # e.g. the header columns the contract does not know, which were ignored
 
@@ -85,16 +87,17 @@ def _log_start(batch_id: str, entry: FileEntry, settings: Settings) -> None:
             " started_at) values (%s, %s, %s, %s, %s, 'running', now())"
             " on conflict (batch_id, table_name) do update set source_file = excluded.source_file,"
             " sha256 = excluded.sha256, status = 'running', message = null, rows_in = 0, rows_loaded = 0,"
-            " rows_quarantined = 0, started_at = excluded.started_at, finished_at = null",
+            " rows_quarantined = 0, rows_superseded = 0, rows_kept = 0, started_at = excluded.started_at,"
+            " finished_at = null",
             (batch_id, _logical_date(batch_id), entry.table, str(entry.path), entry.sha256),
         )
 
 
 def _log_finish(conn: psycopg.Connection, batch_id: str, table: str, status: str, message: str | None,
-                rows: tuple[int, int, int, int]) -> None:
+                rows: tuple[int, int, int, int, int]) -> None:
     conn.execute(
         "update audit.load_batches set status = %s, message = %s, rows_in = %s, rows_loaded = %s,"
-        " rows_quarantined = %s, rows_superseded = %s, finished_at = clock_timestamp()"
+        " rows_quarantined = %s, rows_superseded = %s, rows_kept = %s, finished_at = clock_timestamp()"
         " where batch_id = %s and table_name = %s",
         (status, message, *rows, batch_id, table),
     )
@@ -102,7 +105,7 @@ def _log_finish(conn: psycopg.Connection, batch_id: str, table: str, status: str
 
 def _log_failure(batch_id: str, table: str, message: str, settings: Settings) -> None:
     with connect("loader", settings, autocommit=True) as conn:
-        _log_finish(conn, batch_id, table, "failed", message, (0, 0, 0, 0))
+        _log_finish(conn, batch_id, table, "failed", message, (0, 0, 0, 0, 0))
 
 
 def _threshold_problem(counts: dict[str, int], settings: Settings) -> str | None:
@@ -156,8 +159,19 @@ class _NeedsRowChecks(Exception):
     """The fast path met something to quarantine: redo the file with row-level checks."""
 
 
+def latest_accepted_timestamp(load_time: datetime, settings: Settings) -> datetime:
+    """The latest timestamp a row may carry: the source's clock plus SA_FUTURE_TOLERANCE_HOURS. The source's clock is
+    the load time — or, for the simulated source with SA_TODAY pinned ahead of the real date, the end of that day
+    (its days are written as of SA_TODAY; refusing them as "in the future" would be the test clock's fault)."""
+    source_clock = load_time
+    if settings.simulated_source and settings.today is not None:
+        end_of_today = datetime.combine(settings.today + timedelta(days=1), clock_time.min, tzinfo=UTC)
+        source_clock = max(load_time, end_of_today)
+    return source_clock + timedelta(hours=settings.future_tolerance_hours)
+
+
 def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry, layout: Layout,
-                         settings: Settings) -> tuple[int, int, int, int]:
+                         settings: Settings) -> tuple[int, int, int, int, int]:
     """Fast path first: COPY straight into the empty target (first load), or into a typed temp table that is then
     applied (`_apply`). If COPY rejects the file (bad field count or type), a key/required column is empty, a row
     breaks a contract rule or a key repeats, roll back to a savepoint and take the slow path, which finds every bad
@@ -165,7 +179,7 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
     statistics, and the loader's own plans never depend on them (the first load has no join; later loads analyze
     their batch)."""
     params = {"batch_id": batch_id, "table": table.name, "source_file": str(entry.path), "now": datetime.now(UTC)}
-    not_after = params["now"] + timedelta(hours=settings.future_tolerance_hours)  # the latest timestamp accepted
+    not_after = latest_accepted_timestamp(params["now"], settings)
     target = sql.Identifier(SCHEMA_SOURCES, table.name)
     with connect("loader", settings) as conn:
         conn.execute("set local timezone = 'UTC'")
@@ -175,31 +189,50 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
         conn.execute("delete from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name))
         purge_expired_quarantine(conn, table.name, settings.quarantine_retention_days)  # raw rows hold PII
         target_was_empty = not conn.execute(sql.SQL("select exists (select from {})").format(target)).fetchone()[0]
+        earlier_rows = not target_was_empty and conn.execute(
+            sql.SQL("select exists (select from {} where _batch_id = %s)").format(target), (batch_id,)).fetchone()[0]
         conn.execute(checks.create_typed_table(table, layout))
         conn.execute("savepoint fast_path")
         try:
             if target_was_empty and not layout.extra:
-                rows_in = landed = _copy_into_empty_target(conn, table, entry, layout, params, not_after)
+                rows_in = _copy_into_empty_target(conn, table, entry, layout, params, not_after)
             else:
                 rows_in = copy_file(conn, checks.copy_typed(table, layout), entry.path)
                 _check_row_count(entry, rows_in)
                 if conn.execute(checks.typed_problems(table, not_after)).fetchone()[0]:
                     raise _NeedsRowChecks
-                landed = _apply(conn, table, params)
+                _apply(conn, table, params)
             quarantined = 0
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError, _NeedsRowChecks):
             conn.execute("rollback to savepoint fast_path")
             rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, layout, params, settings,
                                                     not_after)
-            landed = _apply(conn, table, params)
+            _apply(conn, table, params)
         valid = rows_in - quarantined
-        superseded = 0
-        if landed < valid:  # some rows of the file lost to a newer version (or an identical rerun): count what is ours
-            current = conn.execute(sql.SQL("select count(*) from {} where _batch_id = %s").format(target),
-                                   (batch_id,)).fetchone()[0]
-            superseded = max(valid - current, 0)
-        _log_finish(conn, batch_id, table.name, "success", layout.note(), (rows_in, valid, quarantined, superseded))
-    return rows_in, valid, quarantined, superseded
+        superseded = kept = 0
+        if not target_was_empty:
+            superseded, kept = _superseded_and_kept(conn, table, batch_id, valid, earlier_rows)
+        _log_finish(conn, batch_id, table.name, "success", layout.note(),
+                    (rows_in, valid, quarantined, superseded, kept))
+    return rows_in, valid, quarantined, superseded, kept
+
+
+def _superseded_and_kept(conn: psycopg.Connection, table: contract.Table, batch_id: str, valid: int,
+                         earlier_rows: bool) -> tuple[int, int]:
+    """What the gate's row count must allow for, counted on the batch's own rows (the `_batch_id` index):
+    - kept: rows an earlier delivery of this batch landed (`earlier_rows`: the table held rows of this batch before
+      this load) whose new version this delivery quarantined (or dropped): the last good version stays, still tagged
+      with this batch;
+    - superseded: valid rows of this delivery the table does not hold as this batch's (a newer version landed)."""
+    target, pk = sql.Identifier(SCHEMA_SOURCES, table.name), sql.Identifier(table.primary_key)
+    current = conn.execute(sql.SQL("select count(*) from {} where _batch_id = %s").format(target),
+                           (batch_id,)).fetchone()[0]
+    kept = 0
+    if earlier_rows:  # EXCEPT (a hashed or sorted set operation): an anti-join here can be planned as a nested loop
+        kept = conn.execute(sql.SQL(
+            "select count(*) from (select {pk} from {target} where _batch_id = %s except select {pk} from {typed}) k"
+        ).format(pk=pk, target=target, typed=sql.Identifier(checks.TYPED_TABLE)), (batch_id,)).fetchone()[0]
+    return valid - (current - kept), kept
 
 
 def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, entry: FileEntry, layout: Layout,
@@ -279,7 +312,7 @@ def _stage_and_check(conn: psycopg.Connection, batch_id: str, table: contract.Ta
         message = (f"{entry.path.name} → analytics.{table.name}: {problem}. Nothing was loaded; "
                    f"see audit.quarantine (batch_id={batch_id!r}). First: "
                    + "; ".join(f"line {line}: {reason}" for line, reason in sorted(firsts)[:5]))
-        _log_finish(conn, batch_id, table.name, "failed", message, (staged.rows_in, 0, quarantined, 0))
+        _log_finish(conn, batch_id, table.name, "failed", message, (staged.rows_in, 0, quarantined, 0, 0))
         conn.commit()
         raise QuarantineThresholdExceeded(message)
     conn.execute(checks.typed_from_checked(table))

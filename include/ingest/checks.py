@@ -2,9 +2,10 @@
 
 Row-level checks here decide which rows may land: an empty primary key, an empty required column, a value that does
 not cast to the contract's type, a text longer than the contract allows, a primary key repeated within the file —
-and the contract's row rules (`rule` reasons): a value outside `allowed`, below `min_value` or above `max_value`, not
-matching `pattern`, a timestamp later than the load time plus SA_FUTURE_TOLERANCE_HOURS, a `not_before` pair out of
-order. A row that breaks one is quarantined and never lands. What needs other rows or other tables (orphans,
+and the contract's row rules (`rule` reasons): a value outside `allowed`, below `min_value` or above `max_value`, a
+numeric NaN or ±Infinity, not matching `pattern`, a timestamp later than the load time plus
+SA_FUTURE_TOLERANCE_HOURS (`batch.latest_accepted_timestamp`), a `not_before` pair out of order. A row that breaks
+one is quarantined and never lands. What needs other rows or other tables (orphans,
 freshness of a day's batch, row counts) stays the Great Expectations gate's job; the gate also checks the rules again.
 A reason names the column and the check; for a PII column (`Table.pii`) never the value.
 """
@@ -60,6 +61,9 @@ def rules(table: contract.Table, not_after: datetime, value: Callable[[contract.
                 v=v, set=sql.SQL(", ").join(sql.Literal(a) for a in col.allowed)),
                 sql.SQL("{} || {}").format(shown(col, quoted), sql.Literal(
                     f" is not one of {', '.join(col.allowed)}"))))
+        if col.pg_type.startswith("numeric"):  # PostgreSQL's numeric takes NaN and ±Infinity: no measure is either
+            out.append((sql.SQL("{v} is not null and {v} in ('NaN', 'Infinity', '-Infinity')").format(v=v),
+                        sql.SQL("{} || {}").format(shown(col, quoted), sql.Literal(" is not a finite number"))))
         if col.min_value is not None or col.max_value is not None:
             bounds = [sql.SQL("{} < {}").format(v, sql.Literal(col.min_value)) if col.min_value is not None else None,
                       sql.SQL("{} > {}").format(v, sql.Literal(col.max_value)) if col.max_value is not None else None]

@@ -75,24 +75,25 @@ class ValidationReport:
 
 
 def run_parameters(batch_id: str, table: contract.Table, settings: Settings) -> dict[str, Any]:
-    """Expected row count (manifest − quarantined − superseded) and the freshness window of the batch."""
+    """Expected row count (manifest − quarantined − superseded + kept, see `include.ingest.batch`) and the freshness
+    window of the batch."""
     manifest = read_manifest(settings.landing_root / batch_id)
     with connect("loader", settings) as conn:
         quarantined = conn.execute(
             "select count(*) from audit.quarantine where batch_id = %s and table_name = %s", (batch_id, table.name)
         ).fetchone()[0]
         row = conn.execute(
-            "select rows_superseded from audit.load_batches where batch_id = %s and table_name = %s and status = "
-            "'success'", (batch_id, table.name)
+            "select rows_superseded - rows_kept from audit.load_batches where batch_id = %s and table_name = %s"
+            " and status = 'success'", (batch_id, table.name)
         ).fetchone()
-    superseded = row[0] if row else 0
+    superseded_net = row[0] if row else 0
     if batch_id == HISTORY:
         fresh_from, fresh_until = datetime(1900, 1, 1, tzinfo=UTC), datetime(2999, 1, 1, tzinfo=UTC)
     else:
         day = datetime.combine(date.fromisoformat(batch_id), datetime.min.time(), tzinfo=UTC)
         fresh_from, fresh_until = day - FRESHNESS_TOLERANCE, day + timedelta(days=1) + FRESHNESS_TOLERANCE
     return {
-        suites.EXPECTED_ROWS: manifest.files[table.name].rows - quarantined - superseded,
+        suites.EXPECTED_ROWS: manifest.files[table.name].rows - quarantined - superseded_net,
         suites.FRESH_FROM: fresh_from.isoformat(),
         suites.FRESH_UNTIL: fresh_until.isoformat(),
     }

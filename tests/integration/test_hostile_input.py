@@ -144,6 +144,28 @@ def test_a_timestamp_in_the_future_lands_only_within_the_tolerance(clean_root: P
     assert checksums(settings) == base
 
 
+def test_the_simulated_source_pinned_ahead_of_the_real_date_is_not_in_the_future(
+        clean_root: Path, base: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SA_TODAY set a month ahead (a demo or test clock): the simulated source writes its days as of that date, so
+    the end of SA_TODAY, not the real load time, is the source's clock. Without the simulated source it is not."""
+    ahead = datetime.now(UTC).date() + timedelta(days=30)
+    login_at = datetime.combine(ahead, datetime.min.time(), tzinfo=UTC) - timedelta(hours=3)
+    variant = Variant("login_as_of_a_pinned_today", "landed",
+                      field_of(1, "login_at", login_at.isoformat(), table="customer_logins"))
+    monkeypatch.setenv("SA_LANDING_ROOT", str(damaged_root(clean_root, variant, tmp_path)))
+    monkeypatch.setenv("SA_TODAY", ahead.isoformat())
+    monkeypatch.setenv("SA_SIMULATED_SOURCE", "off")
+    with pytest.raises(errors.QuarantineThresholdExceeded, match=r"login_at .* is later than the load time"):
+        load_table(DAY, "customer_logins", get_settings())
+    assert checksums(get_settings()) == base
+
+    monkeypatch.setenv("SA_SIMULATED_SOURCE", "on")
+    settings = get_settings()
+    assert load_table(DAY, "customer_logins", settings).rows_quarantined == 0
+    load_table(DAY, "customer_logins", replace(settings, landing_root=clean_root))  # back to the base
+    assert checksums(settings) == base
+
+
 def test_first_load_maps_columns_by_name_and_checks_lengths(clean_root: Path, base: dict[str, str], tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """The first load COPYs straight into the empty table: reordered and unknown columns land the same way there,

@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 
 from include.config import Settings, get_settings
-from include.ingest.batch import load_batch
+from include.ingest.batch import load_batch, load_table
+from include.ingest.manifest import batch_folder
 from include.quality.validate import ValidationFailed, validate_batch
 from include.simulator import generate
 from include.warehouse.connect import connect
+from tests.hostile import field_of
 
 pytestmark = pytest.mark.integration
 
@@ -227,3 +229,25 @@ def test_a_day_with_a_table_that_did_not_land_is_refused_before_any_expectation(
     with connect("admin", settings) as conn:  # refused before GX ran: no expectation recorded for the day
         assert conn.execute("select count(*) from audit.validation_results where batch_id = %s",
                             (DAY,)).fetchone()[0] == 0
+
+
+def test_a_redelivered_day_that_quarantines_a_landed_row_still_counts_right(
+        landed, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """The day lands clean; the source re-delivers it with one ticket now breaking a rule. That version is
+    quarantined and the earlier one stays (still tagged with the day): the load log counts it as kept, and the gate's
+    row count allows for it — it neither fails the day nor lets a lost row pass."""
+    settings = landed()
+    validate_batch(DAY, settings)
+    field_of(1, "satisfaction_score", "7")(batch_folder(settings.landing_root, DAY))
+    monkeypatch.setenv("SA_MAX_QUARANTINED_RULE_ROWS", "1")
+    settings = get_settings()
+    result = load_table(DAY, "support_tickets", settings)
+    assert (result.rows_quarantined, result.rows_kept, result.rows_superseded) == (1, 1, 0)
+    validate_batch(DAY, settings)
+    assert not _failed(settings)
+
+    with connect("admin", settings) as conn:  # the count still catches a row lost after the load
+        conn.execute("delete from analytics.support_tickets where ticket_id = (select min(ticket_id)"
+                     " from analytics.support_tickets where _batch_id = %s)", (DAY,))
+    with pytest.raises(ValidationFailed, match=r"expect_table_row_count_to_equal on support_tickets"):
+        validate_batch(DAY, settings)

@@ -47,7 +47,7 @@ def test_row_checks_quarantine_empty_keys_required_columns_bad_types_and_repeats
 
 @pytest.mark.parametrize("table", contract.TABLES, ids=lambda t: t.name)
 def test_every_row_rule_of_the_contract_is_checked_at_load_time(table: contract.Table) -> None:
-    """Allowed values, ranges, patterns, no future timestamps, timestamp order: each a `rule:` reason naming the
+    """Allowed values, ranges, finite numbers, patterns, no future timestamps, timestamp order: each a `rule:` reason naming the
     column, and each also in the fast path's check of the typed batch and of a first load."""
     checked = _sql(checks.build_checked(table, NOT_AFTER))
     problems = _sql(checks.typed_problems(table, NOT_AFTER))
@@ -58,6 +58,10 @@ def test_every_row_rule_of_the_contract_is_checked_at_load_time(table: contract.
             expected += 1
             assert f"is not one of {', '.join(column.allowed)}" in checked
             assert f'"{column.name}" not in (' + ", ".join(f"'{a}'" for a in column.allowed) in problems
+        if column.pg_type.startswith("numeric"):
+            expected += 1
+            assert f"\"{column.name}\" in ('NaN', 'Infinity', '-Infinity')" in problems
+            assert f"'rule: {column.name} ' || \"r\".\"{column.name}\" || ' is not a finite number'" in checked
         if column.min_value is not None or column.max_value is not None:
             expected += 1
             assert f'"{column.name}" < {column.min_value}' in problems or f'"{column.name}" > ' in problems

@@ -10,6 +10,8 @@ create table if not exists audit.load_batches (
     rows_loaded       bigint      not null default 0,
     rows_quarantined  bigint      not null default 0,
     rows_superseded   bigint      not null default 0,  -- valid rows not applied: the table holds a newer version
+    rows_kept         bigint      not null default 0,  -- rows of an earlier delivery of this batch kept: this
+                                                       -- delivery's version of them was quarantined
     status            text        not null check (status in ('running', 'success', 'failed')),
     message           text,
     started_at        timestamptz not null,
@@ -18,6 +20,7 @@ create table if not exists audit.load_batches (
 );
 
 alter table audit.load_batches add column if not exists rows_superseded bigint not null default 0;
+alter table audit.load_batches add column if not exists rows_kept bigint not null default 0;
 
 create table if not exists audit.quarantine (
     batch_id        text        not null,
