@@ -32,7 +32,8 @@ FUNCTION_LEVEL_ONLY = {"manifest_rows_negative", "manifest_entry_without_sha256"
                        "zip_not_gzip", "utf16_file", "manifest_rows_a_fraction", "lf_line_ends", "ticket_id_too_long",
                        "columns_reordered", "gzip_in_two_members", "pii_email_too_long",
                        "rule_satisfaction_out_of_range", "rule_negative_resolution_hours",
-                       "rule_resolved_before_created", "rule_timestamp_in_the_future", "rule_pii_email_over_threshold"}
+                       "rule_resolved_before_created", "rule_timestamp_in_the_future", "rule_pii_email_over_threshold",
+                       "rule_resolution_hours_nan"}
 THROUGH_THE_DAG = [v for v in CORPUS if v.id not in FUNCTION_LEVEL_ONLY]
 RAW_ERRORS = ("UnicodeDecodeError", "EOFError", "BadGzipFile", "zlib.error", "JSONDecodeError", "KeyError",
               "CharacterNotInRepertoire", "UntranslatableCharacter")

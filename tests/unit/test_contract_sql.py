@@ -47,8 +47,8 @@ def test_row_checks_quarantine_empty_keys_required_columns_bad_types_and_repeats
 
 @pytest.mark.parametrize("table", contract.TABLES, ids=lambda t: t.name)
 def test_every_row_rule_of_the_contract_is_checked_at_load_time(table: contract.Table) -> None:
-    """Allowed values, ranges, finite numbers, patterns, no future timestamps, timestamp order: each a `rule:` reason naming the
-    column, and each also in the fast path's check of the typed batch and of a first load."""
+    """Allowed values, ranges, finite numbers, patterns, no future timestamps, timestamp order: each a `rule:` reason
+    naming the column, and each also in the fast path's check of the typed batch and of a first load."""
     checked = _sql(checks.build_checked(table, NOT_AFTER))
     problems = _sql(checks.typed_problems(table, NOT_AFTER))
     first_load = _sql(checks.too_long_or_broken(table, checks._id("analytics", table.name), NOT_AFTER))
