@@ -92,6 +92,9 @@ def landing(warehouse: object) -> object:
     return generate(settings.landing_root, start=date(2025, 11, 1), end=date(2025, 11, 3))
 
 
+INCREMENTAL_MARTS = ("marts.mart_ticket_analytics",)
+
+
 def truncate_warehouse(settings: object) -> None:
     """Empty every source and audit table (as admin): each test starts from a known state.
 
@@ -102,9 +105,14 @@ def truncate_warehouse(settings: object) -> None:
 
     tables = [f"analytics.{t.name}" for t in contract.TABLES]
     tables += ["audit.load_batches", "audit.quarantine", "audit.validation_results", "audit.run_summary",
-               "audit.freshness_state"]
+               "audit.freshness_state", "audit.build_watermarks"]
     with connect("admin", settings) as conn:  # type: ignore[arg-type]
         conn.execute(f"truncate {', '.join(tables)}")
+        # An incremental mart merges what was loaded since its last build: with the sources emptied its old rows
+        # would stay. Emptied too, its next build merges everything (the documented full refresh, without a rebuild).
+        for mart in INCREMENTAL_MARTS:
+            if conn.execute("select to_regclass(%s)", (mart,)).fetchone()[0]:
+                conn.execute(f"truncate {mart}")
 
 
 @pytest.fixture(scope="session")

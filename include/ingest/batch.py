@@ -97,9 +97,10 @@ def _log_finish(conn: psycopg.Connection, batch_id: str, table: str, status: str
                 rows: tuple[int, int, int, int, int]) -> None:
     conn.execute(
         "update audit.load_batches set status = %s, message = %s, rows_in = %s, rows_loaded = %s,"
-        " rows_quarantined = %s, rows_superseded = %s, rows_kept = %s, finished_at = clock_timestamp()"
+        " rows_quarantined = %s, rows_superseded = %s, rows_kept = %s, finished_at = clock_timestamp(),"
+        " load_seq = case when %s then nextval('audit.load_seq') else load_seq end"  # see audit.sql
         " where batch_id = %s and table_name = %s",
-        (status, message, *rows, batch_id, table),
+        (status, message, *rows, status == "success", batch_id, table),
     )
 
 

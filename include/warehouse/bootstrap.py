@@ -262,6 +262,11 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)
         conn.execute("reset role")
+        transformer = _ident(settings.roles.transformer)
+        conn.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(SCHEMA_AUDIT), transformer))
+        conn.execute(sql.SQL("grant select on {} to {}").format(_ident(SCHEMA_AUDIT, "committed_loads"), transformer))
+        conn.execute(sql.SQL("grant select, insert, update on {} to {}").format(
+            _ident(SCHEMA_AUDIT, "build_watermarks"), transformer))
         _pipeline_status_view(conn, settings)
     return created
 

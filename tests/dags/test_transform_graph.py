@@ -11,9 +11,9 @@ from include.pipeline import mart_uri, serving_uri
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_products", "stg_tickets",
-          "stg_ticket_categories", "stg_root_causes", "mart_ticket_analytics", "mart_top_root_causes",
-          "mart_churned_customers", "churn_list_snapshots", "mart_root_causes_by_period", "mart_tickets_by_day",
-          "mart_churn_summary"}
+          "stg_ticket_categories", "stg_root_causes", "stg_committed_loads", "mart_ticket_analytics",
+          "mart_top_root_causes", "mart_churned_customers", "churn_list_snapshots", "mart_root_causes_by_period",
+          "mart_tickets_by_day", "mart_churn_summary"}
 # The views over the marts (dbt/models/serving, pii), named by their relation (the mart's name) in their Asset.
 VIEWS = {"serving_mart_ticket_analytics": "mart_ticket_analytics",
          "serving_mart_top_root_causes": "mart_top_root_causes",

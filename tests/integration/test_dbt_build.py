@@ -38,7 +38,7 @@ AGGREGATES = ("mart_root_causes_by_period", "mart_tickets_by_day", "mart_churn_s
 SERVING_VIEWS = (*MARTS, *SNAPSHOTS, *AGGREGATES)  # the reader's views, named like the marts they serve
 SERVING_MODELS = {f"serving_{name}" for name in (*SERVING_VIEWS, "marts_build")} | {"pii_churn_list_snapshots"}
 STAGING = ("stg_tickets", "stg_customers", "stg_products", "stg_customer_products", "stg_ticket_categories",
-           "stg_root_causes", "stg_customer_logins")
+           "stg_root_causes", "stg_customer_logins", "stg_committed_loads")
 
 # The spec's sample queries (/work/shared/spec/dbt_models.md), verbatim but for trailing blanks.
 SPEC_QUERIES = {

@@ -126,6 +126,16 @@ def test_transformer_reads_sources_but_cannot_write_them(warehouse: Settings) ->
     assert _denied("transformer", warehouse, "create table analytics.x (x int)")
 
 
+def test_transformer_reads_the_load_sequence_and_nothing_else_of_audit(warehouse: Settings) -> None:
+    """Incremental models read `audit.committed_loads`; the load log itself and the quarantine (raw PII) stay
+    closed to the transformer."""
+    with connect("transformer", warehouse) as conn:
+        conn.execute("select batch_id, table_name, load_seq from audit.committed_loads")
+    assert _denied("transformer", warehouse, "select * from audit.load_batches")
+    assert _denied("transformer", warehouse, "select * from audit.quarantine")
+    assert _denied("transformer", warehouse, "select nextval('audit.load_seq')")
+
+
 def test_loader_cannot_touch_models(warehouse: Settings) -> None:
     assert _denied("loader", warehouse, "create table marts.x (x int)")
     assert _denied("loader", warehouse, "create table staging.x (x int)")

@@ -1,35 +1,83 @@
 -- One row per ticket with every dimension joined: customer, product, category, root cause and the calendar.
 -- Calendar parts are taken in UTC. is_v12_related: the ticket's root cause has related_release = 'v1.2'
 -- (see _marts__models.yml for why app_version alone is not used).
+--
+-- Incremental, merged on ticket_id: a build merges the tickets whose ticket row or customer, product, category or
+-- root cause row a load wrote since the model's last build — late updates to old tickets and a customer changing
+-- segment included — by the load log's committed sequence (stg_committed_loads, macros/incremental_watermark.sql),
+-- not by `_loaded_at`: a load that commits late still gets a number above everything merged before. A full refresh
+-- gives the same rows. Source rows are never deleted; after emptying source tables, build with --full-refresh.
+{{
+    config(
+        materialized='incremental',
+        unique_key='ticket_id',
+        incremental_strategy='merge',
+        on_schema_change='fail',
+        post_hook=["{{ record_merged_load_seq() }}"],
+    )
+}}
+-- depends_on: {{ source('audit', 'build_watermarks') }}
+
 with
+
+committed_loads as (
+
+    select * from {{ ref('stg_committed_loads') }}
+
+),
 
 tickets as (
 
-    select * from {{ ref('stg_tickets') }}
+    select
+        tickets.*,
+        loads.load_seq
+    from {{ ref('stg_tickets') }} as tickets
+    left join committed_loads as loads
+        on loads.table_name = 'support_tickets' and tickets._batch_id = loads.batch_id
 
 ),
 
 customers as (
 
-    select * from {{ ref('stg_customers') }}
+    select
+        customers.*,
+        loads.load_seq
+    from {{ ref('stg_customers') }} as customers
+    left join committed_loads as loads
+        on loads.table_name = 'customers' and customers._batch_id = loads.batch_id
 
 ),
 
 products as (
 
-    select * from {{ ref('stg_products') }}
+    select
+        products.*,
+        loads.load_seq
+    from {{ ref('stg_products') }} as products
+    left join committed_loads as loads
+        on loads.table_name = 'products' and products._batch_id = loads.batch_id
 
 ),
 
 categories as (
 
-    select * from {{ ref('stg_ticket_categories') }}
+    select
+        categories.*,
+        loads.load_seq
+    from {{ ref('stg_ticket_categories') }} as categories
+    left join committed_loads as loads
+        on loads.table_name = 'ticket_categories' and categories._batch_id = loads.batch_id
 
 ),
 
 root_causes as (
 
-    select * from {{ ref('stg_root_causes') }}
+    select
+        root_causes.*,
+        loads.load_seq
+    from {{ ref('stg_root_causes') }} as root_causes
+    left join committed_loads as loads
+        on loads.table_name = 'root_causes' and root_causes._batch_id = loads.batch_id
 
 ),
 
@@ -47,7 +95,10 @@ joined as (
         root_causes.severity as root_cause_severity,
         root_causes.related_release as root_cause_release,
         coalesce(root_causes.related_release = 'v1.2', false) as is_v12_related,
-        tickets.created_at at time zone 'UTC' as created_at_utc
+        tickets.created_at at time zone 'UTC' as created_at_utc,
+        coalesce(greatest(
+            tickets.load_seq, customers.load_seq, products.load_seq, categories.load_seq, root_causes.load_seq
+        ), 0) as source_seq
 
     from tickets
     left join customers on tickets.customer_id = customers.customer_id
@@ -112,6 +163,9 @@ final as (
         updated_at::timestamptz as updated_at
 
     from joined
+    {% if is_incremental() %}
+        where {{ loaded_since_last_build('joined.source_seq') }}
+    {% endif %}
 
 )
 

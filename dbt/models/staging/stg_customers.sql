@@ -19,7 +19,9 @@ final as (
         trim(city) as city,
 
         signup_date,
-        updated_at
+        updated_at,
+
+        _batch_id  -- the load that wrote the row: its committed sequence drives incremental marts
 
     from source
 

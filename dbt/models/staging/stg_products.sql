@@ -19,7 +19,9 @@ final as (
         monthly_fee,
 
         launched_at,
-        updated_at
+        updated_at,
+
+        _batch_id  -- the load that wrote the row: its committed sequence drives incremental marts
 
     from source
 

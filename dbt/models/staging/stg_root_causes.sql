@@ -16,7 +16,9 @@ final as (
         lower(trim(severity)) as severity,
         nullif(lower(trim(related_release)), '') as related_release,
 
-        updated_at
+        updated_at,
+
+        _batch_id  -- the load that wrote the row: its committed sequence drives incremental marts
 
     from source
 

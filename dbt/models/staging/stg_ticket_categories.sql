@@ -14,7 +14,9 @@ final as (
 
         trim(category_name) as category_name,
 
-        updated_at
+        updated_at,
+
+        _batch_id  -- the load that wrote the row: its committed sequence drives incremental marts
 
     from source
 

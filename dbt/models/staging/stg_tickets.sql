@@ -32,7 +32,9 @@ cleaned as (
         created_at,
         first_response_at,
         resolved_at,
-        updated_at
+        updated_at,
+
+        _batch_id
 
     from source
 
@@ -87,7 +89,9 @@ final as (
         created_at,
         first_response_at,
         resolved_at,
-        updated_at
+        updated_at,
+
+        _batch_id  -- the load that wrote the row: its committed sequence drives incremental marts
 
     from categorised
 

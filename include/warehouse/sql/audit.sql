@@ -22,6 +22,29 @@ create table if not exists audit.load_batches (
 alter table audit.load_batches add column if not exists rows_superseded bigint not null default 0;
 alter table audit.load_batches add column if not exists rows_kept bigint not null default 0;
 
+-- The committed batch sequence: each successful load of a (batch, table) takes the next number as the last step of
+-- its transaction, so a row of `analytics.T` tagged `_batch_id` B was written by the load numbered `load_seq` of
+-- (B, T) — its latest success (a failed re-run keeps it: its rows stay). Loads take the transform-inputs lock shared
+-- until they commit and dbt holds it exclusively (include/warehouse/locks.py), so when a build starts every number
+-- handed out so far is committed: an incremental model that read up to N reads every row numbered above N next
+-- time — unlike `_loaded_at`, the load transaction's start, which a load committing late would leave behind.
+create sequence if not exists audit.load_seq;
+alter table audit.load_batches add column if not exists load_seq bigint;
+
+-- What the transformer reads of the load log: the sequence per (batch, table), nothing else.
+create or replace view audit.committed_loads as
+select batch_id, table_name, load_seq
+from audit.load_batches
+where load_seq is not null;
+
+-- Per incremental model, the highest load number its last build merged (written by the model's post-hook in the
+-- build's transaction, dbt/macros/incremental_watermark.sql). The transformer reads and writes it, nothing else here.
+create table if not exists audit.build_watermarks (
+    model_name  text        primary key,  -- schema.relation
+    load_seq    bigint      not null,
+    built_at    timestamptz not null
+);
+
 create table if not exists audit.quarantine (
     batch_id        text        not null,
     table_name      text        not null,

@@ -1,0 +1,28 @@
+-- Incremental models driven by the load log's committed sequence (docs/architecture.md, "Decisions").
+-- A model merges the rows whose load number is above the highest its last build merged, kept per model in
+-- audit.build_watermarks and written by its post-hook in the build's own transaction. Loads and builds exclude each
+-- other (include/warehouse/locks.py), so the highest committed number when the hook runs is the one the model read.
+
+-- The condition "loaded since this model's last build" on a row's load number. When the load log restarted below
+-- the last build's number (a reset warehouse), every row counts as new.
+{% macro loaded_since_last_build(load_seq) -%}
+    (
+        {{ load_seq }} > {{ last_merged_load_seq() }}
+        or {{ last_merged_load_seq() }} > (select coalesce(max(load_seq), 0) from {{ ref('stg_committed_loads') }})
+    )
+{%- endmacro %}
+
+{% macro last_merged_load_seq() -%}
+    (
+        select coalesce(max(load_seq), 0) from {{ source('audit', 'build_watermarks') }}
+        where model_name = '{{ this.schema }}.{{ this.identifier }}'
+    )
+{%- endmacro %}
+
+-- Post-hook of an incremental model: record the highest committed load number as merged.
+{% macro record_merged_load_seq() -%}
+    insert into {{ source('audit', 'build_watermarks') }} (model_name, load_seq, built_at)
+    select '{{ this.schema }}.{{ this.identifier }}', coalesce(max(load_seq), 0), now()
+    from {{ ref('stg_committed_loads') }}
+    on conflict (model_name) do update set load_seq = excluded.load_seq, built_at = excluded.built_at
+{%- endmacro %}
