@@ -163,9 +163,9 @@ def main() -> None:
               f"{r['work_s']:7.1f} {r['work_s'] / base['work_s']:15.2f} {r['peak_mb']:8.0f} {r['database_mb']:7.0f} "
               f"{r['wal_mb']:7.0f}")
     last = results[-1]
-    print(f"\nscale {last['scale']:g}: dbt in the nightly run {last['dbt_s']:.1f}s; dbt build --full-refresh "
-          f"{last['full_refresh_s']:.1f}s (every mart is rebuilt from all of history each night: no incremental "
-          f"model yet)")
+    print(f"\nscale {last['scale']:g}: dbt in the nightly run {last['dbt_s']:.1f}s (mart_ticket_analytics "
+          f"incremental, the other marts and the tests over all of history); dbt build --full-refresh "
+          f"{last['full_refresh_s']:.1f}s")
     print(f"work at scale {last['scale']:g} ÷ scale {base['scale']:g} = {last['work_s'] / base['work_s']:.2f} "
           "(issue 18's target for scale 1000 ÷ scale 1: <= 5)")
 

@@ -17,67 +17,74 @@
     )
 }}
 -- depends_on: {{ source('audit', 'build_watermarks') }}
+-- depends_on: {{ ref('stg_committed_loads') }}
 
 with
 
-committed_loads as (
-
-    select * from {{ ref('stg_committed_loads') }}
-
-),
-
-tickets as (
-
-    select
-        tickets.*,
-        loads.load_seq
-    from {{ ref('stg_tickets') }} as tickets
-    left join committed_loads as loads
-        on loads.table_name = 'support_tickets' and tickets._batch_id = loads.batch_id
-
-),
-
 customers as (
 
-    select
-        customers.*,
-        loads.load_seq
-    from {{ ref('stg_customers') }} as customers
-    left join committed_loads as loads
-        on loads.table_name = 'customers' and customers._batch_id = loads.batch_id
+    select * from {{ ref('stg_customers') }}
 
 ),
 
 products as (
 
-    select
-        products.*,
-        loads.load_seq
-    from {{ ref('stg_products') }} as products
-    left join committed_loads as loads
-        on loads.table_name = 'products' and products._batch_id = loads.batch_id
+    select * from {{ ref('stg_products') }}
 
 ),
 
 categories as (
 
-    select
-        categories.*,
-        loads.load_seq
-    from {{ ref('stg_ticket_categories') }} as categories
-    left join committed_loads as loads
-        on loads.table_name = 'ticket_categories' and categories._batch_id = loads.batch_id
+    select * from {{ ref('stg_ticket_categories') }}
 
 ),
 
 root_causes as (
 
-    select
-        root_causes.*,
-        loads.load_seq
-    from {{ ref('stg_root_causes') }} as root_causes
-    left join committed_loads as loads
-        on loads.table_name = 'root_causes' and root_causes._batch_id = loads.batch_id
+    select * from {{ ref('stg_root_causes') }}
+
+),
+
+{% if is_incremental() %}
+
+    -- the loads committed since this model's last build
+    new_loads as (
+
+        select
+            batch_id,
+            table_name
+        from {{ ref('stg_committed_loads') }}
+        where {{ loaded_since_last_build('load_seq') }}
+
+    ),
+
+{% endif %}
+
+tickets as (
+
+    select * from {{ ref('stg_tickets') }}
+    {% if is_incremental() %}
+        -- the tickets those loads wrote, and those whose customer, product, category or root cause they rewrote
+        -- (each dimension read again here, filtered by `_batch_id`: its CTE stays inlined, not materialized)
+        where
+            _batch_id in (select batch_id from new_loads where table_name = 'support_tickets')
+            or customer_id in (
+                select changed.customer_id from {{ ref('stg_customers') }} as changed
+                where changed._batch_id in (select batch_id from new_loads where table_name = 'customers')
+            )
+            or product_id in (
+                select changed.product_id from {{ ref('stg_products') }} as changed
+                where changed._batch_id in (select batch_id from new_loads where table_name = 'products')
+            )
+            or category_id in (
+                select changed.category_id from {{ ref('stg_ticket_categories') }} as changed
+                where changed._batch_id in (select batch_id from new_loads where table_name = 'ticket_categories')
+            )
+            or root_cause_id in (
+                select changed.root_cause_id from {{ ref('stg_root_causes') }} as changed
+                where changed._batch_id in (select batch_id from new_loads where table_name = 'root_causes')
+            )
+    {% endif %}
 
 ),
 
@@ -95,10 +102,7 @@ joined as (
         root_causes.severity as root_cause_severity,
         root_causes.related_release as root_cause_release,
         coalesce(root_causes.related_release = 'v1.2', false) as is_v12_related,
-        tickets.created_at at time zone 'UTC' as created_at_utc,
-        coalesce(greatest(
-            tickets.load_seq, customers.load_seq, products.load_seq, categories.load_seq, root_causes.load_seq
-        ), 0) as source_seq
+        tickets.created_at at time zone 'UTC' as created_at_utc
 
     from tickets
     left join customers on tickets.customer_id = customers.customer_id
@@ -163,9 +167,6 @@ final as (
         updated_at::timestamptz as updated_at
 
     from joined
-    {% if is_incremental() %}
-        where {{ loaded_since_last_build('joined.source_seq') }}
-    {% endif %}
 
 )
 
