@@ -68,22 +68,17 @@ tickets as (
         -- (each dimension read again here, filtered by `_batch_id`: its CTE stays inlined, not materialized)
         where
             _batch_id in (select batch_id from new_loads where table_name = 'support_tickets')
-            or customer_id in (
-                select changed.customer_id from {{ ref('stg_customers') }} as changed
-                where changed._batch_id in (select batch_id from new_loads where table_name = 'customers')
+            {%- for key, dimension, source_table in [
+                ('customer_id', 'stg_customers', 'customers'),
+                ('product_id', 'stg_products', 'products'),
+                ('category_id', 'stg_ticket_categories', 'ticket_categories'),
+                ('root_cause_id', 'stg_root_causes', 'root_causes'),
+            ] %}
+            or {{ key }} in (
+                select changed.{{ key }} from {{ ref(dimension) }} as changed
+                where changed._batch_id in (select batch_id from new_loads where table_name = '{{ source_table }}')
             )
-            or product_id in (
-                select changed.product_id from {{ ref('stg_products') }} as changed
-                where changed._batch_id in (select batch_id from new_loads where table_name = 'products')
-            )
-            or category_id in (
-                select changed.category_id from {{ ref('stg_ticket_categories') }} as changed
-                where changed._batch_id in (select batch_id from new_loads where table_name = 'ticket_categories')
-            )
-            or root_cause_id in (
-                select changed.root_cause_id from {{ ref('stg_root_causes') }} as changed
-                where changed._batch_id in (select batch_id from new_loads where table_name = 'root_causes')
-            )
+            {%- endfor %}
     {% endif %}
 
 ),
