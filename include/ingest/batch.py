@@ -57,7 +57,7 @@ class TableLoad:
     rows_loaded: int
     rows_quarantined: int
     rows_superseded: int
-    rows_kept: int  # an earlier delivery's rows of this batch kept because this delivery's version was quarantined
+    rows_kept: int  # an earlier delivery's rows of this batch kept: this delivery quarantined (or dropped) them
     seconds: float
     note: str | None = None  # e.g. the header columns the contract does not know, which were ignored
 

@@ -11,7 +11,7 @@ create table if not exists audit.load_batches (
     rows_quarantined  bigint      not null default 0,
     rows_superseded   bigint      not null default 0,  -- valid rows not applied: the table holds a newer version
     rows_kept         bigint      not null default 0,  -- rows of an earlier delivery of this batch kept: this
-                                                       -- delivery's version of them was quarantined
+                                                       -- delivery quarantined (or dropped) their new version
     status            text        not null check (status in ('running', 'success', 'failed')),
     message           text,
     started_at        timestamptz not null,
