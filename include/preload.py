@@ -7,8 +7,13 @@ shared copy-on-write); whatever they have not, every task imports again — Grea
 imports in every one of its processes: only the scheduler (LocalExecutor) and a Celery worker preload; the CLI, the
 API server, the dag-processor and the triggerer start as before.
 
-Nothing here opens a connection, starts a thread or holds state: the modules are imported, not used, so no task can
-see another's data or settings through them (each task still opens its own connections and reads its settings).
+It also loads Airflow's plugins as a task process would (each one does when it parses its DAG file: Cosmos' UI
+plugin alone costs ~1.5 s), so that happens once here too.
+
+Nothing here opens a connection, starts a thread or holds data: the modules are imported and the plugin classes
+loaded, not used, so no task can see another's data or settings through them (each task still opens its own
+connections and reads its settings). The plugins folder holds the local-settings hook that calls `preload`, so
+loading the plugins calls it again: the second call returns at once.
 """
 
 from __future__ import annotations
@@ -43,10 +48,16 @@ def forks_tasks(argv: Sequence[str]) -> bool:
     return args[:1] == ["scheduler"] or args[:2] == ["celery", "worker"]
 
 
+_started = False
+
+
 def preload(argv: Sequence[str]) -> list[str]:
-    """Import MODULES when `argv` is a task-forking process; returns what was imported (empty otherwise)."""
-    if not forks_tasks(argv) or os.environ.get("SA_PRELOAD", "on").lower() in ("0", "off", "false", "no"):
+    """Import MODULES and load Airflow's plugins when `argv` is a task-forking process; returns what was imported
+    (empty otherwise, and on a second call)."""
+    global _started
+    if _started or not forks_tasks(argv) or os.environ.get("SA_PRELOAD", "on").lower() in ("0", "off", "false", "no"):
         return []
+    _started = True
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     started = time.monotonic()
     loaded = []
@@ -57,5 +68,12 @@ def preload(argv: Sequence[str]) -> list[str]:
         except Exception as exc:  # a task imports it again and reports the error where it belongs
             log.warning("preload of %s failed (tasks will import it themselves): %s: %s", name, type(exc).__name__,
                         exc)
+    try:
+        from airflow.sdk import plugins_manager
+
+        plugins_manager.get_hook_lineage_readers_plugins()  # loads (and caches) every plugin, as a task would
+        loaded.append("airflow plugins")
+    except Exception as exc:  # a task loads them itself and reports a broken plugin where it belongs
+        log.warning("preload of Airflow's plugins failed: %s: %s", type(exc).__name__, exc)
     log.info("preloaded %d modules for the task processes in %.1f s", len(loaded), time.monotonic() - started)
     return loaded

@@ -7,9 +7,10 @@ sensors reporting what the producer did with their node. On top of Cosmos' defau
 
 - renders each model as ONE task, named after the model, that succeeds when the model was built and all of its tests
   passed (`model_sensor`, a Cosmos node converter); Cosmos' default is a `.run` and a `.test` sensor per model;
-- runs the producer before the root model tasks (Cosmos does not wire it when the models' parents are sources, and a
-  sensor scheduled first waits for a build that never starts under `dag.test()`); roots get `all_done`, so they still
-  report, or run dbt themselves, when the producer failed;
+- starts the root model tasks beside the producer, each poking in its own process (not deferred to the triggerer):
+  a model turns green within a second of its last test, so the run ends about when dbt does. A model task that
+  finds the producer not yet started reschedules itself (under `dag.test()`, which runs one task at a time, waiting
+  would hang); a failed node is reported once the build is over;
 - counts a test over several models only against the model(s) built last, as dbt does
   (`attribute_tests_to_last_built_models`): otherwise a failed mart would also turn its staging model red;
 - publishes each model's Asset from its task, i.e. after its tests passed (Cosmos would publish it once the model
@@ -35,23 +36,25 @@ and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade brok
   A6 the producer reads `tests_per_model` (model id → test ids) when it parses dbt's log, so rewriting it after
      rendering changes which tests a model's sensor waits for;
   A7 the rendered DAG keeps its dbt graph as `dag.dbt_graph.filtered_nodes` (unique id → DbtNode);
-  A9 the sensors' deferred path ends in `execute_complete(context, event)`, which raises when the node failed;
   A8 `operator_args` keys `callback` (dotted path, called with the project dir and `context` after each dbt call),
-     `emit_datasets`, `poke_interval` and `append_env` reach the operators; `ProjectConfig.env_vars` values are
-     rendered as Jinja templates per task.
+     `emit_datasets` and `append_env` reach the operators; `ProjectConfig.env_vars` values are rendered as Jinja
+     templates per task;
+  A9 a sensor made with `deferrable=False` pokes in its own process (`BaseSensorOperator.execute`), never deferring.
 
-Gaps worth an upstream fix (see docs/architecture.md): a model+tests sensor for WATCHER mode, wiring the producer
-upstream of root sensors, emitting a model's Asset only after its tests, and a cleared producer not replaying its
-earlier XComs to cleared sensors.
+Gaps worth an upstream fix (see docs/architecture.md): a model+tests sensor for WATCHER mode, a sensor that waits
+for a producer not yet started without holding the slot it needs, emitting a model's Asset only after its tests,
+and a cleared producer not replaying its earlier XComs to cleared sensors.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from airflow.sdk import Asset
+from airflow.sdk.exceptions import AirflowException, AirflowRescheduleException
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.dbt.graph import DbtNode
@@ -68,30 +71,44 @@ from include.transform.test_attribution import attribute_tests_to_last_built_mod
 from include.warehouse.connections import WAREHOUSE_TRANSFORMER_CONN
 
 PRODUCER_SKIPPED = "skipped"  # A4
+PRODUCER_NOT_STARTED = frozenset({None, "none", "scheduled"})  # not yet handed to an executor
+PRODUCER_FINISHED = frozenset({"success", "failed", PRODUCER_SKIPPED, "upstream_failed", "removed"})
+MODEL_TASK_POKE_S = 1
 
 
 class _ModelTask:
     """What each model task adds to Cosmos' sensor.
 
+    - It starts beside the producer and reports its model as soon as dbt has built and tested it (it pokes the
+      producer's XComs every `MODEL_TASK_POKE_S`), so the grid follows the build instead of replaying it after dbt
+      has finished. A producer not yet started (`dag.test()` runs one task at a time) makes it reschedule itself
+      rather than wait in the only slot; a node that failed is reported once the build is over, so the failure
+      alert comes from the producer, naming every failed test, and not once per model.
     - A cleared producer does not rebuild (Cosmos skips its retry) and restores the XComs of its earlier, failed
       build; a task cleared with it would report that stale result. Instead it runs dbt for its model itself.
     - Its model's Asset event carries the run's date as partition key, so the export runs once per as-of date: a
       partitioned transform run passes its own key on by itself; a manual run (no key) names its as-of date."""
 
     def poke(self, context: Any) -> bool:
-        if self._get_producer_task_status(context) == PRODUCER_SKIPPED:  # type: ignore[attr-defined]  # A4
+        producer = self._get_producer_task_status(context)  # type: ignore[attr-defined]  # A4
+        if producer in PRODUCER_NOT_STARTED:
+            raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=MODEL_TASK_POKE_S))
+        if producer == PRODUCER_SKIPPED:
             self.log.info("producer %s skipped (cleared): running dbt for this model here",  # type: ignore[attr-defined]
                           pipeline.DBT_PRODUCER_TASK)
             done = self._fallback_to_non_watcher_run(context["ti"].try_number, context)  # type: ignore[attr-defined]
+        elif producer not in PRODUCER_FINISHED and context["ti"].try_number > 1:
+            return False  # cleared while a producer runs: its XComs may still be an earlier build's
         else:
-            done = super().poke(context)  # type: ignore[misc]
+            try:
+                done = super().poke(context)  # type: ignore[misc]
+            except AirflowException:  # the node failed or was skipped (AirflowSkipException is one)
+                if producer not in PRODUCER_FINISHED:
+                    return False
+                raise
         if done:
             self._partition_outlets(context)
         return bool(done)
-
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> None:  # the deferred path (triggerer)
-        super().execute_complete(context, event)  # type: ignore[misc]  # raises when the model or a test failed
-        self._partition_outlets(context)
 
     def _partition_outlets(self, context: Any) -> None:
         if getattr(context.get("dag_run"), "partition_key", None):
@@ -126,6 +143,8 @@ def model_sensor(dag: Any, task_group: Any, node: Any, task_args: dict[str, Any]
     sensor = ModelAndTestsSensor if node.has_non_detached_test else ModelSensor
     extra_context = {"dbt_node_config": node.context_dict, "package_name": node.package_name,
                      "dbt_dag_task_group_identifier": dag.dag_id}
+    # Poking in its own process (not deferred to the triggerer): its model is reported within a second of its tests.
+    task_args = {**task_args, "deferrable": False, "mode": "poke", "poke_interval": MODEL_TASK_POKE_S}  # A9
     return sensor(task_id=node.name, dag=dag, task_group=task_group, extra_context=extra_context, **task_args)
 
 
@@ -140,7 +159,7 @@ def _sensors(dag: Any) -> list[Any]:
 
 
 def _finish_graph(dag: Any) -> None:
-    """Producer → root model tasks, retries 0, each model's Asset on its task, the model tasks' alerting."""
+    """Retries 0, the tests each model task waits for, each model's Asset on its task, the model tasks' alerting."""
     producer = dag.get_task(pipeline.DBT_PRODUCER_TASK)  # A1
     producer.retries = 0
     producer.tests_per_model = attribute_tests_to_last_built_models(  # A6, A7
@@ -149,9 +168,6 @@ def _finish_graph(dag: Any) -> None:
     for sensor in _sensors(dag):
         sensor.retries = 0
         sensor.on_failure_callback = sensor_failure_callbacks()
-        if not sensor.upstream_task_ids:
-            producer >> sensor
-            sensor.trigger_rule = "all_done"
         node = dag.dbt_graph.filtered_nodes[sensor.model_unique_id]  # A3, A7
         relation = node.config.get("alias") or sensor.task_id  # serving views are aliased to their mart's name
         uri = settings.table_uri(node.config.get("schema") or SCHEMA_STAGING, relation)
@@ -195,7 +211,6 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
             "append_env": True,  # dbt's subprocess gets SA_DBT_READER_ROLE/SA_DBT_PII_READER_ROLE (grants)
             "callback": "include.transform.results.keep_dbt_results",  # dbt results → XCom → summary and alert
             "emit_datasets": False,  # each model's Asset is published after its tests (_finish_graph)
-            "poke_interval": 5,
         },
         user_defined_macros={"sa_as_of_date": _as_of_date_macro},
         **dag_kwargs,
@@ -273,12 +288,11 @@ def _check_operator_args() -> bool:
             and "env" in AbstractDbtBase.template_fields)
 
 
-def _check_deferred_path() -> bool:
-    from cosmos.operators.watcher import DbtConsumerWatcherSensor
+def _check_poke_in_process() -> bool:
+    from cosmos.operators._watcher.base import BaseConsumerSensor
 
-    return _has_params(DbtConsumerWatcherSensor.execute_complete, "context", "event") and \
-        "raise AirflowException" in inspect.getsource(
-            __import__("cosmos.operators._watcher.base", fromlist=["x"]).BaseConsumerSensor.execute_complete)
+    return "if not self.deferrable:\n            super().execute(context)" in inspect.getsource(
+        BaseConsumerSensor._execute_core)
 
 
 COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
@@ -290,7 +304,7 @@ COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
     "A6 the producer reads tests_per_model when parsing dbt's log": _check_tests_per_model,
     "A7 the DAG keeps dbt_graph.filtered_nodes": _check_dbt_graph,
     "A8 operator_args callback/append_env reach the operators; env is templated": _check_operator_args,
-    "A9 the deferred path ends in execute_complete(context, event), raising on failure": _check_deferred_path,
+    "A9 deferrable=False sensors poke in their own process": _check_poke_in_process,
 }
 
 

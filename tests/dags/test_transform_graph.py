@@ -33,14 +33,15 @@ def transform():  # type: ignore[no-untyped-def]
     return BundleDagBag(str(DAGS_FOLDER), bundle_path=str(DAGS_FOLDER)).dags["support_transform"]
 
 
-def test_one_build_then_one_task_per_model(transform) -> None:  # type: ignore[no-untyped-def]
+def test_one_build_beside_one_task_per_model(transform) -> None:  # type: ignore[no-untyped-def]
     assert {t.task_id for t in transform.tasks} == MODELS | set(VIEWS) | {PRODUCER_TASK_ID, "summarize_run"}
     producer = transform.get_task(PRODUCER_TASK_ID)
     assert producer.base_cmd == ["build"] and producer.retries == 0
-    roots = {t.task_id for t in transform.tasks if t.upstream_task_ids == {PRODUCER_TASK_ID}}
-    assert roots == {m for m in MODELS if m.startswith("stg_")}
-    for task_id in roots:  # they still report (or build) when the producer failed
-        assert transform.get_task(task_id).trigger_rule == "all_done"
+    roots = {t.task_id for t in transform.tasks if not t.upstream_task_ids}
+    assert roots == {m for m in MODELS if m.startswith("stg_")} | {PRODUCER_TASK_ID}  # the models start with dbt
+    for task_id in MODELS | set(VIEWS):  # each pokes in its own process, every second: no triggerer round trip
+        task = transform.get_task(task_id)
+        assert (task.mode, task.deferrable, task.poke_interval) == ("poke", False, 1)
     marts = transform.get_task("mart_churned_customers")
     assert marts.upstream_task_ids == {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_tickets"}
     assert transform.get_task("churn_list_snapshots").upstream_task_ids == {"mart_churned_customers"}
