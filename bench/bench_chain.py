@@ -82,11 +82,13 @@ def _xcom(api: Any, dag_id: str, run_id: str, task_id: str, key: str = "return_v
     return api._request("GET", path)["value"]
 
 
-def _print_timeline(api: Any, dag_id: str, run: dict[str, Any]) -> None:
-    """Where a run's time went: each task's start and end, relative to the run's start."""
+def _print_timeline(api: Any, dag_id: str, run: dict[str, Any], chain_start: datetime) -> None:
+    """Where a run's time went: each task's start and end, relative to the run's start; the run's own start and
+    end relative to the chain's (the extract run's) start."""
     start = _ts(run["start_date"])
     tasks = sorted(api.task_instances(dag_id, run["dag_run_id"]), key=lambda t: t["start_date"] or "")
-    print(f"  {dag_id} timeline (s from run start):")
+    began, ended = ((at - chain_start).total_seconds() for at in (start, _ts(run["end_date"])))
+    print(f"  {dag_id} {began:.1f} → {ended:.1f} s of the chain; tasks (s from run start):")
     for t in tasks:
         if t["start_date"] and t["end_date"]:
             print(f"    {t['task_id']:28} {(_ts(t['start_date']) - start).total_seconds():6.1f} → "
@@ -119,7 +121,8 @@ def one_chain(api: Any, settings: Any, day: str) -> dict[str, dict[str, float]]:
     dbt = float(_xcom(api, TRANSFORM_DAG, transform["dag_run_id"], DBT_PRODUCER_TASK, DBT_ELAPSED_XCOM))
     export_s = float(_xcom(api, EXPORT_DAG, export["dag_run_id"], EXPORT_TASK)["seconds"])
     validate = next(t for t in api.task_instances(EXTRACT_DAG, run_id) if t["task_id"] == VALIDATE_BATCH_TASK)
-    _print_timeline(api, TRANSFORM_DAG, transform)
+    for dag_id, run in ((EXTRACT_DAG, extract), (TRANSFORM_DAG, transform), (EXPORT_DAG, export)):
+        _print_timeline(api, dag_id, run, _ts(extract["start_date"]))
     return {
         "support_extract": {"wall": _duration(extract), "tasks": _in_tasks(api, EXTRACT_DAG, run_id),
                             "floor": loads + gate},
