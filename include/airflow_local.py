@@ -7,7 +7,7 @@ logs under `$AIRFLOW_HOME/run/`; `stop` sends SIGTERM to each group.
 
 The executor is Airflow's own setting: LocalExecutor (the default: the scheduler forks the task processes) or
 CeleryExecutor — the production topology run natively: `SA_CELERY_WORKERS` workers (default 2, each
-`SA_CELERY_WORKER_CONCURRENCY` task slots, default 6), broker `AIRFLOW__CELERY__BROKER_URL` (default Redis on
+`SA_CELERY_WORKER_CONCURRENCY` task slots, default 4), broker `AIRFLOW__CELERY__BROKER_URL` (default Redis on
 127.0.0.1:6379), results in the metadata database.
 """
 
@@ -175,11 +175,10 @@ def airflow_env(settings: Settings | None = None, base: dict[str, str] | None = 
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.project_root / "include" / "airflow_plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        # The transform's model tasks wait beside the dbt build (the producer plus its eight staging models, and a
-        # later day's extract, must all get a slot: with 8, a staging model waited for a slot while dbt had built
-        # it and held up the marts); a scheduler that idles 0.25 s between loops keeps the gaps between tasks small.
-        # Each task process is forked with the heavy libraries preloaded (include/preload.py): 12 cost little memory.
-        "AIRFLOW__CORE__PARALLELISM": "12",
+        # Tasks are short (most of the transform's are model tasks reporting a build that is done): 8 at a time
+        # and a scheduler that idles 0.25 s between loops keep the gaps between them small; each worker is forked
+        # from the scheduler with the heavy libraries preloaded (include/preload.py), so 8 cost little memory.
+        "AIRFLOW__CORE__PARALLELISM": "8",
         "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.25",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_db_url(settings),
         "AIRFLOW__API__HOST": "127.0.0.1",

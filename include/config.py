@@ -103,7 +103,7 @@ class Settings:
     # The local runtime with AIRFLOW__CORE__EXECUTOR=CeleryExecutor (include/airflow_local.py): how many Celery
     # workers it starts and how many tasks each runs at once.
     celery_workers: int = 2
-    celery_worker_concurrency: int = 6
+    celery_worker_concurrency: int = 4
 
     @property
     def email_alerts_on(self) -> bool:
@@ -301,7 +301,7 @@ def get_settings() -> Settings:
         airflow_db_owner=f"{prefix}_airflow",
         dbt_target=_choice("DBT_TARGET", "dev", ("dev", "prod")),
         celery_workers=_int("SA_CELERY_WORKERS", "2", minimum=1),
-        celery_worker_concurrency=_int("SA_CELERY_WORKER_CONCURRENCY", "6", minimum=1),
+        celery_worker_concurrency=_int("SA_CELERY_WORKER_CONCURRENCY", "4", minimum=1),
     )
 
 
