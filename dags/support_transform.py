@@ -8,9 +8,10 @@ Expectations gate passed — a failed validation never reaches this DAG.
 build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changing a model) in WATCHER mode:
 - `dbt_producer_watcher` runs ONE `dbt build` (a dbt subprocess; its log is dbt's output): each model, then its
   tests — a failing test makes dbt skip everything built on that model;
-- one task per model (`stg_tickets`, …, `mart_churned_customers`) reports that the model was built AND all its
-  tests passed, and publishes the model's Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`) — so a failing
-  test turns its model red, everything downstream is `upstream_failed`, and no mart is published on untested
+- one task per model (`stg_tickets`, …, `mart_churned_customers`), started beside the build, turns green about a
+  second after dbt built the model AND all its tests passed (a failure shows once the build is over), and
+  publishes the model's Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`) — so a failing test turns its
+  model red, everything downstream is `upstream_failed`, and no mart is published on untested
   data. `support_churn_export` is scheduled on `mart_churned_customers`.
 
 **As-of date:** churn is evaluated as of the batch's logical date (from the triggering Asset event), or run conf
