@@ -89,8 +89,23 @@ class _ModelTask:
     - Its model's Asset event carries the run's date as partition key, so the export runs once per as-of date: a
       partitioned transform run passes its own key on by itself; a manual run (no key) names its as-of date."""
 
+    _producer_state_this_poke: tuple[str | None] | None = None
+
     def poke(self, context: Any) -> bool:
-        producer = self._get_producer_task_status(context)  # type: ignore[attr-defined]  # A4
+        producer = super()._get_producer_task_status(context)  # type: ignore[misc]  # A4
+        self._producer_state_this_poke = (producer,)
+        try:
+            return self._poke_given(producer, context)
+        finally:
+            self._producer_state_this_poke = None
+
+    def _get_producer_task_status(self, context: Any) -> str | None:  # A4
+        """The producer's state this poke already read: one API call per poke, not two (Cosmos' poke reads it)."""
+        if self._producer_state_this_poke is not None:
+            return self._producer_state_this_poke[0]
+        return super()._get_producer_task_status(context)  # type: ignore[misc, no-any-return]
+
+    def _poke_given(self, producer: str | None, context: Any) -> bool:
         if producer in PRODUCER_NOT_STARTED:
             raise AirflowRescheduleException(datetime.now(UTC) + timedelta(seconds=MODEL_TASK_POKE_S))
         if producer == PRODUCER_SKIPPED:
