@@ -6,7 +6,9 @@ tests, in dbt's order: a failing test makes dbt skip everything built on that mo
 sensors reporting what the producer did with their node. On top of Cosmos' default graph this module:
 
 - renders each model as ONE task, named after the model, that succeeds when the model was built and all of its tests
-  passed (`model_sensor`, a Cosmos node converter); Cosmos' default is a `.run` and a `.test` sensor per model;
+  passed (`model_sensor_converter`, a Cosmos node converter); Cosmos' default is a `.run` and a `.test` sensor per
+  model. The views in `serving` and `pii` get no task of their own: each is reported (and its Asset published) by
+  the task of the model it serves (`include/transform/served_views.py`), which succeeds only once they were built;
 - starts the root model tasks beside the producer, each poking in its own process (not deferred to the triggerer):
   a model turns green within a second of its last test, so the run ends about when dbt does. A model task that
   finds the producer not yet started reschedules itself (under `dag.test()`, which runs one task at a time, waiting
@@ -39,7 +41,9 @@ and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade brok
   A8 `operator_args` keys `callback` (dotted path, called with the project dir and `context` after each dbt call),
      `emit_datasets` and `append_env` reach the operators; `ProjectConfig.env_vars` values are rendered as Jinja
      templates per task;
-  A9 a sensor made with `deferrable=False` pokes in its own process (`BaseSensorOperator.execute`), never deferring.
+  A9 a sensor made with `deferrable=False` pokes in its own process (`BaseSensorOperator.execute`), never deferring;
+  A10 (private) the producer pushes each node's result to XCom `get_status_xcom_key(unique_id)` as
+     `{"status": …}` ("success" for a built model): a model task reads its served views' results there.
 
 Gaps worth an upstream fix (see docs/architecture.md): a model+tests sensor for WATCHER mode, a sensor that waits
 for a producer not yet started without holding the slot it needs, emitting a model's Asset only after its tests,
@@ -58,15 +62,17 @@ from airflow.sdk.exceptions import AirflowException, AirflowRescheduleException
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.dbt.graph import DbtNode
+from cosmos.operators._watcher.state import get_status_xcom_key
 from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 from jinja2 import pass_context
 
 from include import pipeline
-from include.config import SCHEMA_STAGING, get_settings
+from include.config import SCHEMA_PII, SCHEMA_SERVING, SCHEMA_STAGING, get_settings
 from include.notify.callbacks import sensor_failure_callbacks
 from include.run_dates import LATEST, dbt_as_of_value, run_date
 from include.transform.dbt_env import locked_dbt_executable
+from include.transform.served_views import models_from_manifest, owners_of_served_views
 from include.transform.test_attribution import attribute_tests_to_last_built_models
 from include.warehouse.connections import WAREHOUSE_TRANSFORMER_CONN
 
@@ -89,6 +95,8 @@ class _ModelTask:
     - Its model's Asset event carries the run's date as partition key, so the export runs once per as-of date: a
       partitioned transform run passes its own key on by itself; a manual run (no key) names its as-of date."""
 
+    served_views: tuple[str, ...] = ()  # the views in serving/pii this task reports with its model
+    _built_here = False  # this task ran dbt for its model (and views) itself
     _producer_state_this_poke: tuple[str | None] | None = None
 
     def poke(self, context: Any) -> bool:
@@ -121,9 +129,34 @@ class _ModelTask:
                 if producer not in PRODUCER_FINISHED:
                     return False
                 raise
+        if done and not self._built_here and not self._served_views_built(producer, context):
+            return False
         if done:
             self._partition_outlets(context)
         return bool(done)
+
+    def _served_views_built(self, producer: str | None, context: Any) -> bool:
+        """Did the producer's build create every view this task reports? (False: not yet; raises: never will.)"""
+        for view in self.served_views:
+            reported = context["ti"].xcom_pull(task_ids=self.producer_task_id,  # type: ignore[attr-defined]
+                                               key=get_status_xcom_key(view))  # A10
+            status = reported.get("status") if isinstance(reported, dict) else None
+            if status == "success":
+                continue
+            if producer not in PRODUCER_FINISHED:
+                return False
+            raise AirflowException(f"dbt view {view} (served by this model) was not built: status {status or 'none'};"
+                                   f" see the log of {self.producer_task_id}")  # type: ignore[attr-defined]
+        return True
+
+    def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:  # A5
+        selection = [DbtNode.get_resource_name_from_unique_id(uid)
+                     for uid in (self.model_unique_id, *self.served_views)]  # type: ignore[attr-defined]
+        self.log.info("Try %s: running dbt %s --select %s here", try_number,  # type: ignore[attr-defined]
+                      " ".join(self.base_cmd), " ".join(selection))  # type: ignore[attr-defined]
+        self.build_and_run_cmd(context, cmd_flags=["--select", *selection])  # type: ignore[attr-defined]
+        self._built_here = True
+        return True
 
     def _partition_outlets(self, context: Any) -> None:
         if getattr(context.get("dag_run"), "partition_key", None):
@@ -137,30 +170,37 @@ class _ModelTask:
 class ModelAndTestsSensor(_ModelTask, DbtTestWatcherOperator):
     """Reports a model and all of its tests (the producer's aggregated test status for the model).
 
-    Run by itself (cleared in the UI, or its producer cleared), it runs `dbt build --select <model>` — the model,
-    then its tests — where Cosmos' test sensor would only re-test a table that was never rebuilt."""
+    Run by itself (cleared in the UI, or its producer cleared), it runs `dbt build --select <model> <its served
+    views>` — the model, then its tests — where Cosmos' test sensor would only re-test a table never rebuilt."""
 
     base_cmd: ClassVar[list[str]] = ["build"]  # A5
 
-    def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:  # A5
-        model = DbtNode.get_resource_name_from_unique_id(self.model_unique_id)
-        self.log.info("Try %s: running dbt build for model %s (model, then its tests)", try_number, model)
-        self.build_and_run_cmd(context, cmd_flags=["--select", model])
-        return True
-
 
 class ModelSensor(_ModelTask, DbtRunWatcherOperator):
-    """Reports a model without tests; run by itself, it runs `dbt run --select <model>` (Cosmos' fallback)."""
+    """Reports a model without tests; run by itself, it runs `dbt run --select <model> <its served views>`."""
 
 
-def model_sensor(dag: Any, task_group: Any, node: Any, task_args: dict[str, Any], **_: Any) -> Any:
-    """Cosmos node converter (`RenderConfig.node_converters[DbtResourceType.MODEL]`, A2): the model's one task."""
-    sensor = ModelAndTestsSensor if node.has_non_detached_test else ModelSensor
-    extra_context = {"dbt_node_config": node.context_dict, "package_name": node.package_name,
-                     "dbt_dag_task_group_identifier": dag.dag_id}
-    # Poking in its own process (not deferred to the triggerer): its model is reported within a second of its tests.
-    task_args = {**task_args, "deferrable": False, "mode": "poke", "poke_interval": MODEL_TASK_POKE_S}  # A9
-    return sensor(task_id=node.name, dag=dag, task_group=task_group, extra_context=extra_context, **task_args)
+def model_sensor_converter(owners: dict[str, str]) -> Callable[..., Any]:
+    """The Cosmos node converter (`RenderConfig.node_converters[DbtResourceType.MODEL]`, A2): each model's one
+    task, none for a served view (`owners`: view id → the model whose task reports it)."""
+    served: dict[str, list[str]] = {}
+    for view, owner in owners.items():
+        served.setdefault(owner, []).append(view)
+
+    def model_sensor(dag: Any, task_group: Any, node: Any, task_args: dict[str, Any], **_: Any) -> Any:
+        if node.unique_id in owners:
+            return None  # reported by its owner's task (Cosmos renders no task for it)
+        sensor = ModelAndTestsSensor if node.has_non_detached_test else ModelSensor
+        extra_context = {"dbt_node_config": node.context_dict, "package_name": node.package_name,
+                         "dbt_dag_task_group_identifier": dag.dag_id}
+        # Poking in its own process (not deferred to the triggerer): its model is reported within a second of its
+        # tests.
+        task_args = {**task_args, "deferrable": False, "mode": "poke", "poke_interval": MODEL_TASK_POKE_S}  # A9
+        task = sensor(task_id=node.name, dag=dag, task_group=task_group, extra_context=extra_context, **task_args)
+        task.served_views = tuple(sorted(served.get(node.unique_id, ())))
+        return task
+
+    return model_sensor
 
 
 @pass_context
@@ -173,20 +213,28 @@ def _sensors(dag: Any) -> list[Any]:
     return [t for t in dag.tasks if hasattr(t, "producer_task_id") and t.task_id != pipeline.DBT_PRODUCER_TASK]
 
 
-def _finish_graph(dag: Any) -> None:
-    """Retries 0, the tests each model task waits for, each model's Asset on its task, the model tasks' alerting."""
+def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
+    """Retries 0, the tests each model task waits for, each model's Asset (and its served views') on its task, the
+    lineage through served views, the model tasks' alerting."""
     producer = dag.get_task(pipeline.DBT_PRODUCER_TASK)  # A1
     producer.retries = 0
-    producer.tests_per_model = attribute_tests_to_last_built_models(  # A6, A7
-        producer.tests_per_model, {uid: node.depends_on for uid, node in dag.dbt_graph.filtered_nodes.items()})
+    nodes = dag.dbt_graph.filtered_nodes  # A7
+    producer.tests_per_model = attribute_tests_to_last_built_models(  # A6
+        producer.tests_per_model, {uid: node.depends_on for uid, node in nodes.items()})
     settings = get_settings()
-    for sensor in _sensors(dag):
+    task_of = {sensor.model_unique_id: sensor for sensor in _sensors(dag)}  # A3
+    for uid, sensor in task_of.items():
         sensor.retries = 0
         sensor.on_failure_callback = sensor_failure_callbacks()
-        node = dag.dbt_graph.filtered_nodes[sensor.model_unique_id]  # A3, A7
-        relation = node.config.get("alias") or sensor.task_id  # serving views are aliased to their mart's name
-        uri = settings.table_uri(node.config.get("schema") or SCHEMA_STAGING, relation)
-        sensor.outlets = [*sensor.outlets, Asset(uri)]
+        assets = []
+        for reported in (uid, *sensor.served_views):
+            node = nodes[reported]
+            relation = node.config.get("alias") or node.name  # served views are aliased to their mart's name
+            assets.append(Asset(settings.table_uri(node.config.get("schema") or SCHEMA_STAGING, relation)))
+        sensor.outlets = [*sensor.outlets, *assets]
+        for parent in nodes[uid].depends_on:  # a model built on a served view waits for the view's owner
+            if parent in owners and task_of[owners[parent]] is not sensor:
+                task_of[owners[parent]] >> sensor
 
 
 def transform_dag_profile_args() -> dict[str, Any]:
@@ -207,6 +255,8 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
     """The dbt project as a finished WATCHER DAG; `dag_kwargs` are the DAG's own arguments (id, schedule, …)."""
     settings = get_settings()
     dbt_dir = settings.dbt_project_dir
+    owners = owners_of_served_views(*models_from_manifest(dbt_dir / "target" / "manifest.json"),
+                                    served_schemas=(SCHEMA_SERVING, SCHEMA_PII))
     dag = DbtDag(
         project_config=ProjectConfig(
             dbt_project_path=dbt_dir, manifest_path=dbt_dir / "target" / "manifest.json", install_dbt_deps=False,
@@ -221,7 +271,7 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
                                          invocation_mode=InvocationMode.SUBPROCESS,
                                          dbt_executable_path=locked_dbt_executable()),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
-                                   node_converters={DbtResourceType.MODEL: model_sensor}),
+                                   node_converters={DbtResourceType.MODEL: model_sensor_converter(owners)}),
         operator_args={  # A8
             "append_env": True,  # dbt's subprocess gets SA_DBT_READER_ROLE/SA_DBT_PII_READER_ROLE (grants)
             "callback": "include.transform.results.keep_dbt_results",  # dbt results → XCom → summary and alert
@@ -230,7 +280,7 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
         user_defined_macros={"sa_as_of_date": _as_of_date_macro},
         **dag_kwargs,
     )
-    _finish_graph(dag)
+    _finish_graph(dag, owners)
     return dag
 
 
@@ -310,6 +360,13 @@ def _check_poke_in_process() -> bool:
         BaseConsumerSensor._execute_core)
 
 
+def _check_node_status_xcom() -> bool:
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+
+    source = inspect.getsource(BaseConsumerSensor._get_node_status)
+    return "get_status_xcom_key(self.model_unique_id)" in source and 'xcom_val.get("status")' in source
+
+
 COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
     "A1 producer task id is dbt_producer_watcher": _check_producer_id,
     "A2 node converters get dag/task_group/node/task_args; DbtNode attributes": _check_converter_call,
@@ -320,6 +377,7 @@ COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
     "A7 the DAG keeps dbt_graph.filtered_nodes": _check_dbt_graph,
     "A8 operator_args callback/append_env reach the operators; env is templated": _check_operator_args,
     "A9 deferrable=False sensors poke in their own process": _check_poke_in_process,
+    "A10 a node's result is XCom get_status_xcom_key(uid) = {'status': ...}": _check_node_status_xcom,
 }
 
 

@@ -14,16 +14,19 @@ MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_
           "stg_ticket_categories", "stg_root_causes", "stg_committed_loads", "mart_ticket_analytics",
           "mart_top_root_causes", "mart_churned_customers", "churn_list_snapshots", "mart_root_causes_by_period",
           "mart_tickets_by_day", "mart_churn_summary"}
-# The views over the marts (dbt/models/serving, pii), named by their relation (the mart's name) in their Asset.
-VIEWS = {"serving_mart_ticket_analytics": "mart_ticket_analytics",
-         "serving_mart_top_root_causes": "mart_top_root_causes",
-         "serving_mart_churned_customers": "mart_churned_customers",
-         "serving_churn_list_snapshots": "churn_list_snapshots",
-         "serving_marts_build": "marts_build",
-         "serving_mart_root_causes_by_period": "mart_root_causes_by_period",
-         "serving_mart_tickets_by_day": "mart_tickets_by_day",
-         "serving_mart_churn_summary": "mart_churn_summary",
-         "pii_churn_list_snapshots": "churn_list_snapshots"}
+# The views over the marts (dbt/models/serving, pii): reported by their mart's task, published under their relation
+# (the mart's name): view → (the task that reports it, its Asset's URI).
+SERVED = {"serving_mart_ticket_analytics": ("mart_ticket_analytics", serving_uri("mart_ticket_analytics")),
+          "serving_mart_top_root_causes": ("mart_top_root_causes", serving_uri("mart_top_root_causes")),
+          "serving_mart_churned_customers": ("mart_churned_customers", serving_uri("mart_churned_customers")),
+          "serving_churn_list_snapshots": ("churn_list_snapshots", serving_uri("churn_list_snapshots")),
+          "serving_mart_root_causes_by_period": ("mart_root_causes_by_period",
+                                                 serving_uri("mart_root_causes_by_period")),
+          "serving_mart_tickets_by_day": ("mart_tickets_by_day", serving_uri("mart_tickets_by_day")),
+          "serving_mart_churn_summary": ("mart_churn_summary", serving_uri("mart_churn_summary")),
+          "pii_churn_list_snapshots": ("churn_list_snapshots",
+                                       serving_uri("churn_list_snapshots").replace("/serving/", "/pii/"))}
+BUILD_STAMP = "serving_marts_build"  # a table over every served view: a task of its own, built last
 
 
 @pytest.fixture(scope="module")
@@ -34,32 +37,29 @@ def transform():  # type: ignore[no-untyped-def]
 
 
 def test_one_build_beside_one_task_per_model(transform) -> None:  # type: ignore[no-untyped-def]
-    assert {t.task_id for t in transform.tasks} == MODELS | set(VIEWS) | {PRODUCER_TASK_ID, "summarize_run"}
+    assert {t.task_id for t in transform.tasks} == MODELS | {BUILD_STAMP, PRODUCER_TASK_ID, "summarize_run"}
     producer = transform.get_task(PRODUCER_TASK_ID)
     assert producer.base_cmd == ["build"] and producer.retries == 0
     roots = {t.task_id for t in transform.tasks if not t.upstream_task_ids}
     assert roots == {m for m in MODELS if m.startswith("stg_")} | {PRODUCER_TASK_ID}  # the models start with dbt
-    for task_id in MODELS | set(VIEWS):  # each pokes in its own process, every second: no triggerer round trip
+    for task_id in MODELS | {BUILD_STAMP}:  # each pokes in its own process, every second: no triggerer round trip
         task = transform.get_task(task_id)
-        assert (task.mode, task.deferrable, task.poke_interval) == ("poke", False, 1)
+        assert (task.mode, task.deferrable, task.poke_interval, task.retries) == ("poke", False, 1, 0)
     marts = transform.get_task("mart_churned_customers")
     assert marts.upstream_task_ids == {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_tickets"}
     assert transform.get_task("churn_list_snapshots").upstream_task_ids == {"mart_churned_customers"}
-    assert transform.get_task("serving_churn_list_snapshots").upstream_task_ids == {
-        "churn_list_snapshots", "mart_churned_customers", "pii_churn_list_snapshots"}  # the export's trigger: last
-    assert all(transform.get_task(m).retries == 0 for m in MODELS | set(VIEWS))
+    # built on every served view: waits for the task of each view's mart
+    assert transform.get_task(BUILD_STAMP).upstream_task_ids == {owner for owner, _ in SERVED.values()}
 
 
-def test_each_model_publishes_its_asset_from_the_task_that_saw_its_tests(transform) -> None:  # type: ignore[no-untyped-def]
+def test_each_model_publishes_its_asset_and_its_served_views_from_the_task_that_saw_its_tests(transform) -> None:  # type: ignore[no-untyped-def]
     for model in MODELS:
         task = transform.get_task(model)
         assert task.is_test_sensor, f"{model}: its task must wait for the model's tests"
-        assert [a.uri for a in task.outlets] == [mart_uri(model) if not model.startswith("stg_")
-                                                  else mart_uri(model).replace("/marts/", "/staging/")]
-    for view, relation in VIEWS.items():
-        uri = serving_uri(relation) if view.startswith("serving_") else serving_uri(relation).replace("/serving/",
-                                                                                                       "/pii/")
-        assert [a.uri for a in transform.get_task(view).outlets] == [uri], view
+        views = sorted(v for v, (owner, _) in SERVED.items() if owner == model)
+        assert [v.rsplit(".", 1)[1] for v in task.served_views] == views, model
+        own = mart_uri(model) if not model.startswith("stg_") else mart_uri(model).replace("/marts/", "/staging/")
+        assert [a.uri for a in task.outlets] == [own, *(SERVED[v][1] for v in views)], model
     assert transform.get_task(PRODUCER_TASK_ID).outlets == []
 
 
