@@ -92,7 +92,10 @@ def landing(warehouse: object) -> object:
     return generate(settings.landing_root, start=date(2025, 11, 1), end=date(2025, 11, 3))
 
 
-INCREMENTAL_MARTS = ("marts.mart_ticket_analytics",)
+# Marts that keep rows across builds. churn_list_snapshots keeps each as-of date's lists and deletes those older than
+# the newest minus churn_list_retention_days: lists an earlier module's nightly run left for today's date would make
+# every 2025 list this module builds "too old" the moment it lands (and its export fail).
+INCREMENTAL_MARTS = ("marts.mart_ticket_analytics", "marts.churn_list_snapshots")
 
 
 def truncate_warehouse(settings: object) -> None:
