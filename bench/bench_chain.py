@@ -119,7 +119,8 @@ def one_chain(api: Any, settings: Any, day: str) -> dict[str, dict[str, float]]:
     transform = _wait_for(api, TRANSFORM_DAG, day)
     export = _wait_for(api, EXPORT_DAG, day)
     busy = _busy_cpu_seconds() - busy_before
-    for dag_id, run in ((EXTRACT_DAG, extract), (TRANSFORM_DAG, transform), (EXPORT_DAG, export)):
+    runs = ((EXTRACT_DAG, extract), (TRANSFORM_DAG, transform), (EXPORT_DAG, export))
+    for dag_id, run in runs:
         if run["state"] != "success":
             raise SystemExit(f"{dag_id} {day} failed: see {settings.airflow_home}/logs")
     with connect("loader", settings) as conn:
@@ -129,7 +130,7 @@ def one_chain(api: Any, settings: Any, day: str) -> dict[str, dict[str, float]]:
     dbt = float(_xcom(api, TRANSFORM_DAG, transform["dag_run_id"], DBT_PRODUCER_TASK, DBT_ELAPSED_XCOM))
     export_s = float(_xcom(api, EXPORT_DAG, export["dag_run_id"], EXPORT_TASK)["seconds"])
     validate = next(t for t in api.task_instances(EXTRACT_DAG, run_id) if t["task_id"] == VALIDATE_BATCH_TASK)
-    for dag_id, run in ((EXTRACT_DAG, extract), (TRANSFORM_DAG, transform), (EXPORT_DAG, export)):
+    for dag_id, run in runs:
         _print_timeline(api, dag_id, run, _ts(extract["start_date"]))
     return {
         "support_extract": {"wall": _duration(extract), "tasks": _in_tasks(api, EXTRACT_DAG, run_id),

@@ -43,7 +43,8 @@ and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade brok
      templates per task;
   A9 a sensor made with `deferrable=False` pokes in its own process (`BaseSensorOperator.execute`), never deferring;
   A10 (private) the producer pushes each node's result to XCom `get_status_xcom_key(unique_id)` as
-     `{"status": …}` ("success" for a built model): a model task reads its served views' results there.
+     `{"status": …}`, judged by `is_dbt_node_status_success`; `is_producer_task_terminated(state)` says the producer
+     will push no more: a model task reads its served views' results there and waits until the build is over.
 
 Gaps worth an upstream fix (see docs/architecture.md): a model+tests sensor for WATCHER mode, a sensor that waits
 for a producer not yet started without holding the slot it needs, emitting a model's Asset only after its tests,
@@ -62,7 +63,11 @@ from airflow.sdk.exceptions import AirflowException, AirflowRescheduleException
 from cosmos import DbtDag, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, ExecutionMode, InvocationMode, LoadMode, TestBehavior
 from cosmos.dbt.graph import DbtNode
-from cosmos.operators._watcher.state import get_status_xcom_key
+from cosmos.operators._watcher.state import (
+    get_status_xcom_key,
+    is_dbt_node_status_success,
+    is_producer_task_terminated,
+)
 from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 from jinja2 import pass_context
@@ -78,7 +83,6 @@ from include.warehouse.connections import WAREHOUSE_TRANSFORMER_CONN
 
 PRODUCER_SKIPPED = "skipped"  # A4
 PRODUCER_NOT_STARTED = frozenset({None, "none", "scheduled"})  # not yet handed to an executor
-PRODUCER_FINISHED = frozenset({"success", "failed", PRODUCER_SKIPPED, "upstream_failed", "removed"})
 MODEL_TASK_POKE_S = 1
 
 
@@ -120,13 +124,13 @@ class _ModelTask:
             self.log.info("producer %s skipped (cleared): running dbt for this model here",  # type: ignore[attr-defined]
                           pipeline.DBT_PRODUCER_TASK)
             done = self._fallback_to_non_watcher_run(context["ti"].try_number, context)  # type: ignore[attr-defined]
-        elif producer not in PRODUCER_FINISHED and context["ti"].try_number > 1:
+        elif not is_producer_task_terminated(producer) and context["ti"].try_number > 1:
             return False  # cleared while a producer runs: its XComs may still be an earlier build's
         else:
             try:
                 done = super().poke(context)  # type: ignore[misc]
             except AirflowException:  # the node failed or was skipped (AirflowSkipException is one)
-                if producer not in PRODUCER_FINISHED:
+                if not is_producer_task_terminated(producer):
                     return False
                 raise
         if done and not self._built_here and not self._served_views_built(producer, context):
@@ -141,9 +145,9 @@ class _ModelTask:
             reported = context["ti"].xcom_pull(task_ids=self.producer_task_id,  # type: ignore[attr-defined]
                                                key=get_status_xcom_key(view))  # A10
             status = reported.get("status") if isinstance(reported, dict) else None
-            if status == "success":
+            if is_dbt_node_status_success(status):
                 continue
-            if producer not in PRODUCER_FINISHED:
+            if not is_producer_task_terminated(producer):
                 return False
             raise AirflowException(f"dbt view {view} (served by this model) was not built: status {status or 'none'};"
                                    f" see the log of {self.producer_task_id}")  # type: ignore[attr-defined]
