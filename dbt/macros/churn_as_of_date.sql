@@ -4,15 +4,16 @@
       (how the Airflow transform passes the run's date: unlike a new `--vars` value, a new environment value does
       not make dbt re-parse the project — it is read only at execution, never while parsing);
       validated here so a typo fails at compile time;
-    - unset/empty: the latest login date in the data (UTC), never now()/current_date, so a rerun is exact.
+    - unset/empty: the latest login date in the data (UTC; `login_totals_relation`: int_customer_login_totals), never
+      now()/current_date, so a rerun is exact.
 -#}
-{% macro churn_as_of_date(logins_relation) -%}
+{% macro churn_as_of_date(login_totals_relation) -%}
     {%- set value = var('as_of_date', none) -%}
     {%- if (value is none or (value | string | trim) == '') and execute -%}
         {%- set value = env_var('SA_AS_OF_DATE', '') -%}
     {%- endif -%}
     {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
-        (select max((login_at at time zone 'UTC')::date) from {{ logins_relation }})
+        (select max(last_login_date) from {{ login_totals_relation }})
     {%- else -%}
         {%- set text = value | string | trim -%}
         {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}

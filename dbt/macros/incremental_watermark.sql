@@ -26,3 +26,33 @@
     from {{ ref('stg_committed_loads') }}
     on conflict (model_name) do update set load_seq = excluded.load_seq, built_at = excluded.built_at
 {%- endmacro %}
+
+-- The batches of `table_name` whose load was committed after the last build of `model_name` (schema.relation;
+-- default: this model), as a literal array of text: `_batch_id = any(...)`. Looked up when the node runs, so the
+-- planner sees the actual batch ids and reads the night's rows through the `_batch_id` index (a subquery it cannot
+-- see into made it estimate a whole table's worth and scan it).
+{% macro batches_loaded_since_last_build(table_name, model_name=none) -%}
+    {%- if not execute -%}
+        {{ return('array[]::text[]') }}
+    {%- endif -%}
+    {%- set model_name = model_name or (this.schema ~ '.' ~ this.identifier) -%}
+    {%- set query -%}
+        with watermark as (
+            select coalesce(max(load_seq), 0) as load_seq from {{ source('audit', 'build_watermarks') }}
+            where model_name = '{{ model_name }}'
+        )
+        select distinct loads.batch_id
+        from {{ source('audit', 'committed_loads') }} as loads
+        cross join watermark
+        where loads.table_name = '{{ table_name }}'
+        and (loads.load_seq > watermark.load_seq
+             or watermark.load_seq > (select coalesce(max(load_seq), 0) from {{ source('audit', 'committed_loads') }}))
+        order by 1
+    {%- endset -%}
+    {%- set batch_ids = run_query(query).columns[0].values() -%}
+    {%- set quoted = [] -%}
+    {%- for batch_id in batch_ids -%}
+        {%- do quoted.append("'" ~ (batch_id | string | replace("'", "''")) ~ "'") -%}
+    {%- endfor -%}
+    {{ return('array[' ~ (quoted | join(', ')) ~ ']::text[]') }}
+{%- endmacro %}

@@ -168,6 +168,19 @@ def batch_id_index_ddl(table: contract.Table) -> sql.Composed:
         _ident(batch_id_index_name(table)), _ident(SCHEMA_SOURCES, table.name))
 
 
+# Tables read by a time range as well as by batch: a BRIN index on the column (kilobytes; rows arrive in roughly
+# that order, day by day). int_customer_login_days recounts the days a night's logins touched through it.
+TIME_RANGE_INDEXES = {"customer_logins": "login_at"}
+
+
+def time_range_index_ddl(table: contract.Table) -> sql.Composed | None:
+    column = TIME_RANGE_INDEXES.get(table.name)
+    if column is None:
+        return None
+    return sql.SQL("create index if not exists {} on {} using brin ({})").format(
+        _ident(f"{table.name}_{column}_brin"), _ident(SCHEMA_SOURCES, table.name), _ident(column))
+
+
 def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> bool:
     """Bring a table created by an earlier version to today's DDL (audit defaults, not-null required columns)."""
     has_default = conn.execute(
@@ -258,6 +271,8 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
             if upgrade_source_table(conn, table):
                 created.append(f"audit defaults on {SCHEMA_SOURCES}.{table.name}")
             conn.execute(batch_id_index_ddl(table))
+            if (time_index := time_range_index_ddl(table)) is not None:
+                conn.execute(time_index)
         conn.execute((SQL_DIR / "audit.sql").read_text())
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)

@@ -2,9 +2,13 @@
 
 In its own database: the history is built once, then each simulated day is landed and built incrementally. The
 days carry what an incremental build can get wrong — tickets created before the day and updated on it, customers
-re-sent with a change (their old tickets take the change), reference tables re-sent whole, a day re-delivered — and
-each night's build must merge exactly the tickets whose rows that night's loads wrote (by the load log's committed
-sequence). At the end every mart is fingerprinted, rebuilt with `--full-refresh`, and fingerprinted again: identical.
+re-sent with a change (their old tickets take the change), reference tables re-sent whole, a day re-delivered, late
+logins (for an earlier day of the run and for a day months back), customers crossing each churn threshold (30, 60
+and 120 days without a login) as the as-of date moves — and each night's build must merge exactly the tickets whose
+rows that night's loads wrote (by the load log's committed sequence). At the end every mart and the incremental
+login activity behind the churn mart are fingerprinted, rebuilt with `--full-refresh`, and fingerprinted again:
+identical. Then the tests on new rows: an old login broken behind the nightly tests' back is not what a weekday's
+tests read, and the weekly full run finds it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from include.config import Settings
 from include.ingest.batch import load_batch
 from include.simulator import generate
 from include.warehouse.connect import connect
+from tests import hostile
 from tests.integration.test_dbt_build import dbt, drop_database, fresh_database
 
 pytestmark = pytest.mark.integration
@@ -27,6 +32,7 @@ DATABASE = "sa_dbt_incremental"
 DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(5)]
 MARTS = {name: "true" for name in ("mart_ticket_analytics", "mart_top_root_causes", "mart_root_causes_by_period",
                                    "mart_tickets_by_day", "mart_churned_customers", "mart_churn_summary")}
+MARTS.update({name: "true" for name in ("int_customer_login_days", "int_customer_login_totals")})
 # The snapshots keep every as-of date's lists (the export's history; a full refresh keeps only the latest): the
 # latest date's lists must match.
 MARTS["churn_list_snapshots"] = "as_of_date = (select max(as_of_date) from marts.churn_list_snapshots)"
@@ -60,6 +66,22 @@ def reference_resent(settings: Settings, day: str) -> bool:
                         " select _batch_id from analytics.root_causes) r where _batch_id = %s", day))
 
 
+def add_late_logins(landing: Path, day: str, late_day: str, months_back: str) -> None:
+    """Append to `day`'s login file two late logins of a customer who logged in on `late_day` (that file's first):
+    one more on `late_day` (the customer-day must be recounted, not replaced) and one on `months_back`."""
+    customer = hostile.text(landing / late_day, "customer_logins").decode().splitlines()[1].split(",")[1]
+
+    def edit(data: bytes) -> bytes:
+        return data + (f"LLATE000001,{customer},{late_day}T23:00:00+00:00,web,\n"
+                       f"LLATE000002,{customer},{months_back}T10:00:00+00:00,web,\n").encode()
+    hostile.content(edit, table="customer_logins", rows_delta=2)(landing / day)
+
+
+def _rows(settings: Settings, query: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
+    with connect("admin", settings) as conn:
+        return conn.execute(query, params).fetchall()
+
+
 def _scalar(settings: Settings, query: str, *params: object) -> int:
     with connect("admin", settings) as conn:
         return int(conn.execute(query, params).fetchone()[0])
@@ -72,11 +94,13 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
     settings = fresh_database(DATABASE, landing, monkeypatch)
     artifacts = tmp_path / "dbt"
     try:
+        add_late_logins(landing, DAYS[3], DAYS[1], (date.fromisoformat(DAYS[0]) - timedelta(days=100)).isoformat())
         load_batch("history", settings)
         first = dbt(["run"], settings, artifacts)
         assert first.success, first.summary()
 
         old_tickets_updated = customers_changed = 0
+        thresholds_crossed: set[int] = set()
         for day in [*DAYS, DAYS[2]]:  # the last night re-delivers an earlier day
             load_batch(day, settings)
             old_tickets_updated += _scalar(
@@ -95,12 +119,30 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
             changed = _scalar(settings, CHANGED_TICKETS, day)
             assert 0 < merged == changed, (day, merged, changed, tickets)
             assert merged < tickets / 4 or reference_resent(settings, day), (day, merged, tickets)
+            thresholds_crossed |= {int(r[0]) for r in _rows(
+                settings, "select distinct days_since_last_login from marts.mart_churned_customers"
+                " where days_since_last_login in (30, 60, 120)")}
         assert old_tickets_updated > 0 and customers_changed > 0, "the days must change old rows"
+        assert thresholds_crossed == {30, 60, 120}, f"customers crossed only {sorted(thresholds_crossed)} days"
+        assert _scalar(settings, "select count(*) from analytics.customer_logins where login_id like 'LLATE%%'") == 2
         assert tickets == _scalar(settings, "select count(*) from analytics.support_tickets")
 
         incremental = _fingerprints(settings)
         full = dbt(["run", "--full-refresh"], settings, artifacts)
         assert full.success, full.summary()
         assert _fingerprints(settings) == incremental
+
+        # tests on new rows: a Monday's tests read only the logins loaded since the last build; Sunday's read all
+        with connect("admin", settings) as conn:
+            conn.execute("update analytics.customer_logins set device = 'blackberry'"
+                         " where login_id = (select min(login_id) from analytics.customer_logins)")
+        weekday = dbt(["test", "--select", "stg_customer_logins", "--vars", "{as_of_date: '2025-11-10'}"],
+                      settings, artifacts)
+        assert weekday.success, weekday.summary()
+        sunday = dbt(["test", "--select", "stg_customer_logins", "--vars", "{as_of_date: '2025-11-09'}"],
+                     settings, artifacts)
+        assert not sunday.success
+        assert [n.name for n in sunday.failed_nodes] == [
+            "accepted_values_stg_customer_logins_device__ios__android__web"], sunday.summary()
     finally:
         drop_database(settings)

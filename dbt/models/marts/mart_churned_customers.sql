@@ -10,9 +10,15 @@ customers as (
 
 ),
 
-logins as (
+login_days as (
 
-    select * from {{ ref('stg_customer_logins') }}
+    select * from {{ ref('int_customer_login_days') }}
+
+),
+
+login_totals as (
+
+    select * from {{ ref('int_customer_login_totals') }}
 
 ),
 
@@ -30,7 +36,7 @@ tickets as (
 
 chosen as (
 
-    select {{ churn_as_of_date(ref('stg_customer_logins')) }} as as_of_date
+    select {{ churn_as_of_date(ref('int_customer_login_totals')) }} as as_of_date
 
 ),
 
@@ -45,22 +51,55 @@ as_of as (
 
 ),
 
+-- Login activity from the per-customer-day counts, never from every login: the totals kept per customer (as of the
+-- latest data) less the days after the as-of date (none on a nightly run), and the two windows from the last 90 days.
+-- The UTC day boundaries make "the last 30 days" the days [as_of_date - 29, as_of_date].
+days_after_as_of as (
+
+    select
+        login_days.customer_id,
+        sum(login_days.logins) as logins
+
+    from login_days
+    cross join as_of
+    where login_days.login_date > as_of.as_of_date
+    group by login_days.customer_id
+
+),
+
+login_windows as (
+
+    select
+        login_days.customer_id,
+        sum(login_days.logins) filter (where login_days.login_date > as_of.as_of_date - 30) as logins_last_30d,
+        sum(login_days.logins) filter (where login_days.login_date <= as_of.as_of_date - 30) as logins_prior_60d
+
+    from login_days
+    cross join as_of
+    where login_days.login_date > as_of.as_of_date - 90 and login_days.login_date <= as_of.as_of_date
+    group by login_days.customer_id
+
+),
+
 login_activity as (
 
     select
-        logins.customer_id,
-        max(logins.login_at) as last_login_at,
-        count(*) as total_logins,
-        count(*) filter (where logins.login_at >= as_of.as_of_end - interval '30 days') as logins_last_30d,
-        count(*) filter (
-            where logins.login_at >= as_of.as_of_end - interval '90 days'
-            and logins.login_at < as_of.as_of_end - interval '30 days'
-        ) as logins_prior_60d
+        login_totals.customer_id,
+        case
+            when days_after_as_of.customer_id is null then login_totals.last_login_at
+            else (
+                select max(earlier.last_login_at) from login_days as earlier
+                cross join as_of
+                where earlier.customer_id = login_totals.customer_id and earlier.login_date <= as_of.as_of_date
+            )
+        end as last_login_at,
+        login_totals.total_logins - coalesce(days_after_as_of.logins, 0) as total_logins,
+        coalesce(login_windows.logins_last_30d, 0) as logins_last_30d,
+        coalesce(login_windows.logins_prior_60d, 0) as logins_prior_60d
 
-    from logins
-    cross join as_of
-    where logins.login_at < as_of.as_of_end
-    group by logins.customer_id
+    from login_totals
+    left join days_after_as_of on login_totals.customer_id = days_after_as_of.customer_id
+    left join login_windows on login_totals.customer_id = login_windows.customer_id
 
 ),
 

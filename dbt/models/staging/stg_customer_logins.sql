@@ -1,4 +1,5 @@
--- Login events (append-only).
+-- Login events (append-only). `_batch_id` names the load that wrote the row (incremental models and the tests on new
+-- rows select by it).
 with
 
 source as (
@@ -16,7 +17,9 @@ final as (
         lower(trim(device)) as device,
         nullif(lower(trim(app_version)), '') as app_version,
 
-        login_at
+        login_at,
+
+        _batch_id
 
     from source
 

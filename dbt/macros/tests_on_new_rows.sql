@@ -1,0 +1,63 @@
+{#-
+    Data tests on big tables check the rows loaded since the last night, and every row once a week
+    (docs/data-quality.md, "Tests on new rows").
+
+    A test opts in with `config: {where: "__new_rows:<consumer model>:<source table>__"}`: the placeholder becomes
+    "the row's load (`_batch_id`) is one of the loads of <source table> committed after <consumer model>'s last
+    build" (audit.build_watermarks, the load log's committed sequence: macro batches_loaded_since_last_build). The
+    consumer is the incremental model built from the tested model: `dbt build` builds it only after these tests
+    passed, so a night whose tests failed is tested again the next night, with the new rows.
+
+    Every row is tested instead (the placeholder becomes `true`) when
+    - the build is a --full-refresh, or the environment variable SA_DBT_FULL_TESTS is `true`;
+    - no as-of date is given (an ad-hoc `dbt build`): the run checks everything;
+    - the as-of date (var `as_of_date` or SA_AS_OF_DATE: the transform's run date) falls on the ISO weekday
+      var `full_test_weekday` (7: Sunday) — the weekly full check.
+
+    dbt renders a test's `where` without project macros, then wraps the tested relation with get_where_subquery:
+    overriding it is dbt's documented way to template a filter.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where') -%}
+    {%- if where -%}
+        {%- set placeholder = modules.re.search('__new_rows:(\\w+):(\\w+)__', where) -%}
+        {%- if placeholder -%}
+            {%- set where = where | replace(placeholder.group(0), new_rows_condition(placeholder.group(1), placeholder.group(2))) -%}
+        {%- endif -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro new_rows_condition(consumer, source_table) -%}
+    {%- if tests_every_row() -%}
+        true
+    {%- else -%}
+        {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+                        | selectattr('name', 'equalto', consumer) | list -%}
+        {%- if nodes | length != 1 -%}
+            {{ exceptions.raise_compiler_error("tests on new rows: no model '" ~ consumer ~ "' to take the last build from") }}
+        {%- endif -%}
+        _batch_id = any({{ batches_loaded_since_last_build(source_table, nodes[0].schema ~ '.' ~ nodes[0].alias) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro tests_every_row() -%}
+    {%- if flags.FULL_REFRESH or env_var('SA_DBT_FULL_TESTS', '') | lower == 'true' -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set as_of = var('as_of_date', none) -%}
+    {%- if as_of is none or (as_of | string | trim) in ('', 'none', 'None', 'null') -%}
+        {%- set as_of = env_var('SA_AS_OF_DATE', '') -%}
+    {%- endif -%}
+    {%- set as_of = as_of | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', as_of) -%}
+        {{ return(true) }}
+    {%- endif -%}
+    {%- set day = modules.datetime.date(as_of[0:4] | int, as_of[5:7] | int, as_of[8:10] | int) -%}
+    {{ return(day.isoweekday() == var('full_test_weekday', 7) | int) }}
+{%- endmacro %}
