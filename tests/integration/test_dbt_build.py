@@ -35,6 +35,7 @@ AS_OF = "2025-11-01"
 MARTS = ("mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customers")
 SNAPSHOTS = ("churn_list_snapshots",)
 AGGREGATES = ("mart_root_causes_by_period", "mart_tickets_by_day", "mart_churn_summary")  # for the MCP tools
+INTERMEDIATE = ("int_customer_login_days", "int_customer_login_totals")  # in `marts`, not served
 SERVING_VIEWS = (*MARTS, *SNAPSHOTS, *AGGREGATES)  # the reader's views, named like the marts they serve
 SERVING_MODELS = {f"serving_{name}" for name in (*SERVING_VIEWS, "marts_build")} | {"pii_churn_list_snapshots"}
 STAGING = ("stg_tickets", "stg_customers", "stg_products", "stg_customer_products", "stg_ticket_categories",
@@ -170,7 +171,7 @@ def test_build_passes_every_model_and_test(built: Scenario) -> None:
     for node in result.nodes:
         by_type.setdefault(node.resource_type, []).append(node.status)
     assert by_type["model"] == ["success"] * (len(STAGING) + len(MARTS) + len(SNAPSHOTS) + len(AGGREGATES)
-                                              + len(SERVING_MODELS))
+                                              + len(INTERMEDIATE) + len(SERVING_MODELS))
     assert len(by_type["test"]) >= 50 and set(by_type["test"]) == {"pass"}
     assert len(by_type["unit_test"]) >= 6 and set(by_type["unit_test"]) == {"pass"}
     singular = {n.name for n in result.nodes if n.name.startswith("assert_")}
@@ -184,7 +185,7 @@ def test_models_land_exactly_in_their_schemas(built: Scenario) -> None:
                  "where table_schema not in ('pg_catalog', 'information_schema', 'analytics', 'audit', 'private')",
                  "admin")
     found = {(schema, name): kind for schema, name, kind in rows}
-    assert {name for (schema, name) in found if schema == "marts"} == {*MARTS, *SNAPSHOTS, *AGGREGATES}
+    assert {name for (schema, name) in found if schema == "marts"} == {*MARTS, *SNAPSHOTS, *AGGREGATES, *INTERMEDIATE}
     assert {name for (schema, name) in found if schema == "staging"} == set(STAGING)
     assert {name for (schema, name) in found if schema == "serving"} == {*SERVING_VIEWS, "marts_build",
                                                                         "pipeline_status"}
@@ -355,7 +356,7 @@ def test_parse_writes_the_manifest_without_a_database(built: Scenario, tmp_path:
     unreachable = replace(built.settings, embedded_port=1)  # nothing listens there: parse must not connect
     manifest = json.loads(build_manifest(unreachable, target_path=tmp_path / "target").read_text())
     models = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
-    assert {*MARTS, *SNAPSHOTS, *AGGREGATES, *STAGING} | SERVING_MODELS == models
+    assert {*MARTS, *SNAPSHOTS, *AGGREGATES, *INTERMEDIATE, *STAGING} | SERVING_MODELS == models
     exposures = {e["name"]: set(e["depends_on"]["nodes"]) for e in manifest["exposures"].values()}
     assert exposures["support_churn_export"] == {"model.support_analytics.serving_churn_list_snapshots",
                                                  "model.support_analytics.pii_churn_list_snapshots"}
