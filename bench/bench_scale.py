@@ -30,7 +30,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-FIRST_DAY = date(2025, 11, 1)
+# The warm-up day is a Sunday, the weekly full-test day (dbt/macros/tests_on_new_rows.sql); the measured day, a
+# Monday, is an ordinary night: the big tables' tests check the rows loaded since the last build.
+FIRST_DAY = date(2025, 11, 2)
 
 
 class PeakRss:
@@ -124,7 +126,7 @@ def one_scale(scale: float, full_refresh: bool) -> dict[str, float]:
         started = time.perf_counter()
         load_batch("history", settings)
         history_s = time.perf_counter() - started
-        build_s = _timed_dbt(settings, ["build", "--vars", "{as_of_date: '2025-10-31'}"])
+        build_s = _timed_dbt(settings, ["build", "--vars", f"{{as_of_date: '{FIRST_DAY - timedelta(days=1)}'}}"])
         print(f"scale {scale:g}: {report.total_rows} rows simulated in {simulate_s:.0f}s, history landed in "
               f"{history_s:.0f}s, first dbt build {build_s:.0f}s", flush=True)
         try:
@@ -163,9 +165,9 @@ def main() -> None:
               f"{r['work_s']:7.1f} {r['work_s'] / base['work_s']:15.2f} {r['peak_mb']:8.0f} {r['database_mb']:7.0f} "
               f"{r['wal_mb']:7.0f}")
     last = results[-1]
-    print(f"\nscale {last['scale']:g}: dbt in the nightly run {last['dbt_s']:.1f}s (mart_ticket_analytics "
-          f"incremental, the other marts and the tests over all of history); dbt build --full-refresh "
-          f"{last['full_refresh_s']:.1f}s")
+    print(f"\nscale {last['scale']:g}: dbt in the nightly run {last['dbt_s']:.1f}s (incremental: the ticket mart and "
+          f"the churn mart's login activity; login tests on the new rows; the other marts over all of history); "
+          f"dbt build --full-refresh {last['full_refresh_s']:.1f}s")
     print(f"work at scale {last['scale']:g} ÷ scale {base['scale']:g} = {last['work_s'] / base['work_s']:.2f} "
           "(issue 18's target for scale 1000 ÷ scale 1: <= 5)")
 
