@@ -1,6 +1,6 @@
 {#-
     Data tests on big tables check the rows loaded since the last night, and every row once a week
-    (docs/data-quality.md, "Tests on new rows").
+    (docs/operations.md, "Tests on new rows").
 
     A test opts in with `config: {where: "__new_rows:<consumer model>:<source table>__"}`: the placeholder becomes
     "the row's load (`_batch_id`) is one of the loads of <source table> committed after <consumer model>'s last
