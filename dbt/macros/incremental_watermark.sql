@@ -3,22 +3,6 @@
 -- audit.build_watermarks and written by its post-hook in the build's own transaction. Loads and builds exclude each
 -- other (include/warehouse/locks.py), so the highest committed number when the hook runs is the one the model read.
 
--- The condition "loaded since this model's last build" on a row's load number. When the load log restarted below
--- the last build's number (a reset warehouse), every row counts as new.
-{% macro loaded_since_last_build(load_seq) -%}
-    (
-        {{ load_seq }} > {{ last_merged_load_seq() }}
-        or {{ last_merged_load_seq() }} > (select coalesce(max(load_seq), 0) from {{ ref('stg_committed_loads') }})
-    )
-{%- endmacro %}
-
-{% macro last_merged_load_seq() -%}
-    (
-        select coalesce(max(load_seq), 0) from {{ source('audit', 'build_watermarks') }}
-        where model_name = '{{ this.schema }}.{{ this.identifier }}'
-    )
-{%- endmacro %}
-
 -- Post-hook of an incremental model: record the highest committed load number as merged.
 {% macro record_merged_load_seq() -%}
     insert into {{ source('audit', 'build_watermarks') }} (model_name, load_seq, built_at)
@@ -28,7 +12,8 @@
 {%- endmacro %}
 
 -- The batches of `table_name` whose load was committed after the last build of `model_name` (schema.relation;
--- default: this model), as a literal array of text: `_batch_id = any(...)`. Looked up when the node runs, so the
+-- default: this model) — every batch when the load log restarted below that build's number (a reset warehouse) —
+-- as a literal array of text: `_batch_id = any(...)`. Looked up when the node runs, so the
 -- planner sees the actual batch ids and reads the night's rows through the `_batch_id` index (a subquery it cannot
 -- see into made it estimate a whole table's worth and scan it).
 {% macro batches_loaded_since_last_build(table_name, model_name=none) -%}

@@ -5,7 +5,8 @@ days carry what an incremental build can get wrong — tickets created before th
 re-sent with a change (their old tickets take the change), reference tables re-sent whole, a day re-delivered, late
 logins (for an earlier day of the run and for a day months back), customers crossing each churn threshold (30, 60
 and 120 days without a login) as the as-of date moves — and each night's build must merge exactly the tickets whose
-rows that night's loads wrote (by the load log's committed sequence). At the end every mart and the incremental
+rows that night's loads wrote (by the load log's committed sequence), and the period marts replace only the periods
+holding a changed ticket. At the end every mart and the incremental
 login activity behind the churn mart are fingerprinted, rebuilt with `--full-refresh`, and fingerprinted again:
 identical. Then the tests on new rows: an old login broken behind the nightly tests' back is not what a weekday's
 tests read, and the weekly full run finds it.
@@ -119,6 +120,13 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
             changed = _scalar(settings, CHANGED_TICKETS, day)
             assert 0 < merged == changed, (day, merged, changed, tickets)
             assert merged < tickets / 4 or reference_resent(settings, day), (day, merged, tickets)
+            # the period marts replace only the periods holding a changed ticket (months here: the day's and the
+            # months of the old tickets it updated), unless a reference table was re-sent
+            month_rows = _scalar(settings, "select count(*) from marts.mart_top_root_causes")
+            message = next(n.message for n in night.nodes if n.name == "mart_top_root_causes")
+            assert message and message.startswith("INSERT 0 "), message
+            replaced = int(message.split()[2])
+            assert 0 < replaced < month_rows / 2 or reference_resent(settings, day), (day, replaced, month_rows)
             thresholds_crossed |= {int(r[0]) for r in _rows(
                 settings, "select distinct days_since_last_login from marts.mart_churned_customers"
                 " where days_since_last_login in (30, 60, 120)")}

@@ -3,21 +3,39 @@
 -- here, once per build, instead of at question time (the MCP tool kpi.top_root_causes reads them).
 -- Grain: period_type ('quarter' | 'year') × created_year × period_number (quarter 1–4; 0 for a year) × root cause ×
 -- ticket category × product category. pct_of_period is rounded per row (not largest-remainder).
+--
+-- Incremental: a build recomputes the quarters and the years that hold a ticket changed since its last build
+-- (macros/changed_tickets.sql) from all of their tickets, and replaces them (delete+insert by period). A full
+-- refresh gives the same rows.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['period_type', 'created_year', 'period_number'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=["{{ record_merged_load_seq() }}"],
+    )
+}}
+-- depends_on: {{ source('audit', 'build_watermarks') }}
+-- depends_on: {{ ref('stg_committed_loads') }}
+-- depends_on: {{ ref('stg_tickets') }}
+-- depends_on: {{ ref('stg_products') }}
+-- depends_on: {{ ref('stg_ticket_categories') }}
+-- depends_on: {{ ref('stg_root_causes') }}
+
 with
 
-tickets as (
-
-    select * from {{ ref('mart_ticket_analytics') }}
-
-),
-
+-- each branch reads the ticket mart itself (a CTE read twice would be materialized whole first)
 in_periods as (
 
     select
         'quarter' as period_type,
         tickets.created_quarter as period_number,
         tickets.*
-    from tickets
+    from {{ ref('mart_ticket_analytics') }} as tickets
+    {% if is_incremental() %}
+        where {{ date_in_periods('tickets.created_date', periods_with_changed_tickets('quarter')) }}
+    {% endif %}
 
     union all
 
@@ -25,7 +43,10 @@ in_periods as (
         'year' as period_type,
         0 as period_number,
         tickets.*
-    from tickets
+    from {{ ref('mart_ticket_analytics') }} as tickets
+    {% if is_incremental() %}
+        where {{ date_in_periods('tickets.created_date', periods_with_changed_tickets('year')) }}
+    {% endif %}
 
 ),
 

@@ -7,13 +7,17 @@
 -- segment included — by the load log's committed sequence (stg_committed_loads, macros/incremental_watermark.sql),
 -- not by `_loaded_at`: a load that commits late still gets a number above everything merged before. A full refresh
 -- gives the same rows. Source rows are never deleted; after emptying source tables, build with --full-refresh.
+-- Indexed by created_date: the period marts re-read the tickets of the periods a night touched.
 {{
     config(
         materialized='incremental',
         unique_key='ticket_id',
         incremental_strategy='merge',
         on_schema_change='fail',
-        post_hook=["{{ record_merged_load_seq() }}"],
+        post_hook=[
+            "{{ record_merged_load_seq() }}",
+            "create index if not exists mart_ticket_analytics_created_date on {{ this }} (created_date)",
+        ],
     )
 }}
 -- depends_on: {{ source('audit', 'build_watermarks') }}
@@ -45,40 +49,13 @@ root_causes as (
 
 ),
 
-{% if is_incremental() %}
-
-    -- the loads committed since this model's last build
-    new_loads as (
-
-        select
-            batch_id,
-            table_name
-        from {{ ref('stg_committed_loads') }}
-        where {{ loaded_since_last_build('load_seq') }}
-
-    ),
-
-{% endif %}
-
 tickets as (
 
     select * from {{ ref('stg_tickets') }}
     {% if is_incremental() %}
-        -- the tickets those loads wrote, and those whose customer, product, category or root cause they rewrote
-        -- (each dimension read again here, filtered by `_batch_id`: its CTE stays inlined, not materialized)
-        where
-            _batch_id in (select batch_id from new_loads where table_name = 'support_tickets')
-            {%- for key, dimension, source_table in [
-                ('customer_id', 'stg_customers', 'customers'),
-                ('product_id', 'stg_products', 'products'),
-                ('category_id', 'stg_ticket_categories', 'ticket_categories'),
-                ('root_cause_id', 'stg_root_causes', 'root_causes'),
-            ] %}
-            or {{ key }} in (
-                select changed.{{ key }} from {{ ref(dimension) }} as changed
-                where changed._batch_id in (select batch_id from new_loads where table_name = '{{ source_table }}')
-            )
-            {%- endfor %}
+        -- the tickets the loads committed since this model's last build wrote, and those whose customer, product,
+        -- category or root cause they rewrote (macros/changed_tickets.sql)
+        where {{ changed_tickets_condition() }}
     {% endif %}
 
 ),

@@ -1,11 +1,34 @@
 -- Root-cause KPIs per calendar month (UTC): grain = created year, quarter, month × root cause × ticket category ×
 -- product category. Tickets without a diagnosed root cause form their own 'Undiagnosed' group, so every ticket is
 -- counted and the pct_of_period of a month adds up to exactly 100.00 (largest-remainder rounding, see the yml).
+--
+-- Incremental: a build recomputes the months that hold a ticket changed since its last build (macros/
+-- changed_tickets.sql) from all of those months' tickets, and replaces them (delete+insert by month). A full refresh
+-- gives the same rows.
+{{
+    config(
+        materialized='incremental',
+        unique_key=['created_year', 'created_month'],
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook=["{{ record_merged_load_seq() }}"],
+    )
+}}
+-- depends_on: {{ source('audit', 'build_watermarks') }}
+-- depends_on: {{ ref('stg_committed_loads') }}
+-- depends_on: {{ ref('stg_tickets') }}
+-- depends_on: {{ ref('stg_products') }}
+-- depends_on: {{ ref('stg_ticket_categories') }}
+-- depends_on: {{ ref('stg_root_causes') }}
+
 with
 
 tickets as (
 
     select * from {{ ref('mart_ticket_analytics') }}
+    {% if is_incremental() %}
+        where {{ date_in_periods('created_date', periods_with_changed_tickets('month')) }}
+    {% endif %}
 
 ),
 

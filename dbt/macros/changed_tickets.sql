@@ -1,0 +1,60 @@
+-- Which tickets a build must look at again, and which calendar periods they fall in: the one rule shared by the
+-- incremental ticket mart and the period marts built on it (docs/architecture.md, "Decisions").
+
+-- A condition on stg_tickets: the ticket row was written by a load committed since this model's last build, or its
+-- row in one of `dimensions` (source tables: customers, products, ticket_categories, root_causes) was rewritten by one
+-- (a dimension no load rewrote adds no condition). A model using it names stg_tickets and the dimensions' models in
+-- `-- depends_on:` lines when it does not ref them.
+{% macro changed_tickets_condition(dimensions=('customers', 'products', 'ticket_categories', 'root_causes')) -%}
+    _batch_id = any({{ batches_loaded_since_last_build('support_tickets') }})
+    {%- for key, dimension, source_table in [
+        ('customer_id', 'stg_customers', 'customers'),
+        ('product_id', 'stg_products', 'products'),
+        ('category_id', 'stg_ticket_categories', 'ticket_categories'),
+        ('root_cause_id', 'stg_root_causes', 'root_causes'),
+    ] %}
+        {%- set changed_batches = batches_loaded_since_last_build(source_table) if source_table in dimensions
+                                  else 'array[]::text[]' %}
+        {%- if changed_batches != 'array[]::text[]' %}
+    or {{ key }} in (
+        select changed.{{ key }} from {{ ref(dimension) }} as changed
+        where changed._batch_id = any({{ changed_batches }})
+    )
+        {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+-- The `grain` periods ('day', 'month', 'quarter', 'year'; UTC) that hold a ticket changed in a way the period marts
+-- see — the ticket itself, its product, category or root cause; they carry nothing of the customer — as [start, end)
+-- date pairs, looked up when the model runs. A ticket's created_at is its creation time and never moves to another
+-- period: a source that rewrites it needs a --full-refresh of the period marts.
+{% macro periods_with_changed_tickets(grain) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct
+            date_trunc('{{ grain }}', created_at at time zone 'UTC')::date::text,
+            (date_trunc('{{ grain }}', created_at at time zone 'UTC')
+             + interval '{{ {'day': '1 day', 'month': '1 month', 'quarter': '3 months', 'year': '1 year'}[grain] }}'
+            )::date::text
+        from {{ ref('stg_tickets') }}
+        where {{ changed_tickets_condition(dimensions=('products', 'ticket_categories', 'root_causes')) }}
+        order by 1
+    {%- endset -%}
+    {%- set table = run_query(query) -%}
+    {{ return(table.rows | map('list') | list) }}
+{%- endmacro %}
+
+-- `date_column` in one of `periods` (from periods_with_changed_tickets); false for none.
+{% macro date_in_periods(date_column, periods) -%}
+    {%- if periods | length == 0 -%}
+        false
+    {%- else -%}
+        (
+        {%- for start, end in periods %}
+            {{ 'or ' if not loop.first }}({{ date_column }} >= date '{{ start }}' and {{ date_column }} < date '{{ end }}')
+        {%- endfor %}
+        )
+    {%- endif -%}
+{%- endmacro %}
