@@ -92,10 +92,14 @@ def landing(warehouse: object) -> object:
     return generate(settings.landing_root, start=date(2025, 11, 1), end=date(2025, 11, 3))
 
 
-# Marts that keep rows across builds. churn_list_snapshots keeps each as-of date's lists and deletes those older than
-# the newest minus churn_list_retention_days: lists an earlier module's nightly run left for today's date would make
-# every 2025 list this module builds "too old" the moment it lands (and its export fail).
-INCREMENTAL_MARTS = ("marts.mart_ticket_analytics", "marts.churn_list_snapshots")
+def incremental_relations() -> list[str]:
+    """Every dbt model that keeps rows across builds (materialized incremental: the ticket mart, the period marts, the
+    login activity, churn_list_snapshots), as schema.relation, from the manifest the transform DAG renders."""
+    import json
+
+    manifest = json.loads((Path(__file__).resolve().parents[1] / "dbt" / "target" / "manifest.json").read_text())
+    return sorted(f"{node['schema']}.{node['alias']}" for node in manifest["nodes"].values()
+                  if node["resource_type"] == "model" and node["config"]["materialized"] == "incremental")
 
 
 def truncate_warehouse(settings: object) -> None:
@@ -111,11 +115,13 @@ def truncate_warehouse(settings: object) -> None:
                "audit.freshness_state", "audit.build_watermarks"]
     with connect("admin", settings) as conn:  # type: ignore[arg-type]
         conn.execute(f"truncate {', '.join(tables)}")
-        # An incremental mart merges what was loaded since its last build: with the sources emptied its old rows
-        # would stay. Emptied too, its next build merges everything (the documented full refresh, without a rebuild).
-        for mart in INCREMENTAL_MARTS:
-            if conn.execute("select to_regclass(%s)", (mart,)).fetchone()[0]:
-                conn.execute(f"truncate {mart}")
+        # An incremental model merges what was loaded since its last build: with the sources emptied its old rows
+        # would stay (and mislead the next module: an earlier module's logins for today in the login totals made the
+        # history batch's default as-of date today, and churn_list_snapshots' retention then purged every 2025 list).
+        # Emptied too, its next build merges everything (the documented full refresh, without a rebuild).
+        for relation in incremental_relations():
+            if conn.execute("select to_regclass(%s)", (relation,)).fetchone()[0]:
+                conn.execute(f"truncate {relation}")
 
 
 @pytest.fixture(scope="session")
