@@ -8,17 +8,26 @@
       now()/current_date, so a rerun is exact.
 -#}
 {% macro churn_as_of_date(login_totals_relation) -%}
-    {%- set value = var('as_of_date', none) -%}
-    {%- if (value is none or (value | string | trim) == '') and execute -%}
-        {%- set value = env_var('SA_AS_OF_DATE', '') -%}
-    {%- endif -%}
-    {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
+    {%- set text = given_as_of_date() -%}
+    {%- if text == '' -%}
         (select max(last_login_date) from {{ login_totals_relation }})
     {%- else -%}
-        {%- set text = value | string | trim -%}
         {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
             {{ exceptions.raise_compiler_error("as-of date (var as_of_date or SA_AS_OF_DATE) must be a date YYYY-MM-DD, got '" ~ text ~ "'") }}
         {%- endif -%}
         date '{{ text }}'
     {%- endif -%}
+{%- endmacro %}
+
+{#- The as-of date the run was given, as trimmed text, '' for none: var `as_of_date`, else (at execution only)
+    SA_AS_OF_DATE. Also what tests_on_new_rows.sql reads the weekly full-test day from. -#}
+{% macro given_as_of_date() -%}
+    {%- set value = var('as_of_date', none) -%}
+    {%- if (value is none or (value | string | trim) == '') and execute -%}
+        {%- set value = env_var('SA_AS_OF_DATE', '') -%}
+    {%- endif -%}
+    {%- if value is none or (value | string | trim) in ('', 'none', 'None', 'null') -%}
+        {{ return('') }}
+    {%- endif -%}
+    {{ return(value | string | trim) }}
 {%- endmacro %}

@@ -50,11 +50,7 @@
     {%- if flags.FULL_REFRESH or env_var('SA_DBT_FULL_TESTS', '') | lower == 'true' -%}
         {{ return(true) }}
     {%- endif -%}
-    {%- set as_of = var('as_of_date', none) -%}
-    {%- if as_of is none or (as_of | string | trim) in ('', 'none', 'None', 'null') -%}
-        {%- set as_of = env_var('SA_AS_OF_DATE', '') -%}
-    {%- endif -%}
-    {%- set as_of = as_of | string | trim -%}
+    {%- set as_of = given_as_of_date() -%}
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', as_of) -%}
         {{ return(true) }}
     {%- endif -%}
