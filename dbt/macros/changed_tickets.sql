@@ -13,12 +13,12 @@
         ('category_id', 'stg_ticket_categories', 'ticket_categories'),
         ('root_cause_id', 'stg_root_causes', 'root_causes'),
     ] %}
-        {%- set changed_batches = batches_loaded_since_last_build(source_table) if source_table in dimensions
-                                  else 'array[]::text[]' %}
-        {%- if changed_batches != 'array[]::text[]' %}
+        {%- set changed_batches = batch_ids_loaded_since_last_build(source_table) if source_table in dimensions
+                                  else [] %}
+        {%- if changed_batches %}
     or {{ key }} in (
         select changed.{{ key }} from {{ ref(dimension) }} as changed
-        where changed._batch_id = any({{ changed_batches }})
+        where changed._batch_id = any({{ text_array(changed_batches) }})
     )
         {%- endif %}
     {%- endfor %}

@@ -17,8 +17,13 @@
 -- planner sees the actual batch ids and reads the night's rows through the `_batch_id` index (a subquery it cannot
 -- see into made it estimate a whole table's worth and scan it).
 {% macro batches_loaded_since_last_build(table_name, model_name=none) -%}
+    {{ return(text_array(batch_ids_loaded_since_last_build(table_name, model_name))) }}
+{%- endmacro %}
+
+-- The same batch ids as a list (empty while parsing).
+{% macro batch_ids_loaded_since_last_build(table_name, model_name=none) -%}
     {%- if not execute -%}
-        {{ return('array[]::text[]') }}
+        {{ return([]) }}
     {%- endif -%}
     {%- set model_name = model_name or (this.schema ~ '.' ~ this.identifier) -%}
     {%- set query -%}
@@ -34,10 +39,14 @@
              or watermark.load_seq > (select coalesce(max(load_seq), 0) from {{ source('audit', 'committed_loads') }}))
         order by 1
     {%- endset -%}
-    {%- set batch_ids = run_query(query).columns[0].values() -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
+{%- endmacro %}
+
+-- `values` as a SQL text[] literal.
+{% macro text_array(values) -%}
     {%- set quoted = [] -%}
-    {%- for batch_id in batch_ids -%}
-        {%- do quoted.append("'" ~ (batch_id | string | replace("'", "''")) ~ "'") -%}
+    {%- for value in values -%}
+        {%- do quoted.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}
     {%- endfor -%}
     {{ return('array[' ~ (quoted | join(', ')) ~ ']::text[]') }}
 {%- endmacro %}
