@@ -28,8 +28,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Asset, PartitionedAssetTimetable, dag, task
 
-from include.dag_defaults import as_of_date_params, dag_alerting, default_args, with_ui_links
-from include.pipeline import CHURN_LISTS_MODEL, EXPORT_DAG, EXPORT_TASK, SUMMARY_TASK, serving_uri
+from include.dag_defaults import as_of_date_params, dag_alerting, default_args, summary_task_args, with_ui_links
+from include.pipeline import CHURN_LISTS_MODEL, EXPORT_DAG, EXPORT_TASK, serving_uri
 from include.run_dates import export_as_of_date
 
 
@@ -57,7 +57,7 @@ def support_churn_export() -> None:
         return {"as_of_date": result.as_of_date, "folder": result.folder, "rows": result.rows,
                 "seconds": result.seconds}
 
-    @task(task_id=SUMMARY_TASK, retries=1)
+    @task(**summary_task_args())
     def summarize_run(**context: object) -> dict[str, object]:
         """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
         from include.run_summary import summarize_export

@@ -42,12 +42,18 @@ from airflow.sdk import Asset, PokeReturnValue, dag, task
 
 from include import contract
 from include.config import get_settings
-from include.dag_defaults import dag_alerting, default_args, extract_params, nightly_timetable, with_ui_links
+from include.dag_defaults import (
+    dag_alerting,
+    default_args,
+    extract_params,
+    nightly_timetable,
+    summary_task_args,
+    with_ui_links,
+)
 from include.pipeline import (
     BATCH_ID_EXTRA,
     EXTRACT_DAG,
     RESOLVE_BATCH_TASK,
-    SUMMARY_TASK,
     VALIDATE_BATCH_TASK,
     VALIDATED_BATCH_ASSET,
     load_task_id,
@@ -153,7 +159,7 @@ def support_extract() -> None:
     for load in loads.values():
         load >> gate
 
-    @task(task_id=SUMMARY_TASK, retries=1)
+    @task(**summary_task_args())
     def summarize_run(**context: Any) -> dict[str, Any]:
         """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
         from include.run_summary import summarize_extract

@@ -31,17 +31,18 @@ skips a producer retry; its model tasks then build their models one by one). Not
 each failed dbt test with its model and column (e.g. `accepted_range on staging.stg_customer_products.
 monthly_revenue`) and a link to the log; a model task alerts only when it ran dbt itself (after a clear). The next
 successful run sends an all-clear; a run not finished `SA_LATE_AFTER_MINUTES` (if set) after it was queued sends a
-late alert. `summarize_run` writes the run's row of `audit.run_summary` (models built, dbt tests passed/failed,
-dbt time) whatever the outcome.
+late alert. The run's row of `audit.run_summary` (models built, dbt tests passed/failed, dbt's own time) is written
+by the task that ran dbt, as dbt finishes, pass or fail; failed tasks and the run's state by the callbacks. There is no
+summary task: it would add a task process and a scheduling step after the last model.
 """
 
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Asset, PartitionedAssetTimetable, task
+from airflow.sdk import Asset, PartitionedAssetTimetable
 
 from include.dag_defaults import as_of_date_params, dag_alerting, default_args, with_ui_links
-from include.pipeline import SUMMARY_TASK, TRANSFORM_DAG, VALIDATED_BATCH_ASSET
+from include.pipeline import TRANSFORM_DAG, VALIDATED_BATCH_ASSET
 from include.transform.cosmos_adapter import transform_dag
 
 support_transform = transform_dag(
@@ -57,15 +58,3 @@ support_transform = transform_dag(
     **dag_alerting(),
 )
 
-
-@task(retries=1)
-def summarize_run(**context: object) -> dict[str, object]:
-    """Writes this run's row of `audit.run_summary`. A teardown: runs after a failure too, never fails the run."""
-    from include.run_summary import summarize_transform
-
-    return summarize_transform(context)
-
-
-with support_transform:
-    summary = summarize_run().as_teardown()
-    [t for t in support_transform.tasks if t.task_id != SUMMARY_TASK] >> summary

@@ -15,7 +15,7 @@ from airflow.sdk import CronDataIntervalTimetable, Param
 
 from include.config import get_settings
 from include.notify.callbacks import dag_alerting, task_failure_callbacks
-from include.pipeline import DBT_DOCS_SLUG
+from include.pipeline import DBT_DOCS_SLUG, SUMMARY_TASK
 
 OWNER = "data-platform"
 
@@ -38,6 +38,14 @@ def default_args(**overrides: Any) -> dict[str, Any]:
     }
     args.update(overrides)
     return args
+
+
+def summary_task_args() -> dict[str, Any]:
+    """`@task` arguments of a DAG's `summarize_run` teardown: it runs as soon as its run's work is done — ahead of the
+    tasks the next DAG's run queued meanwhile (an absolute priority above any model task's), else the extract's run
+    stays "running" until the transform frees a slot — and its return value is one XCom, not one per key."""
+    return {"task_id": SUMMARY_TASK, "retries": 1, "multiple_outputs": False,
+            "priority_weight": 1000, "weight_rule": "absolute"}
 
 
 def nightly_timetable() -> Any:

@@ -4,6 +4,7 @@
 - Task failure → `FailureAlertNotifier`: Airflow calls `on_failure_callback` only when the last try failed, so a
   task with retries=2 sends one alert, after its third try. No `on_retry_callback` is set on purpose. The
   transform's dbt sensors use `WatcherSensorAlertNotifier` (one failed dbt build = one alert, from the producer).
+  Either first records the task in the run summary's `failed_tasks` (alerts on or off).
 - DAG run succeeded → `on_dag_success`: records the state; if the DAG's previous run had failed, an all-clear.
   A plain function, not a notifier object: Airflow calls DAG-level callbacks on the serialized DAG, where a
   notifier cannot render its templates.
@@ -41,7 +42,8 @@ class FailureAlertNotifier(BaseNotifier):
     failed expectations / dbt tests with table and column, and the link to the task log."""
 
     def notify(self, context: Any) -> None:
-        if not _channels_on():
+        _record_failed_task(context)
+        if not _channels_on() or self.stays_quiet(context):
             return
         try:
             alert = failure_alert(dict(context))
@@ -49,6 +51,32 @@ class FailureAlertNotifier(BaseNotifier):
             log.warning("failure alert not built: %s: %s", type(exc).__name__, exc)
             return
         deliver(alert)
+
+    def stays_quiet(self, context: Any) -> bool:
+        """No alert for this failure (a subclass's rule); the task is recorded as failed all the same."""
+        return False
+
+
+def _record_failed_task(context: Any) -> None:
+    ti = context["ti"]
+    try:
+        run_summary.record_failed_task(ti.dag_id, ti.run_id, ti.task_id, worked_on(dict(context)),
+                                       _run_task_states(ti))
+    except Exception as exc:  # the alert matters more than the summary
+        log.warning("failed task %s not recorded in the run summary: %s: %s", ti.task_id, type(exc).__name__, exc)
+
+
+def _run_task_states(ti: Any, task_ids: list[str] | None = None) -> dict[str, str] | None:
+    """task id → state of this run's tasks (all, or `task_ids`) as Airflow reports them; None if unreadable."""
+    try:
+        # imported when a callback runs: the task runner is heavy and DAG files import this module
+        from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+        states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id])
+        return {task: str(state) for task, state in (states.get(ti.run_id) or {}).items()}
+    except Exception as exc:
+        log.warning("task states of %s not read: %s: %s", ti.run_id, type(exc).__name__, exc)
+        return None
 
 
 def task_failure_callbacks() -> list[Any]:
@@ -65,24 +93,13 @@ class WatcherSensorAlertNotifier(FailureAlertNotifier):
 
     producer_task_id = pipeline.DBT_PRODUCER_TASK
 
-    def notify(self, context: Any) -> None:
+    def stays_quiet(self, context: Any) -> bool:
         ti = context["ti"]
-        if self._producer_state(ti) == "failed":
+        states = _run_task_states(ti, [self.producer_task_id])
+        if states is not None and states.get(self.producer_task_id) == "failed":
             log.info("no alert from %s: the dbt build of this run failed and alerted", ti.task_id)
-            return
-        super().notify(context)
-
-    def _producer_state(self, ti: Any) -> str | None:
-        try:
-            # imported when a callback runs: the task runner is heavy and DAG files import this module
-            from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
-
-            states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, task_ids=[self.producer_task_id],
-                                                         run_ids=[ti.run_id])
-            return (states.get(ti.run_id) or {}).get(self.producer_task_id)
-        except Exception as exc:  # unknown → alert rather than stay quiet
-            log.warning("producer state not read: %s: %s", type(exc).__name__, exc)
-            return None
+            return True
+        return False  # unknown → alert rather than stay quiet
 
 
 def sensor_failure_callbacks() -> list[Any]:

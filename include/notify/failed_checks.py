@@ -6,7 +6,7 @@ fix. Both sources are plain text the failing task already produced, so nothing h
 - GX: the `ValidationFailed` message lists one failed expectation per line (`include.quality.validate`);
 - dbt: Cosmos' `CosmosDbtRunError` (in-process dbt) lists `<node name>: <dbt message>` per failed node; a dbt
   subprocess (the transform's producer) only reports its exit code, so there the failed nodes come from the
-  task's dbt results (`include.transform.results.keep_dbt_results`). Either way the nodes are mapped to their model
+  task's dbt results (`include.transform.dbt_callback.keep_dbt_results`). Either way the nodes are mapped to their model
   (relation), column and test type through `dbt/target/manifest.json`.
 """
 

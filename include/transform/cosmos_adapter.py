@@ -7,10 +7,11 @@ sensors reporting what the producer did with their node. On top of Cosmos' defau
 
 - renders each model as ONE task, named after the model, that succeeds when the model was built and all of its tests
   passed (`model_sensor_converter`, a Cosmos node converter); Cosmos' default is a `.run` and a `.test` sensor per
-  model. The views in `serving` and `pii` get no task of their own: each is reported (and its Asset published) by
-  the task of the model it serves (`include/transform/served_views.py`), which succeeds only once they were built;
+  model. The views in `serving` and `pii` and the untested intermediate models get no task of their own: each is
+  reported (and its Asset published) by the task of the model it is built from (`include/transform/folded_models.py`),
+  which succeeds only once they were built;
 - starts the root model tasks beside the producer, each poking in its own process (not deferred to the triggerer):
-  a model turns green within a second of its last test, so the run ends about when dbt does. A model task that
+  a model turns green within half a second of its last test, so the run ends about when dbt does. A model task that
   finds the producer not yet started reschedules itself (under `dag.test()`, which runs one task at a time, waiting
   would hang); a failed node is reported once the build is over;
 - counts a test over several models only against the model(s) built last, as dbt does
@@ -44,7 +45,7 @@ and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade brok
   A9 a sensor made with `deferrable=False` pokes in its own process (`BaseSensorOperator.execute`), never deferring;
   A10 (private) the producer pushes each node's result to XCom `get_status_xcom_key(unique_id)` as
      `{"status": …}`, judged by `is_dbt_node_status_success`; `is_producer_task_terminated(state)` says the producer
-     will push no more: a model task reads its served views' results there and waits until the build is over.
+     will push no more: a model task reads its folded models' results there and waits until the build is over.
 
 Gaps worth an upstream fix (see docs/architecture.md): a model+tests sensor for WATCHER mode, a sensor that waits
 for a producer not yet started without holding the slot it needs, emitting a model's Asset only after its tests,
@@ -77,13 +78,15 @@ from include.config import SCHEMA_PII, SCHEMA_SERVING, SCHEMA_STAGING, get_setti
 from include.notify.callbacks import sensor_failure_callbacks
 from include.run_dates import LATEST, dbt_as_of_value, run_date
 from include.transform.dbt_env import locked_dbt_executable
-from include.transform.served_views import models_from_manifest, owners_of_served_views
+from include.transform.folded_models import models_from_manifest, owners_of_folded_models
 from include.transform.test_attribution import attribute_tests_to_last_built_models
 from include.warehouse.connections import WAREHOUSE_TRANSFORMER_CONN
 
 PRODUCER_SKIPPED = "skipped"  # A4
 PRODUCER_NOT_STARTED = frozenset({None, "none", "scheduled"})  # not yet handed to an executor
-MODEL_TASK_POKE_S = 1
+# Each lineage level still running when dbt finishes costs a task start plus up to one interval: the transform's median
+# run was ~0.5 s shorter at 0.5 s than at 1 s, and longer at 2 s (scale 1; a poke is a few API calls).
+MODEL_TASK_POKE_S = 0.5
 
 
 class _ModelTask:
@@ -99,8 +102,8 @@ class _ModelTask:
     - Its model's Asset event carries the run's date as partition key, so the export runs once per as-of date: a
       partitioned transform run passes its own key on by itself; a manual run (no key) names its as-of date."""
 
-    served_views: tuple[str, ...] = ()  # the views in serving/pii this task reports with its model
-    _built_here = False  # this task ran dbt for its model (and views) itself
+    reported_with: tuple[str, ...] = ()  # the folded models (served views, intermediates) this task reports too
+    _built_here = False  # this task ran dbt for its model (and those) itself
     _producer_state_this_poke: tuple[str | None] | None = None
 
     def poke(self, context: Any) -> bool:
@@ -133,29 +136,30 @@ class _ModelTask:
                 if not is_producer_task_terminated(producer):
                     return False
                 raise
-        if done and not self._built_here and not self._served_views_built(producer, context):
+        if done and not self._built_here and not self._reported_with_built(producer, context):
             return False
         if done:
             self._partition_outlets(context)
         return bool(done)
 
-    def _served_views_built(self, producer: str | None, context: Any) -> bool:
-        """Did the producer's build create every view this task reports? (False: not yet; raises: never will.)"""
-        for view in self.served_views:
+    def _reported_with_built(self, producer: str | None, context: Any) -> bool:
+        """Did the producer's build create every folded model this task reports? (False: not yet; raises: never
+        will.)"""
+        for folded in self.reported_with:
             reported = context["ti"].xcom_pull(task_ids=self.producer_task_id,  # type: ignore[attr-defined]
-                                               key=get_status_xcom_key(view))  # A10
+                                               key=get_status_xcom_key(folded))  # A10
             status = reported.get("status") if isinstance(reported, dict) else None
             if is_dbt_node_status_success(status):
                 continue
             if not is_producer_task_terminated(producer):
                 return False
-            raise AirflowException(f"dbt view {view} (served by this model) was not built: status {status or 'none'};"
-                                   f" see the log of {self.producer_task_id}")  # type: ignore[attr-defined]
+            raise AirflowException(f"dbt model {folded} (reported by this task) was not built: status"
+                                   f" {status or 'none'}; see the log of {self.producer_task_id}")  # type: ignore[attr-defined]
         return True
 
     def _fallback_to_non_watcher_run(self, try_number: int, context: Any) -> bool:  # A5
         selection = [DbtNode.get_resource_name_from_unique_id(uid)
-                     for uid in (self.model_unique_id, *self.served_views)]  # type: ignore[attr-defined]
+                     for uid in (self.model_unique_id, *self.reported_with)]  # type: ignore[attr-defined]
         self.log.info("Try %s: running dbt %s --select %s here", try_number,  # type: ignore[attr-defined]
                       " ".join(self.base_cmd), " ".join(selection))  # type: ignore[attr-defined]
         self.build_and_run_cmd(context, cmd_flags=["--select", *selection])  # type: ignore[attr-defined]
@@ -174,22 +178,22 @@ class _ModelTask:
 class ModelAndTestsSensor(_ModelTask, DbtTestWatcherOperator):
     """Reports a model and all of its tests (the producer's aggregated test status for the model).
 
-    Run by itself (cleared in the UI, or its producer cleared), it runs `dbt build --select <model> <its served
-    views>` — the model, then its tests — where Cosmos' test sensor would only re-test a table never rebuilt."""
+    Run by itself (cleared in the UI, or its producer cleared), it runs `dbt build --select <model> <its folded
+    models>` — the model, then its tests — where Cosmos' test sensor would only re-test a table never rebuilt."""
 
     base_cmd: ClassVar[list[str]] = ["build"]  # A5
 
 
 class ModelSensor(_ModelTask, DbtRunWatcherOperator):
-    """Reports a model without tests; run by itself, it runs `dbt run --select <model> <its served views>`."""
+    """Reports a model without tests; run by itself, it runs `dbt run --select <model> <its folded models>`."""
 
 
 def model_sensor_converter(owners: dict[str, str]) -> Callable[..., Any]:
     """The Cosmos node converter (`RenderConfig.node_converters[DbtResourceType.MODEL]`, A2): each model's one
-    task, none for a served view (`owners`: view id → the model whose task reports it)."""
-    served: dict[str, list[str]] = {}
-    for view, owner in owners.items():
-        served.setdefault(owner, []).append(view)
+    task, none for a folded model (`owners`: folded model id → the model whose task reports it)."""
+    folded: dict[str, list[str]] = {}
+    for model, owner in owners.items():
+        folded.setdefault(owner, []).append(model)
 
     def model_sensor(dag: Any, task_group: Any, node: Any, task_args: dict[str, Any], **_: Any) -> Any:
         if node.unique_id in owners:
@@ -197,11 +201,11 @@ def model_sensor_converter(owners: dict[str, str]) -> Callable[..., Any]:
         sensor = ModelAndTestsSensor if node.has_non_detached_test else ModelSensor
         extra_context = {"dbt_node_config": node.context_dict, "package_name": node.package_name,
                          "dbt_dag_task_group_identifier": dag.dag_id}
-        # Poking in its own process (not deferred to the triggerer): its model is reported within a second of its
+        # Poking in its own process (not deferred to the triggerer): its model is reported within half a second of its
         # tests.
         task_args = {**task_args, "deferrable": False, "mode": "poke", "poke_interval": MODEL_TASK_POKE_S}  # A9
         task = sensor(task_id=node.name, dag=dag, task_group=task_group, extra_context=extra_context, **task_args)
-        task.served_views = tuple(sorted(served.get(node.unique_id, ())))
+        task.reported_with = tuple(sorted(folded.get(node.unique_id, ())))
         return task
 
     return model_sensor
@@ -218,8 +222,8 @@ def _sensors(dag: Any) -> list[Any]:
 
 
 def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
-    """Retries 0, the tests each model task waits for, each model's Asset (and its served views') on its task, the
-    lineage through served views, the model tasks' alerting."""
+    """Retries 0, the tests each model task waits for, each model's Asset (and its folded models') on its task, the
+    lineage through folded models, the model tasks' alerting."""
     producer = dag.get_task(pipeline.DBT_PRODUCER_TASK)  # A1
     producer.retries = 0
     nodes = dag.dbt_graph.filtered_nodes  # A7
@@ -231,14 +235,28 @@ def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
         sensor.retries = 0
         sensor.on_failure_callback = sensor_failure_callbacks()
         assets = []
-        for reported in (uid, *sensor.served_views):
+        for reported in (uid, *sensor.reported_with):
             node = nodes[reported]
             relation = node.config.get("alias") or node.name  # served views are aliased to their mart's name
             assets.append(Asset(settings.table_uri(node.config.get("schema") or SCHEMA_STAGING, relation)))
         sensor.outlets = [*sensor.outlets, *assets]
-        for parent in nodes[uid].depends_on:  # a model built on a served view waits for the view's owner
-            if parent in owners and task_of[owners[parent]] is not sensor:
-                task_of[owners[parent]] >> sensor
+        for upstream in _waits_for(uid, sensor, nodes, owners, task_of):
+            if upstream.task_id not in sensor.upstream_task_ids:
+                upstream >> sensor
+
+
+def _waits_for(uid: str, sensor: Any, nodes: dict[str, Any], owners: dict[str, str],
+               task_of: dict[str, Any]) -> set[Any]:
+    """The model tasks the task of `uid` waits for: each parent model's task, or the task reporting it when the parent
+    is folded; through a folded parent this task reports itself (an intermediate model), that one's parents."""
+    tasks = set()
+    for parent in nodes[uid].depends_on:
+        task = task_of.get(owners.get(parent, parent))
+        if task is sensor:
+            tasks |= _waits_for(parent, sensor, nodes, owners, task_of)
+        elif task is not None:
+            tasks.add(task)
+    return tasks
 
 
 def transform_dag_profile_args() -> dict[str, Any]:
@@ -259,8 +277,8 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
     """The dbt project as a finished WATCHER DAG; `dag_kwargs` are the DAG's own arguments (id, schedule, …)."""
     settings = get_settings()
     dbt_dir = settings.dbt_project_dir
-    owners = owners_of_served_views(*models_from_manifest(dbt_dir / "target" / "manifest.json"),
-                                    served_schemas=(SCHEMA_SERVING, SCHEMA_PII))
+    owners = owners_of_folded_models(*models_from_manifest(dbt_dir / "target" / "manifest.json"),
+                                     served_schemas=(SCHEMA_SERVING, SCHEMA_PII))
     dag = DbtDag(
         project_config=ProjectConfig(
             dbt_project_path=dbt_dir, manifest_path=dbt_dir / "target" / "manifest.json", install_dbt_deps=False,
@@ -278,7 +296,7 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
                                    node_converters={DbtResourceType.MODEL: model_sensor_converter(owners)}),
         operator_args={  # A8
             "append_env": True,  # dbt's subprocess gets SA_DBT_READER_ROLE/SA_DBT_PII_READER_ROLE (grants)
-            "callback": "include.transform.results.keep_dbt_results",  # dbt results → XCom → summary and alert
+            "callback": "include.transform.dbt_callback.keep_dbt_results",  # dbt results → XCom → summary and alert
             "emit_datasets": False,  # each model's Asset is published after its tests (_finish_graph)
         },
         user_defined_macros={"sa_as_of_date": _as_of_date_macro},

@@ -1,15 +1,11 @@
-"""The node results of a dbt invocation, kept in XCom for the run summary and the failure alert.
-
-Cosmos runs dbt in a temporary copy of the project that is gone after the task; its `callback` hook
-(`keep_dbt_results`) keeps the compact results as XCom `DBT_RESULTS_XCOM` of the task that ran dbt.
+"""The node results of a dbt invocation in compact form: kept in XCom `DBT_RESULTS_XCOM` of the task that ran dbt
+(by `include.transform.dbt_callback.keep_dbt_results`), read by the failure alert and the run summary.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -28,21 +24,6 @@ def compact_results(run_results: dict[str, Any]) -> list[CompactResult]:
     return [[r["unique_id"], str(r.get("status")), round(float(r.get("execution_time") or 0), 3),
              None if str(r.get("status")) in PASSED_STATUSES else r.get("message")]
             for r in run_results.get("results", [])]
-
-
-def keep_dbt_results(project_dir: str, context: dict[str, Any] | None = None, **_: Any) -> None:
-    """Cosmos `callback`: after each dbt invocation (pass or fail), push its node results to XCom.
-
-    Never raises: it must not break a dbt task."""
-    try:
-        path = Path(project_dir) / "target" / "run_results.json"
-        if context is None or not path.exists():
-            return
-        run_results = json.loads(path.read_text())
-        context["ti"].xcom_push(key=DBT_RESULTS_XCOM, value=compact_results(run_results))
-        context["ti"].xcom_push(key=DBT_ELAPSED_XCOM, value=round(float(run_results.get("elapsed_time") or 0), 3))
-    except Exception as exc:
-        log.warning("dbt results not kept for the run summary: %s: %s", type(exc).__name__, exc)
 
 
 def pull_results(ti: Any, task_ids: str | Iterable[str]) -> list[CompactResult]:

@@ -40,7 +40,8 @@ def test_every_dag_is_documented_owned_tagged_and_retried(dagbag) -> None:  # ty
             assert task.owner == "data-platform", f"{dag_id}.{task.task_id} owner"
             assert task.execution_timeout is not None, f"{dag_id}.{task.task_id} has no execution_timeout"
             assert task.retries >= 0
-        assert any(t.retries > 0 for t in dag.tasks), f"{dag_id}: no task retries"
+        if dag_id != "support_transform":  # a retried dbt build or model task would report a stale result (its doc_md)
+            assert any(t.retries > 0 for t in dag.tasks), f"{dag_id}: no task retries"
 
 
 def test_dag_files_parse_fast_and_import_no_heavy_library() -> None:

@@ -13,10 +13,13 @@ DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_products", "stg_tickets",
           "stg_ticket_categories", "stg_root_causes", "stg_committed_loads", "mart_ticket_analytics",
           "mart_top_root_causes", "mart_churned_customers", "churn_list_snapshots", "mart_root_causes_by_period",
-          "mart_tickets_by_day", "mart_churn_summary", "int_customer_login_days", "int_customer_login_totals"}
-# The views over the marts (dbt/models/serving, pii): reported by their mart's task, published under their relation
-# (the mart's name): view → (the task that reports it, its Asset's URI).
-SERVED = {"serving_mart_ticket_analytics": ("mart_ticket_analytics", serving_uri("mart_ticket_analytics")),
+          "mart_tickets_by_day", "mart_churn_summary"}
+# Models without a task of their own (include/transform/folded_models.py): model → (the task that reports it, its
+# Asset's URI). The views over the marts (dbt/models/serving, pii) are reported by their mart's task and published
+# under their relation (the mart's name); the untested intermediate models (no data tests of their own: unique
+# indexes on their keys, their incremental builds checked against a full refresh in
+# tests/integration/test_incremental_marts.py) by the mart they feed.
+FOLDED = {"serving_mart_ticket_analytics": ("mart_ticket_analytics", serving_uri("mart_ticket_analytics")),
           "serving_mart_top_root_causes": ("mart_top_root_causes", serving_uri("mart_top_root_causes")),
           "serving_mart_churned_customers": ("mart_churned_customers", serving_uri("mart_churned_customers")),
           "serving_churn_list_snapshots": ("churn_list_snapshots", serving_uri("churn_list_snapshots")),
@@ -25,10 +28,10 @@ SERVED = {"serving_mart_ticket_analytics": ("mart_ticket_analytics", serving_uri
           "serving_mart_tickets_by_day": ("mart_tickets_by_day", serving_uri("mart_tickets_by_day")),
           "serving_mart_churn_summary": ("mart_churn_summary", serving_uri("mart_churn_summary")),
           "pii_churn_list_snapshots": ("churn_list_snapshots",
-                                       serving_uri("churn_list_snapshots").replace("/serving/", "/pii/"))}
-# No data tests of their own (unique indexes on their keys; their incremental builds are checked against a full
-# refresh in tests/integration/test_incremental_marts.py): their tasks report the model alone.
-UNTESTED = {"int_customer_login_days", "int_customer_login_totals"}
+                                       serving_uri("churn_list_snapshots").replace("/serving/", "/pii/")),
+          "int_customer_login_days": ("mart_churned_customers", mart_uri("int_customer_login_days")),
+          "int_customer_login_totals": ("mart_churned_customers", mart_uri("int_customer_login_totals"))}
+SERVED_OWNERS = {owner for model, (owner, _) in FOLDED.items() if not model.startswith("int_")}
 BUILD_STAMP = "serving_marts_build"  # a table over every served view: a task of its own, built last
 
 
@@ -40,30 +43,30 @@ def transform():  # type: ignore[no-untyped-def]
 
 
 def test_one_build_beside_one_task_per_model(transform) -> None:  # type: ignore[no-untyped-def]
-    assert {t.task_id for t in transform.tasks} == MODELS | {BUILD_STAMP, PRODUCER_TASK_ID, "summarize_run"}
+    assert {t.task_id for t in transform.tasks} == MODELS | {BUILD_STAMP, PRODUCER_TASK_ID}  # no summary task
     producer = transform.get_task(PRODUCER_TASK_ID)
     assert producer.base_cmd == ["build"] and producer.retries == 0
     roots = {t.task_id for t in transform.tasks if not t.upstream_task_ids}
     assert roots == {m for m in MODELS if m.startswith("stg_")} | {PRODUCER_TASK_ID}  # the models start with dbt
-    for task_id in MODELS | {BUILD_STAMP}:  # each pokes in its own process, every second: no triggerer round trip
+    for task_id in MODELS | {BUILD_STAMP}:  # each pokes in its own process, twice a second: no triggerer round trip
         task = transform.get_task(task_id)
-        assert (task.mode, task.deferrable, task.poke_interval, task.retries) == ("poke", False, 1, 0)
-    marts = transform.get_task("mart_churned_customers")
-    assert marts.upstream_task_ids == {"stg_customers", "int_customer_login_days", "int_customer_login_totals",
+        assert (task.mode, task.deferrable, task.poke_interval, task.retries) == ("poke", False, 0.5, 0)
+    marts = transform.get_task("mart_churned_customers")  # reports the intermediate models: waits for their parents
+    assert marts.upstream_task_ids == {"stg_customers", "stg_customer_logins", "stg_committed_loads",
                                        "stg_customer_products", "stg_tickets"}
     assert transform.get_task("churn_list_snapshots").upstream_task_ids == {"mart_churned_customers"}
     # built on every served view: waits for the task of each view's mart
-    assert transform.get_task(BUILD_STAMP).upstream_task_ids == {owner for owner, _ in SERVED.values()}
+    assert transform.get_task(BUILD_STAMP).upstream_task_ids == SERVED_OWNERS
 
 
-def test_each_model_publishes_its_asset_and_its_served_views_from_the_task_that_saw_its_tests(transform) -> None:  # type: ignore[no-untyped-def]
+def test_each_model_publishes_its_asset_and_its_folded_models_from_the_task_that_saw_its_tests(transform) -> None:  # type: ignore[no-untyped-def]
     for model in MODELS:
         task = transform.get_task(model)
-        assert task.is_test_sensor == (model not in UNTESTED), f"{model}: its task must wait for the model's tests"
-        views = sorted(v for v, (owner, _) in SERVED.items() if owner == model)
-        assert [v.rsplit(".", 1)[1] for v in task.served_views] == views, model
+        assert task.is_test_sensor, f"{model}: its task must wait for the model's tests"
+        folded = sorted(m for m, (owner, _) in FOLDED.items() if owner == model)
+        assert [m.rsplit(".", 1)[1] for m in task.reported_with] == folded, model
         own = mart_uri(model) if not model.startswith("stg_") else mart_uri(model).replace("/marts/", "/staging/")
-        assert [a.uri for a in task.outlets] == [own, *(SERVED[v][1] for v in views)], model
+        assert [a.uri for a in task.outlets] == [own, *(FOLDED[m][1] for m in folded)], model
     assert transform.get_task(PRODUCER_TASK_ID).outlets == []
 
 
