@@ -93,9 +93,9 @@ create table if not exists audit.run_summary (
     exported_rows       bigint,                -- export: rows written (both lists)
     load_seconds        numeric(12, 3),        -- summed task durations per step (as Airflow records them)
     validation_seconds  numeric(12, 3),
-    dbt_seconds         numeric(12, 3),
+    dbt_seconds         numeric(12, 3),        -- dbt's own run time (run_results.json), each dbt call of the run
     export_seconds      numeric(12, 3),
-    task_seconds        numeric(12, 3),        -- every task of the run
+    task_seconds        numeric(12, 3),        -- every task of the run (extract, export; not the transform)
     started_at          timestamptz,           -- the DAG run's start
     finished_at         timestamptz,
     updated_at          timestamptz not null default now(),
