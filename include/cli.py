@@ -271,9 +271,15 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "backfill":
         return _backfill(args.first, args.last, args.wait, settings)
     if args.command == "dbt-manifest":
+        from include.pipeline import TRANSFORM_DAG
         from include.transform.runner import build_manifest
 
         print(f"dbt manifest written to {build_manifest(settings)}")
+        # A running dag-processor re-parses a DAG file whose mtime changed at its next folder scan (~30 s), others
+        # only every min_file_process_interval: the transform DAG renders this manifest.
+        transform_dag_file = settings.dags_folder / f"{TRANSFORM_DAG}.py"
+        if transform_dag_file.exists():
+            transform_dag_file.touch()
         return 0
     if args.command == "mcp":
         from include.mcp_server import run
