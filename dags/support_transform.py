@@ -8,14 +8,15 @@ Expectations gate passed — a failed validation never reaches this DAG.
 build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changing a model) in WATCHER mode:
 - `dbt_producer_watcher` runs ONE `dbt build` (a dbt subprocess; its log is dbt's output): each model, then its
   tests — a failing test makes dbt skip everything built on that model;
-- one task per model (`stg_tickets`, …, `mart_churned_customers`), started beside the build, turns green about a
-  second after dbt built the model AND all its tests passed (a failure shows once the build is over), and
+- one task per model (`stg_tickets`, …, `mart_churned_customers`), started beside the build, turns green within
+  about half a second after dbt built the model AND all its tests passed (a failure shows once the build is over), and
   publishes the model's Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`) — so a failing test turns its
   model red, everything downstream is `upstream_failed`, and no mart is published on untested data;
 - the views in `serving` (masked: what the reader role sees) and `pii` have no task of their own: the task of the
-  mart a view serves also waits for the view and publishes its Asset. `support_churn_export` is scheduled on
-  `serving/churn_list_snapshots`, published by `churn_list_snapshots`; `serving_marts_build` (the build stamp)
-  comes last.
+  mart a view serves also waits for the view and publishes its Asset; likewise `mart_churned_customers` reports the
+  login-activity models it is built on (`int_customer_login_days`, `int_customer_login_totals`).
+  `support_churn_export` is scheduled on `serving/churn_list_snapshots`, published by `churn_list_snapshots`;
+  `serving_marts_build` (the build stamp) comes last.
 
 **As-of date:** churn is evaluated as of the batch's logical date (from the triggering Asset event), or run conf
 `{"as_of_date": "YYYY-MM-DD"}`; the history bootstrap uses the latest date in the data. It reaches dbt as the

@@ -8,8 +8,8 @@ sensors reporting what the producer did with their node. On top of Cosmos' defau
 - renders each model as ONE task, named after the model, that succeeds when the model was built and all of its tests
   passed (`model_sensor_converter`, a Cosmos node converter); Cosmos' default is a `.run` and a `.test` sensor per
   model. The views in `serving` and `pii` and the untested intermediate models get no task of their own: each is
-  reported (and its Asset published) by the task of the model it is built from (`include/transform/folded_models.py`),
-  which succeeds only once they were built;
+  reported (and its Asset published) by the task of the mart it belongs to — the mart a view serves, the mart an
+  intermediate model feeds (`include/transform/folded_models.py`) — which succeeds only once they were built;
 - starts the root model tasks beside the producer, each poking in its own process (not deferred to the triggerer):
   a model turns green within half a second of its last test, so the run ends about when dbt does. A model task that
   finds the producer not yet started reschedules itself (under `dag.test()`, which runs one task at a time, waiting
