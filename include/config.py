@@ -93,6 +93,9 @@ class Settings:
     alert_webhook_conn_id: str | None = None
     late_after_minutes: float | None = None  # None: no deadline alert on the DAGs
     stale_after_hours: float | None = 26.0  # marts older than this alert (support_freshness); None = off
+    # The weekly full check: on the batch date's ISO weekday (7 = Sunday) the gate runs its whole-table suites and
+    # dbt tests every row (dbt var full_test_weekday, from SA_FULL_CHECK_WEEKDAY); other nights check new rows.
+    full_check_weekday: int = 7
     # Where support_dbt_docs publishes dbt's docs (index.html, manifest.json, catalog.json) for the UI's "dbt Docs"
     # page (Cosmos' Airflow 3 plugin, AIRFLOW__COSMOS__DBT_DOCS_PROJECTS); None = <local dir>/dbt-docs.
     dbt_docs_root: Path | None = None
@@ -297,6 +300,7 @@ def get_settings() -> Settings:
         mcp_statement_timeout_ms=_int("SA_MCP_STATEMENT_TIMEOUT_MS", "2000", minimum=1),
         mcp_pool_size=_int("SA_MCP_POOL_SIZE", "8", minimum=1),
         stale_after_hours=_number_or_off("SA_STALE_AFTER_HOURS", "26"),
+        full_check_weekday=int(_choice("SA_FULL_CHECK_WEEKDAY", "7", ("1", "2", "3", "4", "5", "6", "7"))),
         dbt_docs_root=Path(_env("SA_DBT_DOCS_DIR", str(local_dir / "dbt-docs"))).resolve(),
         airflow_db_owner=f"{prefix}_airflow",
         dbt_target=_choice("DBT_TARGET", "dev", ("dev", "prod")),

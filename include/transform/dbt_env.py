@@ -16,7 +16,8 @@ from include.config import Settings, get_settings
 
 def dbt_project_env(settings: Settings | None = None) -> dict[str, str]:
     """What every dbt invocation needs besides credentials: the role names `dbt_project.yml` grants the `serving`
-    and `pii` views to (re-applied on every build), the project and profiles folders, no usage stats."""
+    and `pii` views to (re-applied on every build), the project and profiles folders, no usage stats, the weekly
+    full-check day."""
     settings = settings or get_settings()
     return {
         "SA_DBT_READER_ROLE": settings.roles.reader,
@@ -24,6 +25,7 @@ def dbt_project_env(settings: Settings | None = None) -> dict[str, str]:
         "DBT_PROFILES_DIR": str(settings.dbt_project_dir),
         "DBT_PROJECT_DIR": str(settings.dbt_project_dir),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "SA_FULL_CHECK_WEEKDAY": str(settings.full_check_weekday),  # dbt var full_test_weekday (dbt_project.yml)
     }
 
 

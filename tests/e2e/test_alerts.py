@@ -186,8 +186,10 @@ def test_first_success_after_a_failure_sends_an_all_clear_and_a_summary(history,
     assert alerts_on.mails == [] and alerts_on.posts == []
 
 
-def test_failed_validation_names_each_failed_expectation_then_recovers_on_rerun(alerts_on) -> None:  # type: ignore[no-untyped-def]
+def test_failed_validation_names_each_failed_expectation_then_recovers_on_rerun(  # type: ignore[no-untyped-def]
+        alerts_on, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """State: history and 2025-11-01 landed and validated."""
+    monkeypatch.setenv("SA_FULL_CHECK_WEEKDAY", "6")  # DAY (a Saturday) is the weekly full-check day
     insert_orphan_ticket()  # only the gate's whole-table check catches it
     try:
         run = load_dag("support_extract").test(logical_date=DAY)

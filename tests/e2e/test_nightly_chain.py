@@ -145,9 +145,10 @@ def test_failed_dbt_test_blocks_the_export(chain) -> None:  # type: ignore[no-un
             conn.execute("update analytics.customer_products set monthly_revenue = 5 where monthly_revenue < 0")
 
 
-def test_failed_validation_blocks_the_transform(chain) -> None:  # type: ignore[no-untyped-def]
+def test_failed_validation_blocks_the_transform(chain, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     settings = chain[0]
     before = _asset_events(settings, VALIDATED_BATCH_ASSET)
+    monkeypatch.setenv("SA_FULL_CHECK_WEEKDAY", "6")  # DAY (a Saturday) is the weekly full-check day
     insert_orphan_ticket(settings)  # only the gate's whole-table check catches it
     try:
         run = load_dag("support_extract").test(logical_date=DAY)

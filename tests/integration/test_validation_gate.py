@@ -116,6 +116,24 @@ def test_defect_fails_exactly_its_expectation(landed, defect: str, expected: set
         assert word in message
 
 
+def test_a_row_written_behind_the_extract_is_found_by_the_weekly_whole_table_check(  # type: ignore[no-untyped-def]
+        landed, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An orphan ticket in an earlier batch: a night's batch suite does not read it (DAY is a Saturday); the
+    whole-table suite of the weekly full-check day does."""
+    from tests.airflow_helpers import delete_orphan_ticket, insert_orphan_ticket
+
+    settings = landed()
+    insert_orphan_ticket(settings)
+    try:
+        reports = validate_batch(DAY, settings)
+        assert {o.suite.rsplit(".", 1)[1] for r in reports for o in r.outcomes} == {"batch"}
+        monkeypatch.setenv("SA_FULL_CHECK_WEEKDAY", "6")
+        with pytest.raises(ValidationFailed, match=r"unexpected_rows_expectation on support_tickets.customer_id"):
+            validate_batch(DAY, get_settings())
+    finally:
+        delete_orphan_ticket(settings)
+
+
 def test_null_in_required_column_fails_not_null(landed) -> None:  # type: ignore[no-untyped-def]
     """The tables declare required columns NOT NULL; the gate still checks, for a table whose constraint was
     dropped (an external warehouse managed by hand, an older DDL)."""
