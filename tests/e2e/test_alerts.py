@@ -175,7 +175,7 @@ def test_first_success_after_a_failure_sends_an_all_clear_and_a_summary(history,
     expected_rows = sum(history.folder("2025-11-01").rows.values())
     assert (row["state"], row["run_date"], row["failed_tasks"]) == ("success", "2025-11-01", None)
     assert row["rows_landed"] == expected_rows and row["rows_quarantined"] == 0
-    assert row["validations_passed"] > 100 and row["validations_failed"] == 0
+    assert row["validations_passed"] > 90 and row["validations_failed"] == 0  # a night: the batch suites
     assert row["load_seconds"] > 0 and row["validation_seconds"] > 0 and row["task_seconds"] >= row["load_seconds"]
     assert row["models_built"] is None and row["exported_rows"] is None
 
