@@ -29,4 +29,4 @@ def test_extract_dag_bootstraps_history_then_lands_and_validates_a_day(airflow_d
         validated = conn.execute("select count(*), bool_and(success) from audit.validation_results"
                                  " where batch_id = '2025-11-01'").fetchone()
     assert log == landing.folder("2025-11-01").rows
-    assert validated[0] > 100 and validated[1] is True
+    assert validated[0] > 90 and validated[1] is True  # a night (a Saturday): the batch suites of 7 tables
