@@ -42,8 +42,9 @@ class FailureAlertNotifier(BaseNotifier):
     failed expectations / dbt tests with table and column, and the link to the task log."""
 
     def notify(self, context: Any) -> None:
-        _record_failed_task(context)
-        if not _channels_on() or self.stays_quiet(context):
+        states = _run_task_states(context["ti"])  # read once: for the run summary and the subclass's rule
+        _record_failed_task(context, states)
+        if not _channels_on() or self.stays_quiet(context, states):
             return
         try:
             alert = failure_alert(dict(context))
@@ -52,27 +53,27 @@ class FailureAlertNotifier(BaseNotifier):
             return
         deliver(alert)
 
-    def stays_quiet(self, context: Any) -> bool:
-        """No alert for this failure (a subclass's rule); the task is recorded as failed all the same."""
+    def stays_quiet(self, context: Any, states: dict[str, str] | None) -> bool:
+        """No alert for this failure (a subclass's rule, given the run's task states or None if unreadable); the
+        task is recorded as failed all the same."""
         return False
 
 
-def _record_failed_task(context: Any) -> None:
+def _record_failed_task(context: Any, states: dict[str, str] | None) -> None:
     ti = context["ti"]
     try:
-        run_summary.record_failed_task(ti.dag_id, ti.run_id, ti.task_id, worked_on(dict(context)),
-                                       _run_task_states(ti))
+        run_summary.record_failed_task(ti.dag_id, ti.run_id, ti.task_id, worked_on(dict(context)), states)
     except Exception as exc:  # the alert matters more than the summary
         log.warning("failed task %s not recorded in the run summary: %s: %s", ti.task_id, type(exc).__name__, exc)
 
 
-def _run_task_states(ti: Any, task_ids: list[str] | None = None) -> dict[str, str] | None:
-    """task id → state of this run's tasks (all, or `task_ids`) as Airflow reports them; None if unreadable."""
+def _run_task_states(ti: Any) -> dict[str, str] | None:
+    """task id → state of every task of this run as Airflow reports them; None if unreadable."""
     try:
         # imported when a callback runs: the task runner is heavy and DAG files import this module
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-        states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id])
+        states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id])
         return {task: str(state) for task, state in (states.get(ti.run_id) or {}).items()}
     except Exception as exc:
         log.warning("task states of %s not read: %s: %s", ti.run_id, type(exc).__name__, exc)
@@ -93,11 +94,9 @@ class WatcherSensorAlertNotifier(FailureAlertNotifier):
 
     producer_task_id = pipeline.DBT_PRODUCER_TASK
 
-    def stays_quiet(self, context: Any) -> bool:
-        ti = context["ti"]
-        states = _run_task_states(ti, [self.producer_task_id])
+    def stays_quiet(self, context: Any, states: dict[str, str] | None) -> bool:
         if states is not None and states.get(self.producer_task_id) == "failed":
-            log.info("no alert from %s: the dbt build of this run failed and alerted", ti.task_id)
+            log.info("no alert from %s: the dbt build of this run failed and alerted", context["ti"].task_id)
             return True
         return False  # unknown → alert rather than stay quiet
 

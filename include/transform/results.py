@@ -4,11 +4,8 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any
-
-log = logging.getLogger(__name__)
 
 DBT_RESULTS_XCOM = "sa_dbt_results"
 DBT_ELAPSED_XCOM = "sa_dbt_elapsed"  # seconds dbt itself spent executing (run_results.json's elapsed_time)
