@@ -32,6 +32,9 @@ MODULES = (
     "include.quality.validate",
     "cosmos",
     "include.transform.cosmos_adapter",
+    "dbt.cli.main",  # the transform's tasks run dbt in their own process (~2.5 s to import)
+    "dbt.adapters.postgres",
+    "dbt.task.build",
     "openlineage.common.provider.dbt.local",  # Cosmos parses dbt's artifacts with it after every dbt call (~0.8 s)
     "pyarrow.parquet",
     "fsspec",

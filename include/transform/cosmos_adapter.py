@@ -21,7 +21,11 @@ sensors reporting what the producer did with their node. On top of Cosmos' defau
 - sets retries to 0 (a producer retry would be skipped by Cosmos; a sensor retry runs dbt for its model even after an
   upstream test failed); a cleared model task — or every model task, when the producer was cleared with them — runs
   `dbt build --select <model>` itself, not the stale result of the earlier build;
-- alerts once per failed build: from the producer; the model tasks' own notifier stays quiet when the producer failed.
+- alerts once per failed build: from the producer; the model tasks' own notifier stays quiet when the producer failed;
+- runs dbt in the task's own process (`InvocationMode.DBT_RUNNER`: dbt is imported before the task process is forked,
+  include/preload.py, so a task does not pay dbt's ~2.5 s start-up) holding the transform-inputs lock for as long as
+  dbt runs (`_HoldsTransformInputsLock`; the producer's class is swapped for `LockedDbtProducer` after rendering).
+  Killing the task ends dbt with it, and its sessions stop their queries within a second (PGOPTIONS).
 
 What this relies on in Cosmos (verified with astronomer-cosmos 1.15.1; `cosmos_assumption_problems()` checks each one
 and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade broke):
@@ -46,6 +50,12 @@ and `tests/unit/test_cosmos_assumptions.py` fails naming the one an upgrade brok
   A10 (private) the producer pushes each node's result to XCom `get_status_xcom_key(unique_id)` as
      `{"status": …}`, judged by `is_dbt_node_status_success`; `is_producer_task_terminated(state)` says the producer
      will push no more: a model task reads its folded models' results there and waits until the build is over.
+  A11 every dbt call of a local operator in `InvocationMode.DBT_RUNNER` goes through
+     `run_dbt_runner(command, env, cwd)`, `command[0]` being the executable; the producer is a
+     `DbtProducerWatcherOperator` whose class a subclass can replace after rendering.
+  A12 the producer's DBT_RUNNER event callback hands each event, as a JSON line, to `_make_parse_callable()`'s result,
+     called once per `run_dbt_runner`, with `(line, extra_kwargs)`; a model task reads its node's `_dbt_event` XCom
+     only once the node's result is in, so the progress events before `NodeFinished` need not be pushed.
 
 Gaps worth an upstream fix (see docs/architecture.md): a model+tests sensor for WATCHER mode, a sensor that waits
 for a producer not yet started without holding the slot it needs, emitting a model's Asset only after its tests,
@@ -70,7 +80,7 @@ from cosmos.operators._watcher.state import (
     is_dbt_node_status_success,
     is_producer_task_terminated,
 )
-from cosmos.operators.watcher import DbtRunWatcherOperator, DbtTestWatcherOperator
+from cosmos.operators.watcher import DbtProducerWatcherOperator, DbtRunWatcherOperator, DbtTestWatcherOperator
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 from jinja2 import pass_context
 
@@ -78,8 +88,9 @@ from include import pipeline
 from include.config import SCHEMA_PII, SCHEMA_SERVING, SCHEMA_STAGING, get_settings
 from include.notify.callbacks import sensor_failure_callbacks
 from include.run_dates import LATEST, dbt_as_of_value, run_date
-from include.transform.dbt_env import locked_dbt_executable
+from include.transform.event_relay import EventRelay, results_only
 from include.transform.folded_models import models_from_manifest, owners_of_folded_models
+from include.transform.locked_dbt import dbt_inputs_lock, with_client_check
 from include.transform.test_attribution import attribute_tests_to_last_built_models
 from include.warehouse.connections import WAREHOUSE_TRANSFORMER_CONN
 
@@ -92,7 +103,36 @@ PRODUCER_RUNNING_RECHECK_S = 2.0
 MODEL_TASK_POKE_S = 0.5
 
 
-class _ModelTask:
+class _HoldsTransformInputsLock:
+    """dbt run in this task's process holds the transform-inputs lock (`include.transform.locked_dbt`) while it runs:
+    no load lands between a model and its tests. The lock's connection belongs to this process, so it is released
+    when dbt is done or the process dies; PGOPTIONS makes dbt's own sessions stop within a second of that."""
+
+    def run_dbt_runner(self, command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:  # A11
+        dbt_args = command[1:]  # without the executable, which the dbt runner drops too
+        with dbt_inputs_lock(dbt_args, env):
+            return super().run_dbt_runner(command, with_client_check(env), cwd, **kwargs)  # type: ignore[misc]
+
+
+class LockedDbtProducer(_HoldsTransformInputsLock, DbtProducerWatcherOperator):
+    """Cosmos' producer (one `dbt build` of the whole project), holding the transform-inputs lock while dbt runs; it
+    handles dbt's events (log lines, node results pushed to XCom) in a thread of their own, so dbt's threads never
+    wait for an API call, and pushes a node's result events only (`include.transform.event_relay`)."""
+
+    _relay: EventRelay | None = None
+
+    def run_dbt_runner(self, command: list[str], env: dict[str, str], cwd: str, **kwargs: Any) -> Any:  # A11
+        with EventRelay(results_only(super()._make_parse_callable())) as self._relay:
+            try:
+                return super().run_dbt_runner(command, env, cwd, **kwargs)
+            finally:
+                self._relay = None
+
+    def _make_parse_callable(self) -> Callable[[str, Any], None]:  # A12
+        return self._relay if self._relay is not None else super()._make_parse_callable()
+
+
+class _ModelTask(_HoldsTransformInputsLock):
     """What each model task adds to Cosmos' sensor.
 
     - It starts beside the producer and reports its model as soon as dbt has built and tested it (it pokes the
@@ -241,6 +281,7 @@ def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
     """Retries 0, the tests each model task waits for, each model's Asset (and its folded models') on its task, the
     lineage through folded models, the model tasks' alerting."""
     producer = dag.get_task(pipeline.DBT_PRODUCER_TASK)  # A1
+    producer.__class__ = LockedDbtProducer  # A11
     producer.retries = 0
     nodes = dag.dbt_graph.filtered_nodes  # A7
     producer.tests_per_model = attribute_tests_to_last_built_models(  # A6
@@ -303,11 +344,10 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
             env_vars={pipeline.AS_OF_DATE_ENV: "{{ sa_as_of_date() }}"},  # A8
         ),
         profile_config=transformer_profile(settings.dbt_target),
-        # One `dbt build` in its own process (the producer); one task per model reports the model and its tests.
-        # dbt runs as `sa-dbt`: it holds the transform-inputs lock while it runs, so no load lands mid-build.
+        # One `dbt build` (the producer); one task per model reports the model and its tests. dbt runs in the task's
+        # process, holding the transform-inputs lock while it runs, so no load lands mid-build.
         execution_config=ExecutionConfig(execution_mode=ExecutionMode.WATCHER,
-                                         invocation_mode=InvocationMode.SUBPROCESS,
-                                         dbt_executable_path=locked_dbt_executable()),
+                                         invocation_mode=InvocationMode.DBT_RUNNER),
         render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH,
                                    node_converters={DbtResourceType.MODEL: model_sensor_converter(owners)}),
         operator_args={  # A8
@@ -398,6 +438,28 @@ def _check_poke_in_process() -> bool:
         BaseConsumerSensor._execute_core)
 
 
+def _check_dbt_runner_call() -> bool:
+    from cosmos.airflow import graph
+    from cosmos.dbt import runner
+    from cosmos.operators.local import AbstractDbtLocalBase
+
+    return (_has_params(AbstractDbtLocalBase.run_dbt_runner, "command", "env", "cwd")
+            and "cli_args = command[1:]" in inspect.getsource(runner.run_command)
+            and "self.run_dbt_runner" in inspect.getsource(AbstractDbtLocalBase.invoke_dbt.fget)  # type: ignore[attr-defined]
+            and "super().run_dbt_runner(" in inspect.getsource(DbtProducerWatcherOperator.run_dbt_runner)
+            and 'calculate_operator_class(execution_mode, "DbtProducer")' in inspect.getsource(
+                graph._add_watcher_producer_task))
+
+
+def _check_event_callback() -> bool:
+    from cosmos.operators._watcher.base import BaseConsumerSensor
+
+    source = inspect.getsource(DbtProducerWatcherOperator.run_dbt_runner)
+    poke = inspect.getsource(BaseConsumerSensor.poke)
+    return ("parse = self._make_parse_callable()" in source and "parse(json_str, extra_kwargs)" in source
+            and -1 < poke.find("if status is None") < poke.find("get_dbt_event_xcom_key(self.model_unique_id)"))
+
+
 def _check_node_status_xcom() -> bool:
     from cosmos.operators._watcher.base import BaseConsumerSensor
 
@@ -416,6 +478,10 @@ COSMOS_ASSUMPTIONS: dict[str, Callable[[], bool]] = {
     "A8 operator_args callback/append_env reach the operators; env is templated": _check_operator_args,
     "A9 deferrable=False sensors poke in their own process": _check_poke_in_process,
     "A10 a node's result is XCom get_status_xcom_key(uid) = {'status': ...}": _check_node_status_xcom,
+    "A11 DBT_RUNNER calls go through run_dbt_runner(command, env, cwd); the producer is DbtProducerWatcherOperator":
+        _check_dbt_runner_call,
+    "A12 the producer's event callback calls _make_parse_callable()'s result; dbt events are read after results":
+        _check_event_callback,
 }
 
 

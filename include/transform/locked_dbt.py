@@ -1,11 +1,11 @@
-"""`sa-dbt`: dbt itself, holding the transform-inputs lock for as long as it runs (`include.warehouse.locks`).
+"""dbt holding the transform-inputs lock for as long as it runs (`include.warehouse.locks`).
 
-Cosmos runs this as its dbt executable (the transform's producer, and a cleared model task rebuilding its model). It
-connects to the warehouse as the profile's user, takes the lock EXCLUSIVE — waiting, and saying for whom, while a
-load is landing rows — and then runs dbt in this same process with the arguments it was given. The lock belongs to
-this process's connection, so it is held until dbt has finished, whatever happens to the Airflow task that started
-it (Cosmos starts dbt in its own session: killing the task does not stop dbt), and released when the process ends,
-even by SIGKILL. Commands that read no warehouse data (`parse`, `deps`, `ls`, `debug`, `--version`) skip the lock.
+`dbt_inputs_lock(args, env)` connects to the warehouse as the profile's user and takes the lock EXCLUSIVE — waiting,
+and saying for whom, while a load is landing rows — for the body, which runs dbt in the same process: the
+transform's tasks run dbt in their own process (`include.transform.cosmos_adapter`), and `sa-dbt` (this module's
+`main`, the executable `sa dbt` and the tests run) runs dbt's command line. The lock belongs to that process's
+connection, so it is held until dbt has finished and released when the process ends, even by SIGKILL, which ends
+dbt with it. Commands that read no warehouse data (`parse`, `deps`, `ls`, `debug`, `--version`) skip the lock.
 
 Where dbt would connect is read from the profile dbt is about to use (`--profiles-dir`, `--profile`, `--target`, as
 Cosmos passes them, else dbt's defaults), rendered with the environment like dbt renders it: the lock follows the
@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -78,19 +78,36 @@ def profile_connection(args: Sequence[str], env: dict[str, str] | None = None) -
 
 
 @contextmanager
-def transform_inputs_lock(args: Sequence[str]) -> Iterator[None]:
-    """Hold the exclusive transform-inputs lock on a connection of our own while the body runs."""
+def transform_inputs_lock(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[None]:
+    """Hold the exclusive transform-inputs lock on a connection of our own while the body runs (the profile is the
+    one dbt will use with `args` — dbt's arguments, without the executable — and `env`, default this process's)."""
     import psycopg
 
     from include.warehouse.locks import hold_for_build
 
-    conn = psycopg.connect(**profile_connection(args), autocommit=True, connect_timeout=10,
+    conn = psycopg.connect(**profile_connection(args, env), autocommit=True, connect_timeout=10,
                            application_name=f"sa-dbt {_command(args)} (pid {os.getpid()})")
     try:
         hold_for_build(conn, f"dbt {_command(args)} (pid {os.getpid()})")
         yield
     finally:
         conn.close()  # releases the session lock
+
+
+def dbt_inputs_lock(args: Sequence[str], env: dict[str, str] | None = None) -> Any:
+    """`transform_inputs_lock` for a dbt command that reads warehouse data; nothing for one that does not."""
+    return nullcontext() if _command(args) in LOCK_FREE_COMMANDS else transform_inputs_lock(args, env)
+
+
+# A dbt session whose process died (SIGKILL) stops its query within this much, rather than running it to the end
+# after the lock was released with the process (PostgreSQL >= 14; set through libpq's PGOPTIONS).
+CLIENT_CHECK_INTERVAL_MS = 1000
+
+
+def with_client_check(env: dict[str, str]) -> dict[str, str]:
+    """`env` with PostgreSQL's dead-client check added to PGOPTIONS for dbt's connections."""
+    option = f"-c client_connection_check_interval={CLIENT_CHECK_INTERVAL_MS}"
+    return {**env, "PGOPTIONS": f"{env.get('PGOPTIONS', '')} {option}".strip()}
 
 
 def run_dbt_cli(args: list[str]) -> int:
@@ -108,11 +125,10 @@ def run_dbt_cli(args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s sa-dbt %(levelname)s %(message)s", stream=sys.stderr)
-    if _command(args) in LOCK_FREE_COMMANDS:
-        return run_dbt_cli(args)
+    os.environ.update(with_client_check(dict(os.environ)))
     with ExitStack() as stack:
         try:
-            stack.enter_context(transform_inputs_lock(args))
+            stack.enter_context(dbt_inputs_lock(args))
         except Exception as exc:
             print(f"sa-dbt: could not take the transform-inputs lock: {type(exc).__name__}: {exc}", file=sys.stderr)
             return DBT_EXIT_ERROR

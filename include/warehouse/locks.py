@@ -5,10 +5,9 @@ back: it must see the same rows from its first model to its last test. One Postg
 
 - every load transaction takes it SHARED (`pg_advisory_xact_lock_shared`): loads of different tables still run side
   by side, and the lock goes with the transaction (commit, rollback, or a killed process);
-- every dbt invocation that builds or tests (the transform's producer, a cleared model task's own rebuild) takes it
-  EXCLUSIVE for the whole life of the dbt process (`include.transform.locked_dbt` holds it on its own connection and
-  runs dbt in the same process, so the lock lasts exactly as long as dbt does, even when the Airflow task that
-  started dbt is killed).
+- every dbt invocation that builds or tests (the transform's producer, a cleared model task's own rebuild, `sa dbt`)
+  takes it EXCLUSIVE while dbt runs (`include.transform.locked_dbt` holds it on a connection of the process that
+  runs dbt, so the lock lasts exactly as long as dbt does: a killed process ends both).
 
 A load that arrives during a build waits for it (and the other way round), and says in its log who it waits for.
 """

@@ -46,6 +46,15 @@ def test_one_build_beside_one_task_per_model(transform) -> None:  # type: ignore
     assert {t.task_id for t in transform.tasks} == MODELS | {BUILD_STAMP, PRODUCER_TASK_ID}  # no summary task
     producer = transform.get_task(PRODUCER_TASK_ID)
     assert producer.base_cmd == ["build"] and producer.retries == 0
+    # dbt in the task's own process, holding the transform-inputs lock: the producer and every model task's rebuild
+    from cosmos.constants import InvocationMode
+
+    from include.transform.cosmos_adapter import LockedDbtProducer, _HoldsTransformInputsLock
+
+    assert type(producer) is LockedDbtProducer
+    model_tasks = [t for t in transform.tasks if t.task_id != PRODUCER_TASK_ID]
+    assert all(isinstance(t, _HoldsTransformInputsLock) for t in model_tasks)
+    assert {t.invocation_mode for t in [producer, *model_tasks]} == {InvocationMode.DBT_RUNNER}
     roots = {t.task_id for t in transform.tasks if not t.upstream_task_ids}
     assert roots == {m for m in MODELS if m.startswith("stg_")} | {PRODUCER_TASK_ID}  # the models start with dbt
     for task_id in MODELS | {BUILD_STAMP}:  # each pokes in its own process, twice a second: no triggerer round trip

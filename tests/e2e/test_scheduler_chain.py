@@ -3,8 +3,9 @@
 1. a load task SIGKILLed mid-COPY: nothing half-written, its retry lands the same state;
 2. a five-day backfill through Airflow's own backfill with alerts on: every day extracted, validated, transformed and
    exported — one transform and one export per day, none merged — no false alarm, and marts equal to a fresh build;
-3. the dbt producer SIGKILLed mid-build: dbt runs on holding the transform-inputs lock (a load waits for it), and a
-   new transform run lands the same marts;
+3. the dbt producer SIGKILLed mid-build: dbt, which runs in the producer's process, dies with it, its sessions stop
+   and the transform-inputs lock is released within seconds, nothing half-built is left in the marts, a load lands,
+   and a new transform run lands the same marts;
 4. the run-book's recovery from a failed dbt test: fix the data, clear the failed tasks.
 """
 
@@ -146,24 +147,25 @@ def test_a_five_day_backfill_runs_every_day_once_in_order_without_a_false_alarm(
     assert _fingerprint(settings, MARTS) == after_backfill, "the marts must equal a fresh build of the final state"
 
 
-def test_a_producer_killed_mid_build_leaves_dbt_holding_the_lock_and_a_new_run_lands_the_same_marts(chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_producer_killed_mid_build_leaves_nothing_half_built_and_a_new_run_lands_the_same_marts(chain) -> None:  # type: ignore[no-untyped-def]
     api, receivers = chain
     settings = get_settings()
     clean = _fingerprint(settings, MARTS)
     run_id = api.trigger(TRANSFORM_DAG, conf={"as_of_date": DAYS[-1]})
-    dbt_pid = _dbt_building(settings, "mart_ticket_analytics")
-    producer_pid = int(Path(f"/proc/{dbt_pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    os.kill(producer_pid, signal.SIGKILL)  # the producer task dies; dbt, in its own session, goes on
+    producer_pid = _dbt_building(settings, "mart_ticket_analytics")
+    os.kill(producer_pid, signal.SIGKILL)  # the producer task dies, and dbt, running in its process, with it
 
-    load = threading.Thread(target=load_table, args=(DAYS[-1], "support_tickets", settings))
     with connect("admin", settings, autocommit=True) as conn:
-        assert _dbt_holds_the_lock(conn, dbt_pid), "dbt runs on without the lock after its task was killed"
-        load.start()  # re-lands a day's tickets: must wait for the orphaned dbt
-        time.sleep(1.0)
-        if _dbt_holds_the_lock(conn, dbt_pid):
-            assert load.is_alive(), "a load landed rows while the orphaned dbt build was still running"
-        load.join(timeout=300)
-        assert not load.is_alive() and not _dbt_holds_the_lock(conn, dbt_pid)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and (_dbt_holds_the_lock(conn, producer_pid) or _dbt_sessions(conn)):
+            time.sleep(0.1)
+        assert not _dbt_holds_the_lock(conn, producer_pid), "the lock outlived the killed dbt"
+        assert not _dbt_sessions(conn), "dbt's sessions went on after their process was killed"
+    assert _fingerprint(settings, MARTS) == clean, "the killed build left a half-built mart behind"
+    load = threading.Thread(target=load_table, args=(DAYS[-1], "support_tickets", settings))
+    load.start()  # re-lands a day's tickets: nothing holds the lock any more
+    load.join(timeout=120)
+    assert not load.is_alive(), "a load waited for a dbt build that was killed"
     assert api.wait_for_run(TRANSFORM_DAG, run_id, timeout_s=600)
     states = {t["task_id"]: t["state"] for t in api.task_instances(TRANSFORM_DAG, run_id)}
     assert states[DBT_PRODUCER_TASK] == "failed", states
@@ -175,7 +177,8 @@ def test_a_producer_killed_mid_build_leaves_dbt_holding_the_lock_and_a_new_run_l
 
 
 def _dbt_building(settings: Settings, model: str, timeout_s: float = 180) -> int:
-    """The pid of `sa-dbt build` (it names itself in its lock session) once dbt is building `model`."""
+    """The pid of the process running `dbt build` (it names itself in its lock session: the producer task's) once dbt
+    is building `model`."""
     deadline = time.monotonic() + timeout_s
     with connect("admin", settings, autocommit=True) as conn:
         while time.monotonic() < deadline:
@@ -189,8 +192,13 @@ def _dbt_building(settings: Settings, model: str, timeout_s: float = 180) -> int
     raise TimeoutError(f"the producer's dbt build was never seen building {model}")
 
 
+def _dbt_sessions(conn: Any) -> int:
+    """dbt's own sessions (each names itself `dbt`) still open."""
+    return int(conn.execute("select count(*) from pg_stat_activity where application_name = 'dbt'").fetchone()[0])
+
+
 def _dbt_holds_the_lock(conn: Any, dbt_pid: int) -> bool:
-    """Does the `sa-dbt` process `dbt_pid` hold the transform-inputs lock?"""
+    """Does the dbt run in process `dbt_pid` hold the transform-inputs lock?"""
     backends = {r[0] for r in conn.execute("select pid from pg_stat_activity where application_name like %s",
                                            (f"sa-dbt % (pid {dbt_pid})",))}
     return any(s["granted"] and s["mode"] == "ExclusiveLock" and s["pid"] in backends for s in lock_state(conn))

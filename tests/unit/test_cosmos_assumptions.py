@@ -1,4 +1,4 @@
-"""What the transform relies on in Cosmos still holds (`include.transform.cosmos_adapter`, A1–A8).
+"""What the transform relies on in Cosmos still holds (`include.transform.cosmos_adapter`, A1–A12).
 
 A Cosmos upgrade that changes one of them fails here, naming it, before the transform misbehaves in production."""
 
