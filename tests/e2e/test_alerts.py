@@ -241,7 +241,7 @@ def test_failed_dbt_test_names_test_model_and_column_then_all_clear_and_summarie
         body = alerts_on.html()
         assert ("<b>accepted_range_stg_customer_products_monthly_revenue__0</b> on "
                 "<code>staging.stg_customer_products.monthly_revenue</code> (accepted_range)") in body
-        assert "non-zero exit code 1" in body and "Got 1 result, configured to fail if != 0" in body
+        assert "dbt invocation completed with errors" in body and "Got 1 result, configured to fail if != 0" in body
         payload = alerts_on.posts[0]["json"]
         assert ("dbt test accepted_range_stg_customer_products_monthly_revenue__0 on "
                 "staging.stg_customer_products.monthly_revenue (accepted_range)") in payload["text"]

@@ -1,6 +1,7 @@
-"""A load never lands rows while a dbt build runs, and a dbt build outlives the task that started it with its lock.
+"""A load never lands rows while a dbt build runs, and a dbt build outlives the process that started it with its lock.
 
-The race is provoked on purpose: a real `dbt build` (through `sa-dbt`, as the transform's producer runs it) is
+The race is provoked on purpose: a real `dbt build` (through `sa-dbt`, as `sa dbt` runs it; the transform's tasks
+take the same lock around dbt in their own process: tests/e2e/test_scheduler_chain.py kills one) is
 watched in `pg_stat_activity` until it is building `mart_ticket_analytics`, and at that moment a real load of the
 next day's tickets starts — the window in which, without the lock, the load landed tickets the mart never saw and
 the mart's test `assert_ticket_analytics_has_every_ticket` failed.
@@ -40,7 +41,7 @@ def history(landing: Any, warehouse: Settings) -> Iterator[Settings]:
 
 
 def _start_dbt(settings: Settings, *args: str) -> subprocess.Popen[str]:
-    """`sa-dbt <args>` as Cosmos starts it: its own session, the profile's environment."""
+    """`sa-dbt <args>` in a session of its own, with the profile's environment."""
     env = {**os.environ, **dbt_env(settings)}
     project = str(settings.dbt_project_dir)
     return subprocess.Popen([locked_dbt_executable(), *args, "--project-dir", project, "--profiles-dir", project,
@@ -87,7 +88,7 @@ def _run_results(settings: Settings, target: str) -> dict[str, Any]:
 
 
 def test_dbt_keeps_the_lock_when_the_process_that_started_it_is_killed(history: Settings) -> None:
-    """Cosmos runs dbt in its own session: SIGKILL of the task process leaves dbt running — and locked."""
+    """`sa dbt` started in the background by a shell that is then SIGKILLed: dbt goes on running — and locked."""
     parent = subprocess.Popen(
         ["bash", "-c", f"'{locked_dbt_executable()}' \"$@\" & echo $!; wait", "sh", "build", "--select",
          "stg_tickets+", "--project-dir", str(history.dbt_project_dir), "--profiles-dir",
@@ -96,7 +97,7 @@ def test_dbt_keeps_the_lock_when_the_process_that_started_it_is_killed(history: 
         start_new_session=True)
     dbt_pid = int(parent.stdout.readline())  # type: ignore[union-attr]
     _wait_until_dbt_runs(history, "stg_tickets", parent)
-    os.kill(parent.pid, signal.SIGKILL)  # the "task" dies; dbt, in the background, goes on
+    os.kill(parent.pid, signal.SIGKILL)  # the shell dies; dbt, in the background, goes on
     parent.wait()
     with connect("admin", history, autocommit=True) as conn:
         assert any(s["granted"] and s["mode"] == "ExclusiveLock" for s in lock_state(conn)), \
