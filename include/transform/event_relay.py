@@ -64,7 +64,8 @@ class EventRelay:
         while (item := self._queue.get()) is not _DONE:
             try:
                 self._handle(*item)
-            except Exception as exc:  # kept, and raised in the producer's thread when the relay closes
+            except BaseException as exc:  # kept, and raised in the producer's thread when the relay closes; the
+                # thread goes on: a result it did not push would leave its model task waiting for it
                 log.exception("Error handling a dbt event: %s", exc)
                 if self.error is None:
                     self.error = exc
