@@ -380,11 +380,27 @@ def wait_healthy(settings: Settings | None = None, timeout_s: float = 120) -> di
     raise TimeoutError(f"Airflow was not healthy after {timeout_s:.0f}s (last answer: {last})")
 
 
+def _runs_tasks(name: str) -> bool:
+    return name == "scheduler" or name.startswith(CELERY_WORKER)
+
+
 def stop(settings: Settings | None = None, timeout_s: float = 60) -> list[str]:
-    """SIGTERM every component's process group, then SIGKILL what is left after `timeout_s`."""
+    """SIGTERM the components that run tasks (scheduler, Celery workers) first, then the others, each group's process
+    groups SIGKILLed when still alive after `timeout_s`. The API server stays up until the tasks that were running
+    have ended: a task that can no longer reach it retries its calls and holds its executor's shutdown."""
     settings = settings or get_settings()
+    running = [s for s in component_states(settings) if s.running]
     stopped = []
-    states = [s for s in component_states(settings) if s.running]
+    for group in ([s for s in running if _runs_tasks(s.name)], [s for s in running if not _runs_tasks(s.name)]):
+        _terminate(group, timeout_s)
+        stopped += [state.name for state in group]
+    for state in component_states(settings):
+        (_run_dir(settings) / f"{state.name}.pid").unlink(missing_ok=True)
+    return stopped
+
+
+def _terminate(states: list[ComponentState], timeout_s: float) -> None:
+    """SIGTERM each component's process group, then SIGKILL what is left after `timeout_s`."""
     for state in states:
         assert state.pid is not None
         with contextlib.suppress(ProcessLookupError):
@@ -397,7 +413,3 @@ def stop(settings: Settings | None = None, timeout_s: float = 60) -> list[str]:
         if _alive(state.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(state.pid, signal.SIGKILL)
-        stopped.append(state.name)
-    for state in component_states(settings):
-        (_run_dir(settings) / f"{state.name}.pid").unlink(missing_ok=True)
-    return stopped
