@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -148,3 +149,30 @@ def test_sa_dbt_builds_a_selection_as_the_transformer_on_the_configured_warehous
     assert owner == history.roles.transformer
     usage = subprocess.run([sys.executable, "-m", "include.cli", "dbt"], capture_output=True, text=True, check=False)
     assert usage.returncode == 2 and "usage: sa dbt --" in usage.stderr
+
+
+def test_a_dbt_session_whose_process_was_killed_stops_its_query_within_seconds(warehouse: Settings) -> None:
+    """The transform's dbt runs with `with_client_check`'s PGOPTIONS: once its process is SIGKILLed (and the lock
+    with it), PostgreSQL ends the session's running query within about a second instead of running it to the end."""
+    from include.transform.locked_dbt import with_client_check
+
+    app = f"sa-client-check-test-{os.getpid()}"
+    query = ("import psycopg, sys; psycopg.connect(sys.argv[1], application_name=sys.argv[2])"
+             ".execute('select pg_sleep(120)')")
+
+    def sessions_left_after_kill(env: dict[str, str]) -> int:
+        client = subprocess.Popen([sys.executable, "-c", query, warehouse.admin_url(), app], env=env)
+        with connect("admin", warehouse, autocommit=True) as conn:
+            count = "select count(*) from pg_stat_activity where application_name = %s and state = 'active'"
+            deadline = time.monotonic() + 30
+            while conn.execute(count, (app,)).fetchone()[0] == 0 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            client.kill()
+            client.wait()
+            time.sleep(3)
+            left = int(conn.execute(count, (app,)).fetchone()[0])
+            conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where application_name = %s", (app,))
+            return left
+
+    assert sessions_left_after_kill(with_client_check(dict(os.environ))) == 0
+    assert sessions_left_after_kill(dict(os.environ)) == 1, "without the check the query would run on"
