@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,13 @@ def profile_connection(args: Sequence[str], env: dict[str, str] | None = None) -
 
 
 @contextmanager
-def transform_inputs_lock(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[None]:
-    """Hold the exclusive transform-inputs lock on a connection of our own while the body runs (the profile is the
-    one dbt will use with `args` — dbt's arguments, without the executable — and `env`, default this process's)."""
+def dbt_inputs_lock(args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[None]:
+    """Hold the exclusive transform-inputs lock on a connection of our own while the body runs, when the dbt command
+    `args` (dbt's arguments, without the executable) reads warehouse data; the profile is the one dbt will use with
+    `args` and `env` (default this process's)."""
+    if _command(args) in LOCK_FREE_COMMANDS:
+        yield
+        return
     import psycopg
 
     from include.warehouse.locks import hold_for_build
@@ -92,11 +96,6 @@ def transform_inputs_lock(args: Sequence[str], env: dict[str, str] | None = None
         yield
     finally:
         conn.close()  # releases the session lock
-
-
-def dbt_inputs_lock(args: Sequence[str], env: dict[str, str] | None = None) -> Any:
-    """`transform_inputs_lock` for a dbt command that reads warehouse data; nothing for one that does not."""
-    return nullcontext() if _command(args) in LOCK_FREE_COMMANDS else transform_inputs_lock(args, env)
 
 
 # A dbt session whose process died (SIGKILL) stops its query within this much, rather than running it to the end
