@@ -18,15 +18,16 @@ Layout under the export root (a local folder, or any fsspec URL such as `s3://bu
     <root>/<as_of_date>/high_risk_customers.parquet
     <root>/<as_of_date>/manifest.json               as-of date, row counts, sha256, source, generated at
 
-Consistency: the as-of date and both lists are read in one REPEATABLE READ, read-only transaction. The files are
-written to a staging folder beside the final one and swapped in by rename; if the swap fails the old export is put
-back, so the folder holds either the old or the new export, never neither; the staging folder is removed whatever
-happens. On object stores, where a rename is a copy, `manifest.json` is written last and marks completeness.
+Consistency: the as-of date and both lists are read in one REPEATABLE READ, read-only transaction, by COPY: the CSV
+comes straight from PostgreSQL (booleans spelled True/False), the Parquet file is converted from it by Arrow, typed by
+the columns' PostgreSQL types (numeric as float64). The files are written to a staging folder beside the final one
+and swapped in by rename; if the swap fails the old export is put back, so the folder holds either the old or the new
+export, never neither; the staging folder is removed whatever happens. On object stores, where a rename is a copy,
+`manifest.json` is written last and marks completeness.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -34,7 +35,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal
 from typing import Any
 
 from psycopg import sql
@@ -82,49 +82,75 @@ def _resolve_as_of(conn: Any, relation: sql.Identifier, name: str, requested: st
     return str(newest.isoformat())
 
 
-def _fetch_lists(as_of_date: str | None, include_pii: bool,
-                 settings: Settings) -> tuple[str, dict[str, tuple[list[str], list[Any]]]]:
+# How a list's columns reach the files, by PostgreSQL type OID: the Arrow type of its Parquet column (numeric as
+# float64, which every Parquet reader reads) and, for booleans, the CSV spelling (True/False, not PostgreSQL's t/f).
+_ARROW_TYPES = {16: "bool_", 20: "int64", 21: "int64", 23: "int64", 25: "string", 1043: "string", 1700: "float64",
+                701: "float64", 1082: "date32"}
+
+
+@dataclass(frozen=True)
+class _List:
+    columns: list[str]
+    arrow_types: dict[str, str]
+    csv: bytes
+
+
+def _read_list(conn: Any, relation: sql.Identifier, as_of: str, list_name: str) -> _List:
+    """One list as CSV bytes, straight from PostgreSQL (COPY), with the Arrow types of its columns."""
+    described = conn.execute(sql.SQL("select * from {} limit 0").format(relation)).description or []
+    columns, arrow_types, select = [], {}, []
+    for column in described:
+        if column.name == "list_name":  # the file name says it
+            continue
+        if column.type_code not in _ARROW_TYPES:
+            raise ExportError(f"{relation.as_string(conn)}.{column.name}: type oid {column.type_code} has no file "
+                              "mapping in include/export/churn.py (_ARROW_TYPES)")
+        columns.append(column.name)
+        arrow_types[column.name] = _ARROW_TYPES[column.type_code]
+        name = sql.Identifier(column.name)
+        select.append(sql.SQL("case when {0} then 'True' when not {0} then 'False' end as {0}").format(name)
+                      if column.type_code == 16 else name)
+    query = sql.SQL("copy (select {} from {} where as_of_date = {} and list_name = {}"
+                    " order by estimated_clv desc, customer_id) to stdout with (format csv, header)").format(
+        sql.SQL(", ").join(select), relation, sql.Literal(as_of), sql.Literal(list_name))
+    buffer = io.BytesIO()
+    with conn.cursor().copy(query) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    return _List(columns, arrow_types, buffer.getvalue())
+
+
+def _fetch_lists(as_of_date: str | None, include_pii: bool, settings: Settings) -> tuple[str, dict[str, _List]]:
     """The as-of date and both lists with their contacts, read in one REPEATABLE READ transaction."""
     import psycopg
 
     role, name = source(include_pii)
     relation = sql.Identifier(*name.split("."))
-    lists: dict[str, tuple[list[str], list[Any]]] = {}
     with connect(role, settings) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
             as_of = _resolve_as_of(conn, relation, name, as_of_date)
-            for list_name in LISTS:
-                cur = conn.execute(sql.SQL(
-                    "select * from {} where as_of_date = %s and list_name = %s"
-                    " order by estimated_clv desc, customer_id").format(relation), (as_of, list_name))
-                columns = [d.name for d in cur.description or []]
-                keep = [i for i, column in enumerate(columns) if column != "list_name"]  # the file name says it
-                lists[list_name] = ([columns[i] for i in keep],
-                                    [tuple(row[i] for i in keep) for row in cur.fetchall()])
+            lists = {list_name: _read_list(conn, relation, as_of, list_name) for list_name in LISTS}
     return as_of, lists
 
 
-def _csv_bytes(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue().encode()
-
-
-def _parquet_bytes(columns: list[str], rows: list[tuple[Any, ...]]) -> bytes:
+def _parquet_bytes(listed: _List) -> tuple[bytes, int]:
+    """The CSV's rows as Parquet (zstd), typed by the list's columns; and the row count."""
     import pyarrow as pa
+    import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
-    data = {name: [row[i] for row in rows] for i, name in enumerate(columns)}
-    for name, values in data.items():  # numeric → float64 keeps the file readable by every Parquet reader
-        if any(isinstance(v, Decimal) for v in values):
-            data[name] = [float(v) if v is not None else None for v in values]
+    types = {column: getattr(pa, arrow_type)() for column, arrow_type in listed.arrow_types.items()}
+    table = pa_csv.read_csv(
+        io.BytesIO(listed.csv),
+        read_options=pa_csv.ReadOptions(use_threads=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types, include_columns=listed.columns, true_values=["True"], false_values=["False"],
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False))
     sink = io.BytesIO()
-    pq.write_table(pa.table(data), sink, compression="zstd")
-    return sink.getvalue()
+    pq.write_table(table, sink, compression="zstd")
+    return sink.getvalue(), table.num_rows
 
 
 def export_churn(as_of_date: str | None = None, settings: Settings | None = None,
@@ -143,13 +169,13 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
         fs.makedirs(staging, exist_ok=True)
         files: dict[str, dict[str, Any]] = {}
         counts: dict[str, int] = {}
-        for name, (columns, rows) in lists.items():
-            counts[name] = len(rows)
-            for extension, payload in (("csv", _csv_bytes(columns, rows)), ("parquet", _parquet_bytes(columns, rows))):
+        for name, listed in lists.items():
+            parquet, counts[name] = _parquet_bytes(listed)
+            for extension, payload in (("csv", listed.csv), ("parquet", parquet)):
                 filename = f"{name}.{extension}"
                 with fs.open(f"{staging}/{filename}", "wb") as handle:
                     handle.write(payload)
-                files[filename] = {"rows": len(rows), "sha256": hashlib.sha256(payload).hexdigest(),
+                files[filename] = {"rows": counts[name], "sha256": hashlib.sha256(payload).hexdigest(),
                                    "format": extension}
         manifest = {
             "as_of_date": as_of,
