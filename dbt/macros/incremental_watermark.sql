@@ -3,12 +3,15 @@
 -- audit.build_watermarks and written by its post-hook in the build's own transaction. Loads and builds exclude each
 -- other (include/warehouse/locks.py), so the highest committed number when the hook runs is the one the model read.
 
--- Post-hook of an incremental model: record the highest committed load number as merged.
-{% macro record_merged_load_seq() -%}
-    insert into {{ source('audit', 'build_watermarks') }} (model_name, load_seq, built_at)
-    select '{{ this.schema }}.{{ this.identifier }}', coalesce(max(load_seq), 0), now()
+-- Post-hook of an incremental model: record the highest committed load number as merged, and for a model whose rows
+-- hold counts as of a date (int_customer_churn_activity) that as-of date (a SQL date expression), which the model's
+-- next build compares with its own and the views on it read.
+{% macro record_merged_load_seq(as_of_date=none) -%}
+    insert into {{ source('audit', 'build_watermarks') }} (model_name, load_seq, built_at, as_of_date)
+    select '{{ this.schema }}.{{ this.identifier }}', coalesce(max(load_seq), 0), now(), {{ as_of_date or 'null' }}
     from {{ ref('stg_committed_loads') }}
-    on conflict (model_name) do update set load_seq = excluded.load_seq, built_at = excluded.built_at
+    on conflict (model_name) do update
+    set load_seq = excluded.load_seq, built_at = excluded.built_at, as_of_date = excluded.as_of_date
 {%- endmacro %}
 
 -- The batches of `table_name` whose load was committed after the last build of `model_name` (schema.relation;
@@ -49,4 +52,22 @@
         {%- do quoted.append("'" ~ (value | string | replace("'", "''")) ~ "'") -%}
     {%- endfor -%}
     {{ return('array[' ~ (quoted | join(', ')) ~ ']::text[]') }}
+{%- endmacro %}
+
+-- The name an incremental model's watermark row goes by (`schema.relation`, as its post-hook writes it), for a
+-- model other than the one being built; '' while parsing, the bare model name in a unit test (rendered without the
+-- project's graph: its fixture rows use that name).
+{% macro watermark_name(model_name) -%}
+    {%- if not execute -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- if graph.nodes is not defined -%}
+        {{ return(model_name) }}
+    {%- endif -%}
+    {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+                    | selectattr('name', 'equalto', model_name) | list -%}
+    {%- if nodes | length != 1 -%}
+        {{ exceptions.raise_compiler_error("no model '" ~ model_name ~ "' to take a build watermark from") }}
+    {%- endif -%}
+    {{ return(nodes[0].schema ~ '.' ~ nodes[0].alias) }}
 {%- endmacro %}

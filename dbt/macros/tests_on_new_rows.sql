@@ -37,12 +37,7 @@
     {%- if tests_every_row() -%}
         true
     {%- else -%}
-        {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
-                        | selectattr('name', 'equalto', consumer) | list -%}
-        {%- if nodes | length != 1 -%}
-            {{ exceptions.raise_compiler_error("tests on new rows: no model '" ~ consumer ~ "' to take the last build from") }}
-        {%- endif -%}
-        _batch_id = any({{ batches_loaded_since_last_build(source_table, nodes[0].schema ~ '.' ~ nodes[0].alias) }})
+        _batch_id = any({{ batches_loaded_since_last_build(source_table, watermark_name(consumer)) }})
     {%- endif -%}
 {%- endmacro %}
 

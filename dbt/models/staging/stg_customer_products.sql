@@ -18,7 +18,9 @@ final as (
 
         opened_at,
         closed_at,
-        updated_at
+        updated_at,
+
+        _batch_id  -- the load that wrote the row: its committed sequence drives incremental models
 
     from source
 

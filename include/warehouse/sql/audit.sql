@@ -44,6 +44,9 @@ create table if not exists audit.build_watermarks (
     load_seq    bigint      not null,
     built_at    timestamptz not null
 );
+-- the as-of date the model's last build computed its rows for (int_customer_churn_activity; mart_churned_customers
+-- reads it); added after the table's first version
+alter table audit.build_watermarks add column if not exists as_of_date date;
 
 create table if not exists audit.quarantine (
     batch_id        text        not null,
