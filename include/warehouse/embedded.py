@@ -185,8 +185,9 @@ def start(settings: Settings | None = None) -> ServerStatus:
             f"-c listen_addresses=127.0.0.1 -p {settings.embedded_port} -c unix_socket_directories='' "
             "-c max_connections=200 -c shared_buffers=256MB -c fsync=on "
             # A single node without replicas or archiving: minimal WAL lets a first load into a table skip WAL
-            # (it is synced at commit instead), and fewer checkpoints during a history bootstrap.
-            "-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=4GB"
+            # (it is synced at commit instead). max_wal_size bounds the WAL folder on disk (checkpoints recycle it):
+            # 4GB left 2.5 GB of WAL beside a 7 GB scale-100 warehouse.
+            "-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=1GB"
         )
         result = _pg("pg_ctl", "-w", "-t", "60", "-D", str(settings.embedded_pgdata), "-l", str(log),
                      "-o", options, "start", timeout=90)

@@ -10,7 +10,7 @@
         on_schema_change='fail',
         post_hook=[
             "delete from {{ this }} where as_of_date < (select max(as_of_date) from {{ this }})"
-            ~ " - {{ var('churn_list_retention_days', 90) }}"
+            ~ " - {{ var('churn_list_retention_days', 7) }}"
         ],
     )
 }}
