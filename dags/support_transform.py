@@ -6,15 +6,16 @@ Expectations gate passed — a failed validation never reaches this DAG.
 
 **What it does:** Cosmos renders the dbt project (`dbt/`, read from the manifest that `make install` / the image
 build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changing a model) in WATCHER mode:
-- `dbt_producer_watcher` runs ONE `dbt build` (a dbt subprocess; its log is dbt's output): each model, then its
-  tests — a failing test makes dbt skip everything built on that model;
+- `dbt_producer_watcher` runs ONE `dbt build` (dbt's runner in the task's own process; its log is dbt's output):
+  each model, then its tests — a failing test makes dbt skip everything built on that model;
 - one task per model (`stg_tickets`, …, `mart_churned_customers`), started beside the build, turns green within
   about half a second after dbt built the model AND all its tests passed (a failure shows once the build is over), and
   publishes the model's Asset (`postgres://<host>:<port>/<db>/<schema>/<model>`) — so a failing test turns its
   model red, everything downstream is `upstream_failed`, and no mart is published on untested data;
 - the views in `serving` (masked: what the reader role sees) and `pii` have no task of their own: the task of the
-  mart a view serves also waits for the view and publishes its Asset; likewise `mart_churned_customers` reports the
-  login-activity models it is built on (`int_customer_login_days`, `int_customer_login_totals`).
+  mart a view serves also waits for the view and publishes its Asset; likewise `mart_churned_customers` (a view)
+  reports the per-customer models it is built on (`int_customer_login_days`, `int_customer_login_totals`,
+  `int_customer_churn_activity`).
   `support_churn_export` is scheduled on `serving/churn_list_snapshots`, published by `churn_list_snapshots`;
   `serving_marts_build` (the build stamp) comes last.
 

@@ -31,14 +31,15 @@
 -- depends_on: {{ ref('stg_committed_loads') }}
 -- depends_on: {{ ref('stg_customer_logins') }}
 {%- set as_of_date = churn_as_of_date(ref('int_customer_login_totals')) %}
-{#- Which customers to recompute: every one (a full build, or no as-of date recorded yet), or `affected` below. -#}
+{#- Which customers to recompute: every one (a full build; no as-of date recorded yet, or none to compute: no login in
+    the data), or `affected` below. -#}
 {%- set recompute_all = true %}
 {%- set any_day_after_as_of = true %}
 {%- if is_incremental() and execute %}
     {%- set dates = run_query(
         "select (" ~ as_of_date ~ ")::text, (select as_of_date::text from " ~ source('audit', 'build_watermarks')
         ~ " where model_name = '" ~ this.schema ~ "." ~ this.identifier ~ "')").rows[0] %}
-    {%- if dates[1] is not none %}
+    {%- if dates[0] is not none and dates[1] is not none %}
         {%- set recompute_all = false %}
         {#- on a nightly run no login day lies after the as-of date: skip looking for one customer by customer -#}
         {%- set any_day_after_as_of = run_query(
