@@ -23,6 +23,10 @@ build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changin
 `{"as_of_date": "YYYY-MM-DD"}`; the history bootstrap uses the latest date in the data. It reaches dbt as the
 environment variable `SA_AS_OF_DATE` (read by the macro `churn_as_of_date`). Reruns give the same marts.
 
+**Tests on new rows:** the big tables' dbt tests check the rows loaded since the last build, and every row on the
+weekly full-check day (`SA_FULL_CHECK_WEEKDAY`). To check every row now (say, after fixing rows by hand): trigger
+with conf `{"as_of_date": "YYYY-MM-DD", "full_tests": true}`.
+
 **On failure:** the producer's log has dbt's output (failed tests with their query); the alert names each failed
 dbt test with its model and column. Fix the data (or the model), then either trigger a new run with conf
 `{"as_of_date": "<date>"}` (one full `dbt build`), or clear the failed model tasks and their downstream tasks:

@@ -39,6 +39,10 @@ CHURN_LISTS_MODEL = "churn_list_snapshots"
 
 # The churn as-of date as the transform passes it to dbt (read by the macro `churn_as_of_date`).
 AS_OF_DATE_ENV = "SA_AS_OF_DATE"
+# Every row tested (dbt macro tests_every_row): a transform run with conf {"full_tests": true}, or workers started
+# with SA_DBT_FULL_TESTS=true; otherwise the big tables' tests check their new rows (but on the weekly full-check day).
+FULL_TESTS_ENV = "SA_DBT_FULL_TESTS"
+FULL_TESTS_CONF = "full_tests"
 
 
 def load_task_id(table: str) -> str:

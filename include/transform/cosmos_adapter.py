@@ -65,6 +65,7 @@ and a cleared producer not replaying its earlier XComs to cleared sensors.
 from __future__ import annotations
 
 import inspect
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -273,6 +274,20 @@ def _as_of_date_macro(context: Any) -> str:
     return dbt_as_of_value(context)
 
 
+@pass_context
+def _full_tests_macro(context: Any) -> str:
+    """`{{ sa_full_tests() }}`: "true" when the run's conf asks for the full check (`{"full_tests": true}`), else the
+    worker's own SA_DBT_FULL_TESTS ("" = the big tables' tests check their new rows)."""
+    dag_run = context.get("dag_run")
+    conf = getattr(dag_run, "conf", None) or {}
+    asked = conf.get(pipeline.FULL_TESTS_CONF)
+    if asked is not None and str(asked).lower() not in ("true", "false"):
+        raise AirflowException(f"run conf '{pipeline.FULL_TESTS_CONF}' must be true or false, got {asked!r}")
+    if str(asked).lower() == "true":
+        return "true"
+    return os.environ.get(pipeline.FULL_TESTS_ENV, "")
+
+
 def _sensors(dag: Any) -> list[Any]:
     return [t for t in dag.tasks if hasattr(t, "producer_task_id") and t.task_id != pipeline.DBT_PRODUCER_TASK]
 
@@ -341,7 +356,8 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
             dbt_project_path=dbt_dir, manifest_path=dbt_dir / "target" / "manifest.json", install_dbt_deps=False,
             # The as-of date reaches dbt as an environment variable (macro `churn_as_of_date`), not `--vars`: a new
             # var value would make dbt re-parse the whole project every night.
-            env_vars={pipeline.AS_OF_DATE_ENV: "{{ sa_as_of_date() }}"},  # A8
+            env_vars={pipeline.AS_OF_DATE_ENV: "{{ sa_as_of_date() }}",  # A8
+                      pipeline.FULL_TESTS_ENV: "{{ sa_full_tests() }}"},
         ),
         profile_config=transformer_profile(settings.dbt_target),
         # One `dbt build` (the producer); one task per model reports the model and its tests. dbt runs in the task's
@@ -355,7 +371,7 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
             "callback": "include.transform.dbt_callback.keep_dbt_results",  # dbt results → XCom → summary and alert
             "emit_datasets": False,  # each model's Asset is published after its tests (_finish_graph)
         },
-        user_defined_macros={"sa_as_of_date": _as_of_date_macro},
+        user_defined_macros={"sa_as_of_date": _as_of_date_macro, "sa_full_tests": _full_tests_macro},
         **dag_kwargs,
     )
     _finish_graph(dag, owners)

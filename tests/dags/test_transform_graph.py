@@ -88,3 +88,23 @@ def test_a_test_over_a_mart_and_a_staging_model_counts_against_the_mart_only(tra
     relationship = [t for t in tests["model.support_analytics.stg_tickets"] if ".relationships_" in t
                     and "ref_stg_customers" in t]
     assert relationship and relationship[0] in tests["model.support_analytics.stg_customers"]
+
+
+def test_a_run_conf_asks_dbt_for_the_full_check(transform, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """conf {"full_tests": true} reaches dbt as SA_DBT_FULL_TESTS=true; without it the worker's own value stands."""
+    from types import SimpleNamespace
+
+    from include import pipeline
+    from include.transform.cosmos_adapter import _full_tests_macro
+
+    producer = transform.get_task(PRODUCER_TASK_ID)
+    assert producer.env[pipeline.FULL_TESTS_ENV] == "{{ sa_full_tests() }}"
+    monkeypatch.delenv(pipeline.FULL_TESTS_ENV, raising=False)
+    assert _full_tests_macro({"dag_run": SimpleNamespace(conf={"full_tests": True})}) == "true"
+    assert _full_tests_macro({"dag_run": SimpleNamespace(conf={"full_tests": "TRUE"})}) == "true"
+    assert _full_tests_macro({"dag_run": SimpleNamespace(conf={"full_tests": False})}) == ""
+    assert _full_tests_macro({"dag_run": SimpleNamespace(conf={})}) == ""
+    monkeypatch.setenv(pipeline.FULL_TESTS_ENV, "true")
+    assert _full_tests_macro({"dag_run": SimpleNamespace(conf={})}) == "true"
+    with pytest.raises(Exception, match="must be true or false"):
+        _full_tests_macro({"dag_run": SimpleNamespace(conf={"full_tests": "yes"})})

@@ -228,8 +228,8 @@ def test_failed_dbt_test_names_test_model_and_column_then_all_clear_and_summarie
     with connect("admin") as conn:  # a value only a dbt test catches once it is past the gate
         conn.execute("update analytics.customer_products set monthly_revenue = -5 where holding_id ="
                      " (select min(holding_id) from analytics.customer_products)")
-    try:
-        run = load_dag("support_transform").test(run_conf={"as_of_date": "2025-11-01"})
+    try:  # written behind the extract (no new load): only the full check, asked for in the conf, tests every row
+        run = load_dag("support_transform").test(run_conf={"as_of_date": "2025-11-01", "full_tests": True})
         states = task_states(run)
         assert run.state == "failed" and states["stg_customer_products"] == "failed", states
         alerts_on.wait(1, 1)

@@ -212,7 +212,8 @@ def test_failed_dbt_test_then_fix_and_clear_rebuilds_and_publishes(chain) -> Non
         conn.execute("update analytics.customer_products set monthly_revenue = -5 where holding_id ="
                      " (select min(holding_id) from analytics.customer_products)")
     try:
-        run_id = api.trigger(TRANSFORM_DAG, conf={"as_of_date": DAYS[-1]})
+        # written behind the extract (no new load): only the full check, asked for in the conf, tests every row
+        run_id = api.trigger(TRANSFORM_DAG, conf={"as_of_date": DAYS[-1], "full_tests": True})
         run = api.wait_for_run(TRANSFORM_DAG, run_id, timeout_s=600)
         states = {t["task_id"]: t["state"] for t in api.task_instances(TRANSFORM_DAG, run_id)}
         assert run["state"] == "failed", states
