@@ -240,8 +240,9 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
                             params: dict[str, object], not_after: datetime) -> int:
     """First load of a table (the history bootstrap, a new environment): COPY the file straight into it, the way
     PostgreSQL's "Populating a Database" advises — in the transaction that truncated the (empty) table, so the rows
-    are written frozen and, on the embedded server (`wal_level=minimal`), without WAL; the primary key and the
-    `_batch_id` index are dropped first and built once afterwards (faster than row-by-row index upkeep). The table's
+    are written frozen and, on the embedded server (`wal_level=minimal`), without WAL; the primary key, the
+    `_batch_id` index and a key-lookup index (bootstrap.KEY_LOOKUP_INDEXES) are dropped first and built once
+    afterwards (faster than row-by-row index upkeep). The table's
     constraints do the fast path's checks: a bad type raises DataError, an empty required column or a repeated key
     IntegrityError (when the primary key is rebuilt), a value longer than its column allows or a row breaking a
     contract rule one check of the loaded rows (the target's columns are plain text). The audit columns come from
@@ -252,6 +253,8 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
     conn.execute(sql.SQL("alter table {} drop constraint {}").format(
         target, sql.Identifier(bootstrap.primary_key_name(table))))
     conn.execute(sql.SQL("drop index {}").format(sql.Identifier(SCHEMA_SOURCES, bootstrap.batch_id_index_name(table))))
+    if (key_index := bootstrap.key_lookup_index_name(table)) is not None:
+        conn.execute(sql.SQL("drop index if exists {}").format(sql.Identifier(SCHEMA_SOURCES, key_index)))
     audit_values = {"_batch_id": params["batch_id"], "_source_file": params["source_file"],
                     "_loaded_at": params["now"].isoformat()}  # type: ignore[attr-defined]
     for column, value in audit_values.items():
@@ -263,6 +266,8 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
         raise _NeedsRowChecks
     conn.execute(bootstrap.primary_key_ddl(table))
     conn.execute(bootstrap.batch_id_index_ddl(table))
+    if (key_index_ddl := bootstrap.key_lookup_index_ddl(table)) is not None:
+        conn.execute(key_index_ddl)
     return rows_in
 
 

@@ -181,6 +181,26 @@ def time_range_index_ddl(table: contract.Table) -> sql.Composed | None:
         _ident(f"{table.name}_{column}_brin"), _ident(SCHEMA_SOURCES, table.name), _ident(column))
 
 
+# Tables an incremental model reads by a key of another table: a btree index on the key as the staging view exposes
+# it (trimmed), so that mart_ticket_analytics reads the tickets of the night's changed customers
+# (`customer_id = any(<ids>)`, macros/changed_tickets.sql) instead of scanning every ticket. Dropped and built once
+# around a first (bulk) load, like the `_batch_id` index.
+KEY_LOOKUP_INDEXES = {"support_tickets": "customer_id"}
+
+
+def key_lookup_index_name(table: contract.Table) -> str | None:
+    column = KEY_LOOKUP_INDEXES.get(table.name)
+    return None if column is None else f"{table.name}_{column}_trimmed"
+
+
+def key_lookup_index_ddl(table: contract.Table) -> sql.Composed | None:
+    name = key_lookup_index_name(table)
+    if name is None:
+        return None
+    return sql.SQL("create index if not exists {} on {} ((trim({})))").format(
+        _ident(name), _ident(SCHEMA_SOURCES, table.name), _ident(KEY_LOOKUP_INDEXES[table.name]))
+
+
 def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> bool:
     """Bring a table created by an earlier version to today's DDL (audit defaults, not-null required columns)."""
     has_default = conn.execute(
@@ -273,6 +293,8 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
             conn.execute(batch_id_index_ddl(table))
             if (time_index := time_range_index_ddl(table)) is not None:
                 conn.execute(time_index)
+            if (key_index := key_lookup_index_ddl(table)) is not None:
+                conn.execute(key_index)
         conn.execute((SQL_DIR / "audit.sql").read_text())
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)
