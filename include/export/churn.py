@@ -89,18 +89,25 @@ _ARROW_TYPES = {16: "bool_", 20: "int64", 21: "int64", 23: "int64", 25: "string"
 
 
 @dataclass(frozen=True)
-class _List:
+class _Layout:
+    """The files' columns (the relation's, but list_name: the file name says it), their Arrow types and the select
+    list COPY writes them with."""
     columns: list[str]
     arrow_types: dict[str, str]
+    select: sql.Composed
+
+
+@dataclass(frozen=True)
+class _List:
+    layout: _Layout
     csv: bytes
 
 
-def _read_list(conn: Any, relation: sql.Identifier, as_of: str, list_name: str) -> _List:
-    """One list as CSV bytes, straight from PostgreSQL (COPY), with the Arrow types of its columns."""
+def _layout(conn: Any, relation: sql.Identifier) -> _Layout:
     described = conn.execute(sql.SQL("select * from {} limit 0").format(relation)).description or []
     columns, arrow_types, select = [], {}, []
     for column in described:
-        if column.name == "list_name":  # the file name says it
+        if column.name == "list_name":
             continue
         if column.type_code not in _ARROW_TYPES:
             raise ExportError(f"{relation.as_string(conn)}.{column.name}: type oid {column.type_code} has no file "
@@ -110,14 +117,19 @@ def _read_list(conn: Any, relation: sql.Identifier, as_of: str, list_name: str) 
         name = sql.Identifier(column.name)
         select.append(sql.SQL("case when {0} then 'True' when not {0} then 'False' end as {0}").format(name)
                       if column.type_code == 16 else name)
+    return _Layout(columns, arrow_types, sql.SQL(", ").join(select))
+
+
+def _read_list(conn: Any, relation: sql.Identifier, layout: _Layout, as_of: str, list_name: str) -> _List:
+    """One list as CSV bytes, straight from PostgreSQL (COPY)."""
     query = sql.SQL("copy (select {} from {} where as_of_date = {} and list_name = {}"
                     " order by estimated_clv desc, customer_id) to stdout with (format csv, header)").format(
-        sql.SQL(", ").join(select), relation, sql.Literal(as_of), sql.Literal(list_name))
+        layout.select, relation, sql.Literal(as_of), sql.Literal(list_name))
     buffer = io.BytesIO()
     with conn.cursor().copy(query) as copy:
         for chunk in copy:
             buffer.write(chunk)
-    return _List(columns, arrow_types, buffer.getvalue())
+    return _List(layout, buffer.getvalue())
 
 
 def _fetch_lists(as_of_date: str | None, include_pii: bool, settings: Settings) -> tuple[str, dict[str, _List]]:
@@ -131,7 +143,8 @@ def _fetch_lists(as_of_date: str | None, include_pii: bool, settings: Settings) 
         conn.read_only = True
         with conn.transaction():
             as_of = _resolve_as_of(conn, relation, name, as_of_date)
-            lists = {list_name: _read_list(conn, relation, as_of, list_name) for list_name in LISTS}
+            layout = _layout(conn, relation)
+            lists = {list_name: _read_list(conn, relation, layout, as_of, list_name) for list_name in LISTS}
     return as_of, lists
 
 
@@ -141,12 +154,12 @@ def _parquet_bytes(listed: _List) -> tuple[bytes, int]:
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
-    types = {column: getattr(pa, arrow_type)() for column, arrow_type in listed.arrow_types.items()}
+    types = {column: getattr(pa, arrow_type)() for column, arrow_type in listed.layout.arrow_types.items()}
     table = pa_csv.read_csv(
         io.BytesIO(listed.csv),
         read_options=pa_csv.ReadOptions(use_threads=False),
         convert_options=pa_csv.ConvertOptions(
-            column_types=types, include_columns=listed.columns, true_values=["True"], false_values=["False"],
+            column_types=types, include_columns=listed.layout.columns, true_values=["True"], false_values=["False"],
             null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=False))
     sink = io.BytesIO()
     pq.write_table(table, sink, compression="zstd")

@@ -36,15 +36,15 @@
 {%- set recompute_all = true %}
 {%- set any_day_after_as_of = true %}
 {%- if is_incremental() and execute %}
+    {#- this build's as-of date, the one the last build recorded, and whether any login day lies after this one (on
+        a nightly run none does: then nobody's days after it are looked for, customer by customer) -#}
     {%- set dates = run_query(
         "select (" ~ as_of_date ~ ")::text, (select as_of_date::text from " ~ source('audit', 'build_watermarks')
-        ~ " where model_name = '" ~ this.schema ~ "." ~ this.identifier ~ "')").rows[0] %}
+        ~ " where model_name = '" ~ this.schema ~ "." ~ this.identifier ~ "'), exists (select from "
+        ~ ref('int_customer_login_days') ~ " where login_date > (" ~ as_of_date ~ "))").rows[0] %}
     {%- if dates[0] is not none and dates[1] is not none %}
         {%- set recompute_all = false %}
-        {#- on a nightly run no login day lies after the as-of date: skip looking for one customer by customer -#}
-        {%- set any_day_after_as_of = run_query(
-            "select exists (select from " ~ ref('int_customer_login_days') ~ " where login_date > date '"
-            ~ dates[0] ~ "')").rows[0][0] %}
+        {%- set any_day_after_as_of = dates[2] %}
         {%- set moved = dates[0] != dates[1] %}
         {%- set low, high = [dates[0], dates[1]] | min, [dates[0], dates[1]] | max %}
     {%- endif %}
