@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The audit columns every landed row carries: the batch that wrote its current version and that load's start time.
+# The landed file is not repeated on every row (it was a third of a login row's bytes): it is the load log's
+# `audit.load_batches.source_file` for (`_batch_id`, table).
 AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_batch_id", "text"),
-    ("_source_file", "text"),
     ("_loaded_at", "timestamptz"),
 )
 # Session settings the loader sets (set_config(..., is_local => true)) so that a COPY straight into a source table
 # fills the audit columns through their defaults: `_batch_id` defaults to current_setting('sa.batch_id'), etc.
-AUDIT_SETTINGS: dict[str, str] = {"_batch_id": "sa.batch_id", "_source_file": "sa.source_file",
-                                  "_loaded_at": "sa.loaded_at"}
+AUDIT_SETTINGS: dict[str, str] = {"_batch_id": "sa.batch_id", "_loaded_at": "sa.loaded_at"}
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def insert_orphan_ticket(settings: Any = None) -> None:
         conn.execute(
             "insert into analytics.support_tickets select %s, 'C99999999', product_id, category_id, root_cause_id,"
             " channel, priority, status, subject, app_version, created_at, first_response_at, resolved_at,"
-            " resolution_time_hours, satisfaction_score, updated_at, 'history', _source_file, _loaded_at"
+            " resolution_time_hours, satisfaction_score, updated_at, 'history', _loaded_at"
             " from analytics.support_tickets limit 1", (ORPHAN_TICKET,))
 
 

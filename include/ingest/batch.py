@@ -255,8 +255,7 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
     conn.execute(sql.SQL("drop index {}").format(sql.Identifier(SCHEMA_SOURCES, bootstrap.batch_id_index_name(table))))
     if (key_index := bootstrap.key_lookup_index_name(table)) is not None:
         conn.execute(sql.SQL("drop index if exists {}").format(sql.Identifier(SCHEMA_SOURCES, key_index)))
-    audit_values = {"_batch_id": params["batch_id"], "_source_file": params["source_file"],
-                    "_loaded_at": params["now"].isoformat()}  # type: ignore[attr-defined]
+    audit_values = {"_batch_id": params["batch_id"], "_loaded_at": params["now"].isoformat()}  # type: ignore[attr-defined]
     for column, value in audit_values.items():
         conn.execute("select set_config(%s, %s, true)", (contract.AUDIT_SETTINGS[column], value))
     rows_in = copy_file(conn, checks.copy_into_target(table, layout), entry.path)

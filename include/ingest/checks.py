@@ -264,8 +264,7 @@ def apply_updates(table: contract.Table) -> sql.Composed:
     """Update existing keys whose incoming version is newer (idempotent: an identical rerun updates nothing, so even
     the audit columns keep their first values; an older batch run after a newer one never reverts a row)."""
     sets = [sql.SQL("{0} = s.{0}").format(_id(c)) for c in table.column_names if c != table.primary_key]
-    sets += [sql.SQL("_batch_id = %(batch_id)s"), sql.SQL("_source_file = %(source_file)s"),
-             sql.SQL("_loaded_at = %(now)s")]
+    sets += [sql.SQL("_batch_id = %(batch_id)s"), sql.SQL("_loaded_at = %(now)s")]
     return sql.SQL("update {target} as t set {sets} from {typed} as s where t.{pk} = s.{pk} and {newer}").format(
         target=_id(SCHEMA_SOURCES, table.name), sets=sql.SQL(", ").join(sets), typed=_id(TYPED_TABLE),
         pk=_id(table.primary_key), newer=_newer(table, "t", "s"))
@@ -277,8 +276,8 @@ def apply_inserts(table: contract.Table) -> sql.Composed:
     a first load), which turns a large load quadratic."""
     cols = sql.SQL(", ").join(_id(c) for c in table.column_names)
     return sql.SQL(
-        "insert into {target} ({cols}, _batch_id, _source_file, _loaded_at) "
-        "select {scols}, %(batch_id)s, %(source_file)s, %(now)s from {typed} as s "
+        "insert into {target} ({cols}, _batch_id, _loaded_at) "
+        "select {scols}, %(batch_id)s, %(now)s from {typed} as s "
         "on conflict ({pk}) do nothing"
     ).format(target=_id(SCHEMA_SOURCES, table.name), cols=cols,
              scols=sql.SQL(", ").join(_id("s", c) for c in table.column_names), typed=_id(TYPED_TABLE),

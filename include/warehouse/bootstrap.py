@@ -215,6 +215,22 @@ def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> boo
     return True
 
 
+# Audit columns earlier versions wrote on every row, now kept once per load in the load log (contract.AUDIT_COLUMNS).
+RETIRED_AUDIT_COLUMNS = ("_source_file",)
+
+
+def drop_retired_audit_columns(conn: psycopg.Connection, table: contract.Table) -> list[str]:
+    """Drop them from a table created by an earlier version; returns the columns dropped. CASCADE drops the dbt
+    staging views that select them (`select *`); the next transform's first models recreate those views."""
+    present = [r[0] for r in conn.execute(
+        "select attname from pg_attribute where attrelid = %s::regclass and attname = any(%s) and not attisdropped",
+        (f"{SCHEMA_SOURCES}.{table.name}", list(RETIRED_AUDIT_COLUMNS))).fetchall()]
+    for column in present:
+        conn.execute(sql.SQL("alter table {} drop column {} cascade").format(
+            _ident(SCHEMA_SOURCES, table.name), _ident(column)))
+    return present
+
+
 def _grants(settings: Settings) -> list[sql.Composable]:
     loader, transformer, reader, pii_reader = (_ident(r) for r in settings.roles.all())
     db = _ident(settings.warehouse_db)
@@ -290,6 +306,8 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
             conn.execute(source_table_ddl(table))
             if upgrade_source_table(conn, table):
                 created.append(f"audit defaults on {SCHEMA_SOURCES}.{table.name}")
+            if dropped := drop_retired_audit_columns(conn, table):
+                created.append(f"{SCHEMA_SOURCES}.{table.name} without {', '.join(dropped)}")
             conn.execute(batch_id_index_ddl(table))
             if (time_index := time_range_index_ddl(table)) is not None:
                 conn.execute(time_index)

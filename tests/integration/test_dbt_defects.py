@@ -125,7 +125,7 @@ def test_simulator_defects_that_reach_analytics_fail_named_dbt_tests(simulator_d
 TICKET_COLUMNS = (
     "ticket_id, customer_id, product_id, category_id, root_cause_id, channel, priority, status, subject, "
     "app_version, created_at, first_response_at, resolved_at, resolution_time_hours, satisfaction_score, "
-    "updated_at, _batch_id, _source_file, _loaded_at"
+    "updated_at, _batch_id, _loaded_at"
 )
 
 

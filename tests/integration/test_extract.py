@@ -34,7 +34,7 @@ def _checksums(settings, with_loaded_at: bool = True) -> dict[str, str]:  # type
     out = {}
     with connect("admin", settings) as conn:
         for t in contract.TABLES:
-            cols = [*t.column_names, "_batch_id", "_source_file"] + (["_loaded_at"] if with_loaded_at else [])
+            cols = [*t.column_names, "_batch_id"] + (["_loaded_at"] if with_loaded_at else [])
             row = f"({', '.join(cols)})::text"
             out[t.name] = conn.execute(
                 f"select md5(coalesce(string_agg({row}, '|' order by {t.primary_key}), '')) from analytics.{t.name}"
@@ -77,8 +77,10 @@ def test_clean_load_matches_manifest_and_logs_every_table(landing, empty_warehou
     with connect("admin", settings) as conn:
         log = conn.execute("select batch_id, table_name, status, rows_in from audit.load_batches").fetchall()
         audit_ok = conn.execute(
-            "select count(*) from analytics.support_tickets where _batch_id is null or _loaded_at is null"
-            " or _source_file not like '%support_tickets.csv.gz'").fetchone()[0]
+            "select count(*) from analytics.support_tickets as t left join audit.load_batches as b"
+            " on b.batch_id = t._batch_id and b.table_name = 'support_tickets'"
+            " where t._loaded_at is null or b.source_file is null or b.source_file not like '%support_tickets.csv.gz'"
+        ).fetchone()[0]
     assert len(log) == 4 * len(contract.TABLES) and {r[2] for r in log} == {"success"}
     assert audit_ok == 0
 
@@ -208,8 +210,9 @@ def test_first_load_into_an_empty_table_checks_rows_the_same_way(tmp_path: Path,
     result = load_table("history", "support_tickets", get_settings())
     assert result.rows_quarantined == 1 and result.rows_loaded == result.rows_in - 1
     with connect("admin", settings) as conn:
-        audit = conn.execute("select _batch_id, _source_file, count(*) from analytics.support_tickets"
-                             " group by 1, 2").fetchall()
+        audit = conn.execute("select t._batch_id, b.source_file, count(*) from analytics.support_tickets as t"
+                             " join audit.load_batches as b on b.batch_id = t._batch_id"
+                             " and b.table_name = 'support_tickets' group by 1, 2").fetchall()
     assert audit == [("history", str(tmp_path / "landing" / "history" / "support_tickets.csv.gz"), result.rows_loaded)]
 
 
@@ -249,9 +252,10 @@ def test_first_load_sets_audit_columns_and_keeps_the_batch_index(landing, empty_
     settings = get_settings()
     load_batch("history", settings)
     with connect("admin", settings) as conn:
-        rows = conn.execute("select _batch_id, _source_file like '%/history/support_tickets.csv.gz',"
-                            " _loaded_at > now() - interval '1 hour', count(*) from analytics.support_tickets"
-                            " group by 1, 2, 3").fetchall()
+        rows = conn.execute("select t._batch_id, b.source_file like '%/history/support_tickets.csv.gz',"
+                            " t._loaded_at > now() - interval '1 hour', count(*) from analytics.support_tickets as t"
+                            " join audit.load_batches as b on b.batch_id = t._batch_id"
+                            " and b.table_name = 'support_tickets' group by 1, 2, 3").fetchall()
         indexes = {r[0] for r in conn.execute("select indexname from pg_indexes where schemaname = 'analytics'")}
         leaked = conn.execute("select current_setting('sa.batch_id', true)").fetchone()[0]
     assert rows == [("history", True, True, landing.folder("history").rows["support_tickets"])]

@@ -50,7 +50,7 @@ def test_source_tables_follow_the_contract_with_audit_columns(warehouse: Setting
                 "where table_schema = 'analytics' and table_name = %s order by ordinal_position",
                 (table.name,),
             ).fetchall()
-            assert [r[0] for r in rows] == [*table.column_names, "_batch_id", "_source_file", "_loaded_at"]
+            assert [r[0] for r in rows] == [*table.column_names, "_batch_id", "_loaded_at"]
 
 
 def test_reader_reads_serving_only(warehouse: Settings) -> None:
