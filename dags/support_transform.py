@@ -14,8 +14,7 @@ build produces with `dbt parse`; refresh it with `sa dbt-manifest` after changin
   model red, everything downstream is `upstream_failed`, and no mart is published on untested data;
 - the views in `serving` (masked: what the reader role sees) and `pii` have no task of their own: the task of the
   mart a view serves also waits for the view and publishes its Asset; likewise `mart_churned_customers` (a view)
-  reports the per-customer models it is built on (`int_customer_login_days`, `int_customer_login_totals`,
-  `int_customer_churn_activity`).
+  reports the per-customer models it is built on (`int_customer_login_totals`, `int_customer_churn_activity`).
   `support_churn_export` is scheduled on `serving/churn_list_snapshots`, published by `churn_list_snapshots`;
   `serving_marts_build` (the build stamp) comes last.
 

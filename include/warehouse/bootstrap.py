@@ -169,7 +169,8 @@ def batch_id_index_ddl(table: contract.Table) -> sql.Composed:
 
 
 # Tables read by a time range as well as by batch: a BRIN index on the column (kilobytes; rows arrive in roughly
-# that order, day by day). int_customer_login_days recounts the days a night's logins touched through it.
+# that order, day by day). int_customer_churn_activity reads the last 90 days' logins, and the logins crossing a
+# window edge when the as-of date moves, through it.
 TIME_RANGE_INDEXES = {"customer_logins": "login_at"}
 
 
@@ -182,23 +183,31 @@ def time_range_index_ddl(table: contract.Table) -> sql.Composed | None:
 
 
 # Tables an incremental model reads by a key of another table: a btree index on the key as the staging view exposes
-# it (trimmed), so that mart_ticket_analytics reads the tickets of the night's changed customers
-# (`customer_id = any(<ids>)`, macros/changed_tickets.sql) instead of scanning every ticket. Dropped and built once
-# around a first (bulk) load, like the `_batch_id` index.
-KEY_LOOKUP_INDEXES = {"support_tickets": "customer_id"}
+# it (trimmed), then any further columns, so that
+# - mart_ticket_analytics reads the tickets of the night's changed customers (`customer_id = any(<ids>)`,
+#   macros/changed_tickets.sql) instead of scanning every ticket;
+# - int_customer_login_totals recounts the logins of the customers a night's logins touched, customer by customer,
+#   and int_customer_churn_activity reads a recomputed customer's logins of the last 90 days or before the as-of date.
+# Dropped and built once around a first (bulk) load, like the `_batch_id` index.
+KEY_LOOKUP_INDEXES: dict[str, tuple[str, ...]] = {
+    "support_tickets": ("customer_id",),
+    "customer_logins": ("customer_id", "login_at"),
+}
 
 
 def key_lookup_index_name(table: contract.Table) -> str | None:
-    column = KEY_LOOKUP_INDEXES.get(table.name)
-    return None if column is None else f"{table.name}_{column}_trimmed"
+    columns = KEY_LOOKUP_INDEXES.get(table.name)
+    return None if columns is None else f"{table.name}_{columns[0]}_trimmed"
 
 
 def key_lookup_index_ddl(table: contract.Table) -> sql.Composed | None:
     name = key_lookup_index_name(table)
     if name is None:
         return None
-    return sql.SQL("create index if not exists {} on {} ((trim({})))").format(
-        _ident(name), _ident(SCHEMA_SOURCES, table.name), _ident(KEY_LOOKUP_INDEXES[table.name]))
+    key, *more = KEY_LOOKUP_INDEXES[table.name]
+    return sql.SQL("create index if not exists {} on {} ({})").format(
+        _ident(name), _ident(SCHEMA_SOURCES, table.name),
+        sql.SQL(", ").join([sql.SQL("(trim({}))").format(_ident(key)), *(_ident(c) for c in more)]))
 
 
 def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> bool:
@@ -213,6 +222,23 @@ def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> boo
     changes += [sql.SQL("alter column {} set not null").format(_ident(c.name)) for c in table.columns if c.required]
     conn.execute(sql.SQL("alter table {} {}").format(_ident(SCHEMA_SOURCES, table.name), sql.SQL(", ").join(changes)))
     return True
+
+
+# Relations of earlier versions' dbt models that no model builds any more (dbt leaves a removed model's table behind):
+# int_customer_login_days (logins per customer per day, ~1 row per login) gave way to reading the logins through
+# KEY_LOOKUP_INDEXES.
+RETIRED_MODEL_TABLES = ((SCHEMA_MARTS, "int_customer_login_days"),)
+
+
+def drop_retired_model_tables(conn: psycopg.Connection) -> list[str]:
+    """Drop them, and their build watermarks; returns what was dropped."""
+    dropped = []
+    for schema, name in RETIRED_MODEL_TABLES:
+        if conn.execute("select to_regclass(%s)", (f"{schema}.{name}",)).fetchone()[0] is not None:
+            conn.execute(sql.SQL("drop table {}").format(_ident(schema, name)))
+            dropped.append(f"retired {schema}.{name} dropped")
+        conn.execute("delete from audit.build_watermarks where model_name = %s", (f"{schema}.{name}",))
+    return dropped
 
 
 # Audit columns earlier versions wrote on every row, now kept once per load in the load log (contract.AUDIT_COLUMNS).
@@ -317,6 +343,7 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)
         conn.execute("reset role")
+        created += drop_retired_model_tables(conn)
         transformer = _ident(settings.roles.transformer)
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(SCHEMA_AUDIT), transformer))
         conn.execute(sql.SQL("grant select on {} to {}").format(_ident(SCHEMA_AUDIT, "committed_loads"), transformer))

@@ -29,7 +29,6 @@ FOLDED = {"serving_mart_ticket_analytics": ("mart_ticket_analytics", serving_uri
           "serving_mart_churn_summary": ("mart_churn_summary", serving_uri("mart_churn_summary")),
           "pii_churn_list_snapshots": ("churn_list_snapshots",
                                        serving_uri("churn_list_snapshots").replace("/serving/", "/pii/")),
-          "int_customer_login_days": ("mart_churned_customers", mart_uri("int_customer_login_days")),
           "int_customer_login_totals": ("mart_churned_customers", mart_uri("int_customer_login_totals")),
           "int_customer_churn_activity": ("mart_churned_customers", mart_uri("int_customer_churn_activity"))}
 SERVED_OWNERS = {owner for model, (owner, _) in FOLDED.items() if not model.startswith("int_")}

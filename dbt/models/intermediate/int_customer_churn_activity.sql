@@ -29,19 +29,19 @@
 }}
 -- depends_on: {{ source('audit', 'build_watermarks') }}
 -- depends_on: {{ ref('stg_committed_loads') }}
--- depends_on: {{ ref('stg_customer_logins') }}
 {%- set as_of_date = churn_as_of_date(ref('int_customer_login_totals')) %}
 {#- Which customers to recompute: every one (a full build; no as-of date recorded yet, or none to compute: no login in
     the data), or `affected` below. -#}
 {%- set recompute_all = true %}
 {%- set any_day_after_as_of = true %}
 {%- if is_incremental() and execute %}
-    {#- this build's as-of date, the one the last build recorded, and whether any login day lies after this one (on
-        a nightly run none does: then nobody's days after it are looked for, customer by customer) -#}
+    {#- this build's as-of date, the one the last build recorded, and whether any login lies after this one's UTC
+        day (on a nightly run none does: then nobody's logins after it are looked for, customer by customer) -#}
     {%- set dates = run_query(
         "select (" ~ as_of_date ~ ")::text, (select as_of_date::text from " ~ source('audit', 'build_watermarks')
         ~ " where model_name = '" ~ this.schema ~ "." ~ this.identifier ~ "'), exists (select from "
-        ~ ref('int_customer_login_days') ~ " where login_date > (" ~ as_of_date ~ "))").rows[0] %}
+        ~ ref('stg_customer_logins') ~ " where login_at >= ((" ~ as_of_date ~ ") + 1)::timestamp at time zone 'UTC')"
+        ).rows[0] %}
     {%- if dates[0] is not none and dates[1] is not none %}
         {%- set recompute_all = false %}
         {%- set any_day_after_as_of = dates[2] %}
@@ -68,13 +68,15 @@ with
         select customer_id from {{ ref('stg_customer_logins') }}
         where _batch_id = any({{ batches_loaded_since_last_build('customer_logins') }})
         {% if moved %}
-            -- events crossing a window edge between the two as-of dates (low, high]
+            -- events crossing a window edge between the two as-of dates (low, high]: a login's UTC day entering or
+            -- leaving the last 30 / prior 60 days or the totals
             union
-            select customer_id from {{ ref('int_customer_login_days') }}
+            select customer_id from {{ ref('stg_customer_logins') }}
             where
-                (login_date > date '{{ low }}' and login_date <= date '{{ high }}')
-                or (login_date > date '{{ low }}' - 30 and login_date <= date '{{ high }}' - 30)
-                or (login_date > date '{{ low }}' - 90 and login_date <= date '{{ high }}' - 90)
+                {%- for days in (0, 30, 90) %}
+                    {{ 'or ' if not loop.first }}(login_at >= (date '{{ low }}' + 1 - {{ days }})::timestamp at time zone 'UTC'
+                        and login_at < (date '{{ high }}' + 1 - {{ days }})::timestamp at time zone 'UTC')
+                {%- endfor %}
             union
             select customer_id from {{ ref('stg_tickets') }}
             where
@@ -97,8 +99,8 @@ with
 
 {% endif %}
 
-{#- the rows of a customer-keyed relation this build recomputes (no CTE for int_customer_login_days: read twice, it
-    would be materialized whole instead of read by its indexes) -#}
+{#- the rows of a customer-keyed relation this build recomputes (no CTE for the logins: read twice, it would be
+    materialized whole instead of read by its indexes) -#}
 {%- set recomputed = 'true' if recompute_all else 'customer_id in (select affected.customer_id from affected)' %}
 
 customers as (
@@ -146,17 +148,20 @@ as_of as (
 
 ),
 
--- Login activity from the per-customer-day counts, never from every login: the totals kept per customer (as of the
--- latest data) less the days after the as-of date (none on a nightly run), and the two windows from the last 90 days.
--- The UTC day boundaries make "the last 30 days" the days [as_of_date - 29, as_of_date].
+-- Login activity without reading every login: the totals kept per customer (as of the latest data) less the logins
+-- after the as-of day (none on a nightly run), and the two windows from the last 90 days' logins (read by login_at:
+-- the BRIN index, or the (trim(customer_id), login_at) index for the recomputed customers). UTC day boundaries:
+-- "the last 30 days" are the days [as_of_date - 29, as_of_date].
 days_after_as_of as (
 
     select
         customer_id,
-        sum(logins) as logins
+        count(*) as logins
 
-    from {{ ref('int_customer_login_days') }}
-    where login_date > {{ as_of_date }} and {{ recomputed }} and {{ any_day_after_as_of }}
+    from {{ ref('stg_customer_logins') }}
+    where
+        login_at >= ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
+        and {{ recomputed }} and {{ any_day_after_as_of }}
     group by customer_id
 
 ),
@@ -165,11 +170,18 @@ login_windows as (
 
     select
         customer_id,
-        sum(logins) filter (where login_date > {{ as_of_date }} - 30) as logins_last_30d,
-        sum(logins) filter (where login_date <= {{ as_of_date }} - 30) as logins_prior_60d
+        count(*) filter (
+            where login_at >= ({{ as_of_date }} + 1 - 30)::timestamp at time zone 'UTC'
+        ) as logins_last_30d,
+        count(*) filter (
+            where login_at < ({{ as_of_date }} + 1 - 30)::timestamp at time zone 'UTC'
+        ) as logins_prior_60d
 
-    from {{ ref('int_customer_login_days') }}
-    where login_date > {{ as_of_date }} - 90 and login_date <= {{ as_of_date }} and {{ recomputed }}
+    from {{ ref('stg_customer_logins') }}
+    where
+        login_at >= ({{ as_of_date }} + 1 - 90)::timestamp at time zone 'UTC'
+        and login_at < ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
+        and {{ recomputed }}
     group by customer_id
 
 ),
@@ -181,8 +193,10 @@ login_activity as (
         case
             when days_after_as_of.customer_id is null then login_totals.last_login_at
             else (
-                select max(earlier.last_login_at) from {{ ref('int_customer_login_days') }} as earlier
-                where earlier.customer_id = login_totals.customer_id and earlier.login_date <= {{ as_of_date }}
+                select max(earlier.login_at) from {{ ref('stg_customer_logins') }} as earlier
+                where
+                    earlier.customer_id = login_totals.customer_id
+                    and earlier.login_at < ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
             )
         end as last_login_at,
         login_totals.total_logins - coalesce(days_after_as_of.logins, 0) as total_logins,

@@ -1,9 +1,12 @@
 -- Per customer: every login so far, and the latest — the part of the churn mart's login activity that spans all of
--- history, kept so the nightly build does not add up every customer's every day again.
+-- history, kept so the nightly build does not count every customer's every login again.
 --
--- Incremental, merged on customer_id: a build re-adds the days of the customers that the loads committed since its
--- last build wrote a login for (same rule as int_customer_login_days, which it reads by its (customer_id,
--- login_date) index). As of the latest data: mart_churned_customers takes off the days after its as-of date.
+-- Incremental, merged on customer_id: a build recounts, from all their logins, the customers the loads committed
+-- since its last build wrote a login for (the load log's committed sequence, macros/incremental_watermark.sql) — a
+-- late login for an old day and a re-delivered day included: a customer is recounted whole, never added to. Their
+-- logins are read through the bootstrap's index on analytics.customer_logins (trim(customer_id), login_at). As of
+-- the latest data: int_customer_churn_activity takes off the logins after its as-of date. A full refresh gives the
+-- same rows. Source rows are never deleted; after emptying source tables, build with --full-refresh.
 {{
     config(
         materialized='incremental',
@@ -18,33 +21,54 @@
 }}
 -- depends_on: {{ source('audit', 'build_watermarks') }}
 -- depends_on: {{ ref('stg_committed_loads') }}
--- depends_on: {{ ref('stg_customer_logins') }}
 
 with
 
-login_days as (
+{% if is_incremental() %}
 
-    select * from {{ ref('int_customer_login_days') }}
-    {% if is_incremental() %}
-        where customer_id in (
-            select customer_id from {{ ref('stg_customer_logins') }}
-            where _batch_id = any({{ batches_loaded_since_last_build('customer_logins') }})
-        )
-    {% endif %}
+    touched as (
 
-),
+        select distinct customer_id from {{ ref('stg_customer_logins') }}
+        where _batch_id = any({{ batches_loaded_since_last_build('customer_logins') }})
 
-final as (
+    ),
 
-    select
-        customer_id::text as customer_id,
-        sum(logins)::integer as total_logins,
-        max(login_date)::date as last_login_date,
-        max(last_login_at)::timestamptz as last_login_at
+    -- each touched customer's logins through the index, one customer at a time (LATERAL): joined as a set, the
+    -- planner reads every login instead
+    final as (
 
-    from login_days
-    group by customer_id
+        select
+            touched.customer_id::text as customer_id,
+            recount.total_logins::integer as total_logins,
+            (recount.last_login_at at time zone 'UTC')::date as last_login_date,
+            recount.last_login_at::timestamptz as last_login_at
 
-)
+        from touched
+        cross join lateral (
+            select
+                count(*) as total_logins,
+                max(logins.login_at) as last_login_at
+            from {{ ref('stg_customer_logins') }} as logins
+            where logins.customer_id = touched.customer_id
+        ) as recount
+
+    )
+
+{% else %}
+
+    final as (
+
+        select
+            customer_id::text as customer_id,
+            count(*)::integer as total_logins,
+            (max(login_at) at time zone 'UTC')::date as last_login_date,
+            max(login_at)::timestamptz as last_login_at
+
+        from {{ ref('stg_customer_logins') }}
+        group by customer_id
+
+    )
+
+{% endif %}
 
 select * from final
