@@ -47,11 +47,12 @@ def _forget_dag_test_runs() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def running_airflow(airflow_db, landing, monkeypatch_module) -> Iterator[AirflowApi]:  # type: ignore[no-untyped-def]
+def running_airflow(migrated_metadata_template, landing, monkeypatch_module) -> Iterator[AirflowApi]:  # type: ignore[no-untyped-def]
     """Start the whole Airflow against the test warehouse, with the history landed and the chain unpaused.
 
-    Each module gets its own, freshly migrated metadata database: runs and Asset events left by earlier `dag.test()`
-    runs in the session's database would otherwise trigger the Asset-scheduled DAGs the moment they are unpaused.
+    Each module gets its own metadata database, a copy of the session's freshly migrated one: runs and Asset events
+    left by earlier `dag.test()` runs in the session's database would otherwise trigger the Asset-scheduled DAGs the
+    moment they are unpaused.
     """
     import uuid
 
@@ -59,15 +60,16 @@ def running_airflow(airflow_db, landing, monkeypatch_module) -> Iterator[Airflow
 
     from include.config import get_settings
     from include.ingest.batch import load_batch
-    from tests.conftest import truncate_warehouse
+    from tests.conftest import copy_metadata_template, truncate_warehouse
 
     monkeypatch_module.setenv("AIRFLOW_METADATA_DB", f"airflow_{uuid.uuid4().hex[:8]}")
     settings = get_settings()
     monkeypatch_module.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", airflow_local.metadata_db_url(settings))
+    assert copy_metadata_template(settings, migrated_metadata_template), settings.airflow_db  # a new name
     truncate_warehouse(settings)
     load_batch("history", settings)
     try:
-        api = airflow_local.start_chain(settings)
+        api = airflow_local.start_chain(settings, migrated=True)
         yield api
     finally:
         airflow_local.stop(settings)
