@@ -118,6 +118,37 @@ def test_bootstrap_takes_back_the_readers_old_access_to_marts(warehouse: Setting
     assert defaults[0] == 0
 
 
+def test_bootstrap_drops_what_earlier_versions_kept_per_row_or_built(warehouse: Settings) -> None:
+    """A warehouse of an earlier version: `_source_file` on every source row (read by a staging view's `select *`) and
+    the retired per-day login table. A re-run drops both (the view goes with the column: dbt recreates it), keeps
+    the rows and leaves the audit columns of today's contract."""
+    loader, transformer = warehouse.roles.loader, warehouse.roles.transformer
+    with connect("admin", warehouse) as conn:
+        conn.execute(f"set role {loader}")
+        conn.execute("alter table analytics.products add column _source_file text")
+        conn.execute("insert into analytics.products (product_id, product_name, product_category, product_type,"
+                     " monthly_fee, launched_at, updated_at, _batch_id, _loaded_at, _source_file) values"
+                     " ('P-UPGRADE', 'x', 'x', 'x', 1, now(), now(), 'history', now(), '/landing/history/p.csv.gz')")
+        conn.execute(f"set role {transformer}")
+        conn.execute("create view staging.upgrade_probe as select * from analytics.products")
+        conn.execute("create table marts.int_customer_login_days (customer_id text)")
+        conn.execute("reset role")
+        conn.commit()
+    created = bootstrap.bootstrap(warehouse)
+    assert created == ["analytics.products without _source_file", "retired marts.int_customer_login_days dropped"]
+    with connect("admin", warehouse) as conn:
+        columns = [r[0] for r in conn.execute(
+            "select column_name from information_schema.columns where table_schema = 'analytics'"
+            " and table_name = 'products' order by ordinal_position").fetchall()]
+        kept = conn.execute("select count(*) from analytics.products where product_id = 'P-UPGRADE'").fetchone()[0]
+        gone = conn.execute("select to_regclass('staging.upgrade_probe'), to_regclass('marts.int_customer_login_days')"
+                            ).fetchone()
+        conn.execute("delete from analytics.products where product_id = 'P-UPGRADE'")
+    assert columns == [*contract.table("products").column_names, "_batch_id", "_loaded_at"]
+    assert kept == 1 and gone == (None, None)
+    assert bootstrap.bootstrap(warehouse) == []
+
+
 def test_transformer_reads_sources_but_cannot_write_them(warehouse: Settings) -> None:
     with connect("transformer", warehouse) as conn:
         conn.execute("select count(*) from analytics.support_tickets")
