@@ -402,8 +402,16 @@ def stop(settings: Settings | None = None, timeout_s: float = 60) -> list[str]:
     return stopped
 
 
+# A component still running this long after its SIGTERM is sent another (the leader only, not its group). Seen with
+# Airflow 3.3's scheduler: the signal arrived while a SQLAlchemy weakref callback ran during garbage collection, its
+# handler's `sys.exit(0)` was swallowed there ("Exception ignored in: <function _collection_gced …> … SystemExit: 0")
+# and the scheduler kept scheduling until the SIGKILL 60 s later.
+TERM_REPEAT_S = 5.0
+
+
 def _terminate(states: list[ComponentState], timeout_s: float) -> None:
-    """SIGTERM each component's process group, then SIGKILL what is left after `timeout_s`."""
+    """SIGTERM each component's process group (the leader again every TERM_REPEAT_S while it lives), then SIGKILL
+    what is left after `timeout_s`."""
     for state in states:
         assert state.pid is not None
         with contextlib.suppress(ProcessLookupError):
@@ -411,7 +419,12 @@ def _terminate(states: list[ComponentState], timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     for state in states:
         assert state.pid is not None
+        next_term = time.monotonic() + TERM_REPEAT_S
         while _alive(state.pid) and time.monotonic() < deadline:
+            if time.monotonic() >= next_term:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(state.pid, signal.SIGTERM)
+                next_term = time.monotonic() + TERM_REPEAT_S
             time.sleep(0.3)
         if _alive(state.pid):
             with contextlib.suppress(ProcessLookupError):
