@@ -49,13 +49,23 @@
     {{ return(table.rows | map('list') | list) }}
 {%- endmacro %}
 
--- `date_column` in one of `periods` (from periods_with_changed_tickets); false for none.
+-- `date_column` in one of `periods` (from periods_with_changed_tickets, sorted); false for none. Adjacent periods are
+-- merged into one range first: a night's late updates touch most days of the history, and hundreds of `or`ed ranges
+-- tested on every ticket cost more than the aggregation they select for.
 {% macro date_in_periods(date_column, periods) -%}
-    {%- if periods | length == 0 -%}
+    {%- set ranges = [] -%}
+    {%- for start, end in periods -%}
+        {%- if ranges and ranges[-1][1] == start -%}
+            {%- do ranges.append([ranges.pop()[0], end]) -%}
+        {%- else -%}
+            {%- do ranges.append([start, end]) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if ranges | length == 0 -%}
         false
     {%- else -%}
         (
-        {%- for start, end in periods %}
+        {%- for start, end in ranges %}
             {{ 'or ' if not loop.first }}({{ date_column }} >= date '{{ start }}' and {{ date_column }} < date '{{ end }}')
         {%- endfor %}
         )

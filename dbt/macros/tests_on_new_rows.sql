@@ -8,6 +8,9 @@
     consumer is the incremental model built from the tested model: `dbt build` builds it only after these tests
     passed, so a night whose tests failed is tested again the next night, with the new rows.
 
+    A test of a model kept per as-of date (churn_list_snapshots: each build replaces only its own date's rows) opts
+    in with `config: {where: "__this_as_of_date__"}`: the rows of the build's as-of date, the only ones it wrote.
+
     Every row is tested instead (the placeholder becomes `true`) when
     - the build is a --full-refresh, or the environment variable SA_DBT_FULL_TESTS is `true`;
     - no as-of date is given (an ad-hoc `dbt build`): the run checks everything;
@@ -23,6 +26,10 @@
         {%- set placeholder = modules.re.search('__new_rows:(\\w+):(\\w+)__', where) -%}
         {%- if placeholder -%}
             {%- set where = where | replace(placeholder.group(0), new_rows_condition(placeholder.group(1), placeholder.group(2))) -%}
+        {%- endif -%}
+        {%- if '__this_as_of_date__' in where -%}
+            {%- set where = where | replace('__this_as_of_date__', 'true' if tests_every_row()
+                                             else 'as_of_date = ' ~ churn_as_of_date(none)) -%}
         {%- endif -%}
         {%- set filtered -%}
             (select * from {{ relation }} where {{ where }}) dbt_subquery

@@ -4,9 +4,10 @@
 -- Grain: period_type ('quarter' | 'year') × created_year × period_number (quarter 1–4; 0 for a year) × root cause ×
 -- ticket category × product category. pct_of_period is rounded per row (not largest-remainder).
 --
--- Incremental: a build recomputes the quarters and the years that hold a ticket changed since its last build
--- (macros/changed_tickets.sql) from all of their tickets, and replaces them (delete+insert by period). A full
--- refresh gives the same rows.
+-- Incremental: a build recomputes the years that hold a ticket changed since its last build (macros/
+-- changed_tickets.sql) — the year rows and all four quarters' — from all of their tickets in one pass (grouping sets:
+-- one scan and one sort for both grains, grouped by the dimension keys; the names follow from the keys), and replaces
+-- them (delete+insert by period). A full refresh gives the same rows.
 {{
     config(
         materialized='incremental',
@@ -25,27 +26,11 @@
 
 with
 
--- each branch reads the ticket mart itself (a CTE read twice would be materialized whole first)
-in_periods as (
+tickets as (
 
-    select
-        'quarter' as period_type,
-        tickets.created_quarter as period_number,
-        tickets.*
-    from {{ ref('mart_ticket_analytics') }} as tickets
+    select * from {{ ref('mart_ticket_analytics') }}
     {% if is_incremental() %}
-        where {{ date_in_periods('tickets.created_date', periods_with_changed_tickets('quarter')) }}
-    {% endif %}
-
-    union all
-
-    select
-        'year' as period_type,
-        0 as period_number,
-        tickets.*
-    from {{ ref('mart_ticket_analytics') }} as tickets
-    {% if is_incremental() %}
-        where {{ date_in_periods('tickets.created_date', periods_with_changed_tickets('year')) }}
+        where {{ date_in_periods('created_date', periods_with_changed_tickets('year')) }}
     {% endif %}
 
 ),
@@ -53,15 +38,16 @@ in_periods as (
 grouped as (
 
     select
-        period_type,
+        case when grouping(created_quarter) = 0 then 'quarter' else 'year' end as period_type,
         created_year,
-        period_number,
+        coalesce(created_quarter, 0) as period_number,
         root_cause_id,
-        coalesce(root_cause_name, 'Undiagnosed') as root_cause_name,
-        root_cause_severity,
         category_id,
-        category_name,
         product_category,
+        -- one value per key (the ticket mart joins them by key): taken, not grouped on, to keep the sort narrow
+        min(coalesce(root_cause_name, 'Undiagnosed')) as root_cause_name,
+        min(root_cause_severity) as root_cause_severity,
+        min(category_name) as category_name,
 
         count(*) as total_tickets,
         count(*) filter (where is_open) as open_tickets,
@@ -76,8 +62,11 @@ grouped as (
         count(*) filter (where is_v12_related) as v12_related_tickets,
         count(*) filter (where is_on_v12_app) as v12_app_tickets
 
-    from in_periods
-    group by 1, 2, 3, 4, 5, 6, 7, 8, 9
+    from tickets
+    group by grouping sets (
+        (created_year, created_quarter, root_cause_id, category_id, product_category),
+        (created_year, root_cause_id, category_id, product_category)
+    )
 
 ),
 
