@@ -169,8 +169,8 @@ def batch_id_index_ddl(table: contract.Table) -> sql.Composed:
 
 
 # Tables read by a time range as well as by batch: a BRIN index on the column (kilobytes; rows arrive in roughly
-# that order, day by day). int_customer_churn_activity reads the last 90 days' logins, and the logins crossing a
-# window edge when the as-of date moves, through it.
+# that order, day by day). int_customer_churn_activity reads the logins crossing a window edge when the as-of date
+# moves through it.
 TIME_RANGE_INDEXES = {"customer_logins": "login_at"}
 
 
@@ -187,7 +187,7 @@ def time_range_index_ddl(table: contract.Table) -> sql.Composed | None:
 # - mart_ticket_analytics reads the tickets of the night's changed customers (`customer_id = any(<ids>)`,
 #   macros/changed_tickets.sql) instead of scanning every ticket;
 # - int_customer_login_totals recounts the logins of the customers a night's logins touched, customer by customer,
-#   and int_customer_churn_activity reads a recomputed customer's logins of the last 90 days or before the as-of date.
+#   and int_customer_churn_activity reads a customer's last login before its as-of date (after a backfill).
 # Dropped and built once around a first (bulk) load, like the `_batch_id` index.
 KEY_LOOKUP_INDEXES: dict[str, tuple[str, ...]] = {
     "support_tickets": ("customer_id",),
@@ -230,14 +230,29 @@ def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> boo
 RETIRED_MODEL_TABLES = ((SCHEMA_MARTS, "int_customer_login_days"),)
 
 
+# Incremental model tables an earlier version built without a column this version merges (on_schema_change='fail'
+# would refuse the night's build): dropped, so that the next build creates them whole. int_customer_login_totals
+# gained login_days (the churn activity counts its login windows in it).
+OUTDATED_MODEL_TABLES = {(SCHEMA_MARTS, "int_customer_login_totals"): "login_days"}
+
+
 def drop_retired_model_tables(conn: psycopg.Connection) -> list[str]:
-    """Drop them, and their build watermarks; returns what was dropped."""
+    """Drop them and the outdated ones, with their build watermarks; returns what was dropped."""
     dropped = []
     for schema, name in RETIRED_MODEL_TABLES:
         if conn.execute("select to_regclass(%s)", (f"{schema}.{name}",)).fetchone()[0] is not None:
             conn.execute(sql.SQL("drop table {}").format(_ident(schema, name)))
             dropped.append(f"retired {schema}.{name} dropped")
         conn.execute("delete from audit.build_watermarks where model_name = %s", (f"{schema}.{name}",))
+    for (schema, name), column in OUTDATED_MODEL_TABLES.items():
+        outdated = conn.execute(
+            "select not exists (select from pg_attribute where attrelid = c.oid and attname = %s and not attisdropped)"
+            " from (select to_regclass(%s) as oid) as c where c.oid is not null",
+            (column, f"{schema}.{name}")).fetchone()
+        if outdated and outdated[0]:
+            conn.execute(sql.SQL("drop table {}").format(_ident(schema, name)))
+            conn.execute("delete from audit.build_watermarks where model_name = %s", (f"{schema}.{name}",))
+            dropped.append(f"{schema}.{name} without {column} dropped (the next build creates it whole)")
     return dropped
 
 

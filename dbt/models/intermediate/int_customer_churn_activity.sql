@@ -33,18 +33,13 @@
 {#- Which customers to recompute: every one (a full build; no as-of date recorded yet, or none to compute: no login in
     the data), or `affected` below. -#}
 {%- set recompute_all = true %}
-{%- set any_day_after_as_of = true %}
 {%- if is_incremental() and execute %}
-    {#- this build's as-of date, the one the last build recorded, and whether any login lies after this one's UTC
-        day (on a nightly run none does: then nobody's logins after it are looked for, customer by customer) -#}
+    {#- this build's as-of date and the one the last build recorded -#}
     {%- set dates = run_query(
         "select (" ~ as_of_date ~ ")::text, (select as_of_date::text from " ~ source('audit', 'build_watermarks')
-        ~ " where model_name = '" ~ this.schema ~ "." ~ this.identifier ~ "'), exists (select from "
-        ~ ref('stg_customer_logins') ~ " where login_at >= ((" ~ as_of_date ~ ") + 1)::timestamp at time zone 'UTC')"
-        ).rows[0] %}
+        ~ " where model_name = '" ~ this.schema ~ "." ~ this.identifier ~ "')").rows[0] %}
     {%- if dates[0] is not none and dates[1] is not none %}
         {%- set recompute_all = false %}
-        {%- set any_day_after_as_of = dates[2] %}
         {%- set moved = dates[0] != dates[1] %}
         {%- set low, high = [dates[0], dates[1]] | min, [dates[0], dates[1]] | max %}
     {%- endif %}
@@ -99,8 +94,7 @@ with
 
 {% endif %}
 
-{#- the rows of a customer-keyed relation this build recomputes (no CTE for the logins: read twice, it would be
-    materialized whole instead of read by its indexes) -#}
+{#- the rows of a customer-keyed relation this build recomputes -#}
 {%- set recomputed = 'true' if recompute_all else 'customer_id in (select affected.customer_id from affected)' %}
 
 customers as (
@@ -148,64 +142,53 @@ as_of as (
 
 ),
 
--- Login activity without reading every login: the totals kept per customer (as of the latest data) less the logins
--- after the as-of day (none on a nightly run), and the two windows from the last 90 days' logins (read by login_at:
--- the BRIN index, or the (trim(customer_id), login_at) index for the recomputed customers). UTC day boundaries:
--- "the last 30 days" are the days [as_of_date - 29, as_of_date].
-days_after_as_of as (
+-- Login activity without reading the logins: the totals kept per customer (as of the latest data) less the logins
+-- after the as-of day (none on a nightly run), and the two windows counted in the customer's login days (UTC days:
+-- "the last 30 days" are the days [as_of_date - 29, as_of_date]). Only a customer who logged in after the as-of
+-- day (a backfill) has their last login before it looked up, through the (trim(customer_id), login_at) index.
+login_days as (
 
     select
-        customer_id,
-        count(*) as logins
+        login_totals.customer_id,
+        login_totals.last_login_at,
+        login_totals.total_logins,
+        day_counts.logins_after_as_of,
+        day_counts.logins_last_30d,
+        day_counts.logins_prior_60d
 
-    from {{ ref('stg_customer_logins') }}
-    where
-        login_at >= ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
-        and {{ recomputed }} and {{ any_day_after_as_of }}
-    group by customer_id
-
-),
-
-login_windows as (
-
-    select
-        customer_id,
-        count(*) filter (
-            where login_at >= ({{ as_of_date }} + 1 - 30)::timestamp at time zone 'UTC'
-        ) as logins_last_30d,
-        count(*) filter (
-            where login_at < ({{ as_of_date }} + 1 - 30)::timestamp at time zone 'UTC'
-        ) as logins_prior_60d
-
-    from {{ ref('stg_customer_logins') }}
-    where
-        login_at >= ({{ as_of_date }} + 1 - 90)::timestamp at time zone 'UTC'
-        and login_at < ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
-        and {{ recomputed }}
-    group by customer_id
+    from login_totals
+    cross join lateral (
+        select
+            count(*) filter (where login_day > {{ as_of_date }}) as logins_after_as_of,
+            count(*) filter (
+                where login_day > {{ as_of_date }} - 30 and login_day <= {{ as_of_date }}
+            ) as logins_last_30d,
+            count(*) filter (
+                where login_day > {{ as_of_date }} - 90 and login_day <= {{ as_of_date }} - 30
+            ) as logins_prior_60d
+        from unnest(login_totals.login_days) as login_day
+    ) as day_counts
 
 ),
 
 login_activity as (
 
     select
-        login_totals.customer_id,
+        customer_id,
         case
-            when days_after_as_of.customer_id is null then login_totals.last_login_at
+            when logins_after_as_of = 0 then last_login_at
             else (
                 select max(earlier.login_at) from {{ ref('stg_customer_logins') }} as earlier
                 where
-                    earlier.customer_id = login_totals.customer_id
+                    earlier.customer_id = login_days.customer_id
                     and earlier.login_at < ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
             )
         end as last_login_at,
-        login_totals.total_logins - coalesce(days_after_as_of.logins, 0) as total_logins,
-        coalesce(login_windows.logins_last_30d, 0) as logins_last_30d,
-        coalesce(login_windows.logins_prior_60d, 0) as logins_prior_60d
+        total_logins - logins_after_as_of as total_logins,
+        logins_last_30d,
+        logins_prior_60d
 
-    from login_totals
-    left join days_after_as_of on login_totals.customer_id = days_after_as_of.customer_id
-    left join login_windows on login_totals.customer_id = login_windows.customer_id
+    from login_days
 
 ),
 

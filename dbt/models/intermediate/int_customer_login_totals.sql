@@ -1,5 +1,7 @@
--- Per customer: every login so far, and the latest — the part of the churn mart's login activity that spans all of
--- history, kept so the nightly build does not count every customer's every login again.
+-- Per customer: every login so far, the latest, and every login's UTC day (login_days, sorted) — the churn mart's
+-- login activity kept per customer, so the nightly build neither counts every customer's every login again nor reads
+-- the last 90 days' logins to count the 30/60-day windows: int_customer_churn_activity counts them in login_days
+-- (a date is 4 bytes a login).
 --
 -- Incremental, merged on customer_id: a build recounts, from all their logins, the customers the loads committed
 -- since its last build wrote a login for (the load log's committed sequence, macros/incremental_watermark.sql) — a
@@ -41,13 +43,15 @@ with
             touched.customer_id::text as customer_id,
             recount.total_logins::integer as total_logins,
             (recount.last_login_at at time zone 'UTC')::date as last_login_date,
-            recount.last_login_at::timestamptz as last_login_at
+            recount.last_login_at::timestamptz as last_login_at,
+            recount.login_days::date[] as login_days
 
         from touched
         cross join lateral (
             select
                 count(*) as total_logins,
-                max(logins.login_at) as last_login_at
+                max(logins.login_at) as last_login_at,
+                array_agg((logins.login_at at time zone 'UTC')::date order by logins.login_at) as login_days
             from {{ ref('stg_customer_logins') }} as logins
             where logins.customer_id = touched.customer_id
         ) as recount
@@ -62,7 +66,8 @@ with
             customer_id::text as customer_id,
             count(*)::integer as total_logins,
             (max(login_at) at time zone 'UTC')::date as last_login_date,
-            max(login_at)::timestamptz as last_login_at
+            max(login_at)::timestamptz as last_login_at,
+            array_agg((login_at at time zone 'UTC')::date order by login_at)::date[] as login_days
 
         from {{ ref('stg_customer_logins') }}
         group by customer_id
