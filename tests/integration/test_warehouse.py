@@ -264,3 +264,19 @@ def test_bootstrap_drops_an_incremental_table_built_without_a_column_this_versio
             conn.execute("delete from audit.build_watermarks where model_name like 'marts.upgrade_%'")
     assert created == ["marts.upgrade_outdated without login_days dropped (the next build creates it whole)"]
     assert tables == (None, "marts.upgrade_current") and watermarks == ["marts.upgrade_current"]
+
+
+def test_bootstrap_rebuilds_the_logins_key_index_an_earlier_version_built_on_two_columns(warehouse: Settings) -> None:
+    """Until 2026-12-06 the logins' key-lookup index had login_at after the key (~38 bytes a login); today's is the
+    key alone (deduplicated). A re-run of the bootstrap replaces the old one under the same name."""
+    name = "analytics.customer_logins_customer_id_trimmed"
+    with connect("admin", warehouse) as conn:
+        conn.execute(f"drop index {name}")
+        conn.execute(f"create index {name.split('.')[1]} on analytics.customer_logins ((trim(customer_id)), login_at)")
+        conn.commit()
+    created = bootstrap.bootstrap(warehouse)
+    with connect("admin", warehouse) as conn:
+        definition = conn.execute("select pg_get_indexdef(%s::regclass)", (name,)).fetchone()[0]
+    assert created == ["key-lookup index of analytics.customer_logins rebuilt on the key alone"]
+    assert definition.endswith("USING btree (TRIM(BOTH FROM customer_id))")
+    assert bootstrap.bootstrap(warehouse) == []

@@ -145,7 +145,7 @@ as_of as (
 -- Login activity without reading the logins: the totals kept per customer (as of the latest data) less the logins
 -- after the as-of day (none on a nightly run), and the two windows counted in the customer's login days (UTC days:
 -- "the last 30 days" are the days [as_of_date - 29, as_of_date]). Only a customer who logged in after the as-of
--- day (a backfill) has their last login before it looked up, through the (trim(customer_id), login_at) index.
+-- day (a backfill) has their last login before it looked up, through the trim(customer_id) index.
 login_days as (
 
     select

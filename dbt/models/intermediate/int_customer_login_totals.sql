@@ -6,7 +6,7 @@
 -- Incremental, merged on customer_id: a build recounts, from all their logins, the customers the loads committed
 -- since its last build wrote a login for (the load log's committed sequence, macros/incremental_watermark.sql) — a
 -- late login for an old day and a re-delivered day included: a customer is recounted whole, never added to. Their
--- logins are read through the bootstrap's index on analytics.customer_logins (trim(customer_id), login_at). As of
+-- logins are read through the bootstrap's index on analytics.customer_logins (trim(customer_id)). As of
 -- the latest data: int_customer_churn_activity takes off the logins after its as-of date. A full refresh gives the
 -- same rows. Source rows are never deleted; after emptying source tables, build with --full-refresh.
 {{
