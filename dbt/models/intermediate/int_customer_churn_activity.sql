@@ -146,7 +146,7 @@ as_of as (
 -- after the as-of day (none on a nightly run), and the two windows counted in the customer's login days (UTC days:
 -- "the last 30 days" are the days [as_of_date - 29, as_of_date]). Only a customer who logged in after the as-of
 -- day (a backfill) has their last login before it looked up, through the trim(customer_id) index.
-login_days as (
+login_counts as (
 
     select
         login_totals.customer_id,
@@ -180,7 +180,7 @@ login_activity as (
             else (
                 select max(earlier.login_at) from {{ ref('stg_customer_logins') }} as earlier
                 where
-                    earlier.customer_id = login_days.customer_id
+                    earlier.customer_id = login_counts.customer_id
                     and earlier.login_at < ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
             )
         end as last_login_at,
@@ -188,7 +188,7 @@ login_activity as (
         logins_last_30d,
         logins_prior_60d
 
-    from login_days
+    from login_counts
 
 ),
 
