@@ -247,22 +247,33 @@ RETIRED_MODEL_TABLES = ((SCHEMA_MARTS, "int_customer_login_days"),)
 OUTDATED_MODEL_TABLES = {(SCHEMA_MARTS, "int_customer_login_totals"): "login_days"}
 
 
+def _drop_model_table(conn: psycopg.Connection, schema: str, name: str) -> None:
+    """Drop a dbt model's table, if there, and its build watermark (the next build starts it afresh)."""
+    conn.execute(sql.SQL("drop table if exists {}").format(_ident(schema, name)))
+    conn.execute("delete from audit.build_watermarks where model_name = %s", (f"{schema}.{name}",))
+
+
 def drop_retired_model_tables(conn: psycopg.Connection) -> list[str]:
-    """Drop them and the outdated ones, with their build watermarks; returns what was dropped."""
+    """Drop them, and their build watermarks; returns what was dropped."""
     dropped = []
     for schema, name in RETIRED_MODEL_TABLES:
         if conn.execute("select to_regclass(%s)", (f"{schema}.{name}",)).fetchone()[0] is not None:
-            conn.execute(sql.SQL("drop table {}").format(_ident(schema, name)))
             dropped.append(f"retired {schema}.{name} dropped")
-        conn.execute("delete from audit.build_watermarks where model_name = %s", (f"{schema}.{name}",))
+        _drop_model_table(conn, schema, name)
+    return dropped
+
+
+def drop_outdated_model_tables(conn: psycopg.Connection) -> list[str]:
+    """Drop those lacking their column, and their build watermarks; returns what was dropped."""
+    dropped = []
     for (schema, name), column in OUTDATED_MODEL_TABLES.items():
-        outdated = conn.execute(
-            "select not exists (select from pg_attribute where attrelid = c.oid and attname = %s and not attisdropped)"
-            " from (select to_regclass(%s) as oid) as c where c.oid is not null",
-            (column, f"{schema}.{name}")).fetchone()
-        if outdated and outdated[0]:
-            conn.execute(sql.SQL("drop table {}").format(_ident(schema, name)))
-            conn.execute("delete from audit.build_watermarks where model_name = %s", (f"{schema}.{name}",))
+        if conn.execute("select to_regclass(%s)", (f"{schema}.{name}",)).fetchone()[0] is None:
+            continue
+        has_column = conn.execute(
+            "select exists (select from pg_attribute where attrelid = %s::regclass and attname = %s"
+            " and not attisdropped)", (f"{schema}.{name}", column)).fetchone()[0]
+        if not has_column:
+            _drop_model_table(conn, schema, name)
             dropped.append(f"{schema}.{name} without {column} dropped (the next build creates it whole)")
     return dropped
 
@@ -372,6 +383,7 @@ def bootstrap(settings: Settings | None = None) -> list[str]:
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)
         conn.execute("reset role")
         created += drop_retired_model_tables(conn)
+        created += drop_outdated_model_tables(conn)
         transformer = _ident(settings.roles.transformer)
         conn.execute(sql.SQL("grant usage on schema {} to {}").format(_ident(SCHEMA_AUDIT), transformer))
         conn.execute(sql.SQL("grant select on {} to {}").format(_ident(SCHEMA_AUDIT, "committed_loads"), transformer))

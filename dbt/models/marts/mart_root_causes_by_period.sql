@@ -40,7 +40,7 @@ grouped as (
     select
         case when grouping(created_quarter) = 0 then 'quarter' else 'year' end as period_type,
         created_year,
-        coalesce(created_quarter, 0) as period_number,
+        case when grouping(created_quarter) = 0 then created_quarter else 0 end as period_number,
         root_cause_id,
         category_id,
         product_category,
