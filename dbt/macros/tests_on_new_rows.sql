@@ -11,6 +11,13 @@
     A test of a model kept per as-of date (churn_list_snapshots: each build replaces only its own date's rows) opts
     in with `config: {where: "__this_as_of_date__"}`: the rows of the build's as-of date, the only ones it wrote.
 
+    A test of a view computed per customer when read (mart_churned_customers) opts in with
+    `config: {where: "__customers_merged_by:<model>__"}`: the customers whose row <model> (customer-keyed, with a
+    `_merged_at` column: its build's transaction time) merged in its last build; a singular test calls
+    `customers_merged_by('<model>')` in its own where clause. The other customers' rows differ from the last
+    build's only by the date the view computes them as of — the formulas the tests check, covered every night by the
+    unit tests on every branch, and on every row by the weekly full check.
+
     Every row is tested instead (the placeholder becomes `true`) when
     - the build is a --full-refresh, or the environment variable SA_DBT_FULL_TESTS is `true`;
     - no as-of date is given (an ad-hoc `dbt build`): the run checks everything;
@@ -26,6 +33,10 @@
         {%- set placeholder = modules.re.search('__new_rows:(\\w+):(\\w+)__', where) -%}
         {%- if placeholder -%}
             {%- set where = where | replace(placeholder.group(0), new_rows_condition(placeholder.group(1), placeholder.group(2))) -%}
+        {%- endif -%}
+        {%- set merged_by = modules.re.search('__customers_merged_by:(\\w+)__', where) -%}
+        {%- if merged_by -%}
+            {%- set where = where | replace(merged_by.group(0), customers_merged_by(merged_by.group(1))) -%}
         {%- endif -%}
         {%- if '__this_as_of_date__' in where -%}
             {%- set where = where | replace('__this_as_of_date__', 'true' if tests_every_row()
@@ -45,6 +56,21 @@
         true
     {%- else -%}
         _batch_id = any({{ batches_loaded_since_last_build(source_table, watermark_name(consumer)) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro customers_merged_by(model) -%}
+    {%- if tests_every_row() -%}
+        true
+    {%- else -%}
+        {#- the model's relation is named as its watermark row is (`schema.relation`): no ref() from a test's where -#}
+        customer_id in (
+            select merged.customer_id from {{ watermark_name(model) }} as merged
+            where merged._merged_at = (
+                select built_at from {{ source('audit', 'build_watermarks') }}
+                where model_name = '{{ watermark_name(model) }}'
+            )
+        )
     {%- endif -%}
 {%- endmacro %}
 

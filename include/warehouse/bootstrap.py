@@ -189,9 +189,12 @@ def time_range_index_ddl(table: contract.Table) -> sql.Composed | None:
 # - int_customer_login_totals recounts the logins of the customers a night's logins touched, customer by customer
 #   (all of a customer's logins: the key alone serves, and its repeats are stored once — btree deduplication: ~6
 #   bytes a login instead of ~38 with login_at beside it), and int_customer_churn_activity looks up a customer's last
-#   login before its as-of date (after a backfill).
+#   login before its as-of date (after a backfill);
+# - int_customer_churn_activity reads the customer row, holdings and tickets of the customers a night affected,
+#   customer by customer (customers, customer_products, support_tickets).
 # Dropped and built once around a first (bulk) load, like the `_batch_id` index.
-KEY_LOOKUP_INDEXES = {"support_tickets": "customer_id", "customer_logins": "customer_id"}
+KEY_LOOKUP_INDEXES = {"customers": "customer_id", "customer_products": "customer_id", "support_tickets": "customer_id",
+                      "customer_logins": "customer_id"}
 
 
 def key_lookup_index_name(table: contract.Table) -> str | None:
@@ -243,13 +246,21 @@ RETIRED_MODEL_TABLES = ((SCHEMA_MARTS, "int_customer_login_days"),)
 
 # Incremental model tables an earlier version built without a column this version merges (on_schema_change='fail'
 # would refuse the night's build): dropped, so that the next build creates them whole. int_customer_login_totals
-# gained login_days (the churn activity counts its login windows in it).
-OUTDATED_MODEL_TABLES = {(SCHEMA_MARTS, "int_customer_login_totals"): "login_days"}
+# gained login_days (the churn mart counts its login windows in it); int_customer_churn_activity gave its login
+# counts and frequency points to the churn mart and gained _merged_at (the rows its last build merged).
+OUTDATED_MODEL_TABLES = {
+    (SCHEMA_MARTS, "int_customer_login_totals"): "login_days",
+    (SCHEMA_MARTS, "int_customer_churn_activity"): "_merged_at",
+}
 
 
 def _drop_model_table(conn: psycopg.Connection, schema: str, name: str) -> None:
-    """Drop a dbt model's table, if there, and its build watermark (the next build starts it afresh)."""
-    conn.execute(sql.SQL("drop table if exists {}").format(_ident(schema, name)))
+    """Drop a dbt model's table, if there, and its build watermark (the next build starts it afresh).
+
+    With the views built on it (the churn mart and the serving / pii views over it): the next build creates them
+    again, with their grants; until then the reader does not see them.
+    """
+    conn.execute(sql.SQL("drop table if exists {} cascade").format(_ident(schema, name)))
     conn.execute("delete from audit.build_watermarks where model_name = %s", (f"{schema}.{name}",))
 
 

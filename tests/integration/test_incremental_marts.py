@@ -40,13 +40,15 @@ MARTS["churn_list_snapshots"] = "as_of_date = (select max(as_of_date) from marts
 
 
 def _fingerprints(settings: Settings, lists_of: str | None = None) -> dict[str, tuple[int, str]]:
-    """Per mart, its rows' count and hash; `lists_of`: the as-of date whose churn lists count (default the latest)."""
+    """Per mart, its rows' count and hash; `lists_of`: the as-of date whose churn lists count (default the latest).
+    The churn activity's `_merged_at` (when the build that merged a row ran) is left out: it differs by design."""
     out = {}
     with connect("admin", settings) as conn:
         for mart, rows_of in MARTS.items():
             if mart == "churn_list_snapshots" and lists_of is not None:
                 rows_of = f"as_of_date = date '{lists_of}'"
-            rows = [r[0] for r in conn.execute(f"select t::text from marts.{mart} t where {rows_of} order by 1")]
+            row = "(to_jsonb(t) - '_merged_at')::text"
+            rows = [r[0] for r in conn.execute(f"select {row} from marts.{mart} t where {rows_of} order by 1")]
             out[mart] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
     return out
 

@@ -239,13 +239,15 @@ def test_metadata_database_has_its_own_owner_role_and_an_older_superuser_owned_o
 def test_bootstrap_drops_an_incremental_table_built_without_a_column_this_version_merges(
         warehouse: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """An earlier version's incremental model table lacking a column (on_schema_change='fail' would refuse the merge)
-    is dropped with its watermark, so the next build creates it whole; one that has the column is kept."""
+    is dropped with its watermark and the views over it (the churn mart over the activity), so the next build
+    creates them whole; one that has the column is kept."""
     monkeypatch.setattr(bootstrap, "OUTDATED_MODEL_TABLES", {("marts", "upgrade_outdated"): "login_days",
                                                              ("marts", "upgrade_current"): "login_days"})
     with connect("admin", warehouse) as conn:
         conn.execute(f"set role {warehouse.roles.transformer}")
         conn.execute("create table marts.upgrade_outdated (customer_id text)")
         conn.execute("create table marts.upgrade_current (customer_id text, login_days date[])")
+        conn.execute("create view marts.upgrade_outdated_view as select * from marts.upgrade_outdated")
         conn.execute("reset role")
         conn.execute("insert into audit.build_watermarks (model_name, load_seq, built_at) values"
                      " ('marts.upgrade_outdated', 1, now()), ('marts.upgrade_current', 1, now())")
@@ -253,17 +255,17 @@ def test_bootstrap_drops_an_incremental_table_built_without_a_column_this_versio
     try:
         created = bootstrap.bootstrap(warehouse)
         with connect("admin", warehouse) as conn:
-            tables = conn.execute("select to_regclass('marts.upgrade_outdated'), to_regclass('marts.upgrade_current')"
-                                  ).fetchone()
+            tables = conn.execute("select to_regclass('marts.upgrade_outdated'), to_regclass('marts.upgrade_current'),"
+                                  " to_regclass('marts.upgrade_outdated_view')").fetchone()
             watermarks = [r[0] for r in conn.execute(
                 "select model_name from audit.build_watermarks where model_name like 'marts.upgrade_%'"
                 " order by 1").fetchall()]
     finally:
         with connect("admin", warehouse) as conn:
-            conn.execute("drop table if exists marts.upgrade_outdated, marts.upgrade_current")
+            conn.execute("drop table if exists marts.upgrade_outdated, marts.upgrade_current cascade")
             conn.execute("delete from audit.build_watermarks where model_name like 'marts.upgrade_%'")
     assert created == ["marts.upgrade_outdated without login_days dropped (the next build creates it whole)"]
-    assert tables == (None, "marts.upgrade_current") and watermarks == ["marts.upgrade_current"]
+    assert tables == (None, "marts.upgrade_current", None) and watermarks == ["marts.upgrade_current"]
 
 
 def test_bootstrap_rebuilds_the_logins_key_index_an_earlier_version_built_on_two_columns(warehouse: Settings) -> None:

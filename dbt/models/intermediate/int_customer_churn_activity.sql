@@ -1,6 +1,7 @@
--- Per customer, as of the churn as-of date: contact and segment, login activity, holdings and tickets — every column
+-- Per customer, as of the churn as-of date: contact and segment, the last login, holdings and tickets — every column
 -- of mart_churned_customers that does not move by itself as days pass. The mart (a view) adds what does: days since
--- the last login, the flags, the score and its level, from these counts and the as-of date this model's last build
+-- the last login, the logins in the last 30 / prior 60 days and the total (counted in int_customer_login_totals'
+-- login days), the flags, the score and its level, from these columns and the as-of date this model's last build
 -- recorded (audit.build_watermarks.as_of_date).
 --
 -- Incremental, merged on customer_id: a build recomputes only the customers whose row can differ from the last
@@ -8,10 +9,10 @@
 --   * a load committed since then wrote their customer row, a holding, a ticket or a login of theirs (the load log's
 --     committed sequence, macros/incremental_watermark.sql);
 --   * the as-of date moved (forwards or backwards, a backfill) and one of their events crosses a window edge between
---     the two dates: a login day entering or leaving the last 30 / prior 60 days or the totals; a ticket created or
+--     the two dates: a login between the two as-of days (their last login as of the date); a ticket created or
 --     resolved across the as-of day's end or 90 days before it; a holding opened, or closed across the as-of date,
 --     90 or 120 days before it.
--- Everyone else's counts are the same as of either date. A full refresh gives the same rows. Customers who signed up
+-- Everyone else's columns are the same as of either date. A full refresh gives the same rows. Customers who signed up
 -- after the as-of date are kept (the mart leaves them out). A source that moves a ticket or a holding to another
 -- customer, or rewrites rows behind the extract, needs a --full-refresh (the old customer is not known).
 {{
@@ -63,15 +64,13 @@ with
         select customer_id from {{ ref('stg_customer_logins') }}
         where _batch_id = any({{ batches_loaded_since_last_build('customer_logins') }})
         {% if moved %}
-            -- events crossing a window edge between the two as-of dates (low, high]: a login's UTC day entering or
-            -- leaving the last 30 / prior 60 days or the totals
+            -- events crossing a window edge between the two as-of dates (low, high]: a login on a day between them
+            -- (the last login as of the date; the mart counts the login windows in the login days itself)
             union
             select customer_id from {{ ref('stg_customer_logins') }}
             where
-                {%- for days in (0, 30, 90) %}
-                    {{ 'or ' if not loop.first }}(login_at >= (date '{{ low }}' + 1 - {{ days }})::timestamp at time zone 'UTC'
-                        and login_at < (date '{{ high }}' + 1 - {{ days }})::timestamp at time zone 'UTC')
-                {%- endfor %}
+                login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
+                and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
             union
             select customer_id from {{ ref('stg_tickets') }}
             where
@@ -94,37 +93,6 @@ with
 
 {% endif %}
 
-{#- the rows of a customer-keyed relation this build recomputes -#}
-{%- set recomputed = 'true' if recompute_all else 'customer_id in (select affected.customer_id from affected)' %}
-
-customers as (
-
-    select * from {{ ref('stg_customers') }}
-    where {{ recomputed }}
-
-),
-
-login_totals as (
-
-    select * from {{ ref('int_customer_login_totals') }}
-    where {{ recomputed }}
-
-),
-
-holdings as (
-
-    select * from {{ ref('stg_customer_products') }}
-    where {{ recomputed }}
-
-),
-
-tickets as (
-
-    select * from {{ ref('stg_tickets') }}
-    where {{ recomputed }}
-
-),
-
 chosen as (
 
     select {{ as_of_date }} as as_of_date
@@ -142,60 +110,19 @@ as_of as (
 
 ),
 
--- Login activity without reading the logins: the totals kept per customer (as of the latest data) less the logins
--- after the as-of day (none on a nightly run), and the two windows counted in the customer's login days (UTC days:
--- "the last 30 days" are the days [as_of_date - 29, as_of_date]). Only a customer who logged in after the as-of
--- day (a backfill) has their last login before it looked up, through the trim(customer_id) index.
-login_counts as (
-
-    select
-        login_totals.customer_id,
-        login_totals.last_login_at,
-        login_totals.total_logins,
-        day_counts.logins_after_as_of,
-        day_counts.logins_last_30d,
-        day_counts.logins_prior_60d
-
-    from login_totals
-    cross join lateral (
-        select
-            count(*) filter (where login_day > {{ as_of_date }}) as logins_after_as_of,
-            count(*) filter (
-                where login_day > {{ as_of_date }} - 30 and login_day <= {{ as_of_date }}
-            ) as logins_last_30d,
-            count(*) filter (
-                where login_day > {{ as_of_date }} - 90 and login_day <= {{ as_of_date }} - 30
-            ) as logins_prior_60d
-        from unnest(login_totals.login_days) as login_day
-    ) as day_counts
-
-),
-
-login_activity as (
-
-    select
-        customer_id,
+{#- Per customer, as of the date: the last login on or before the as-of day, without reading the logins — the one kept
+    in int_customer_login_totals (as of the latest data) unless it is after the as-of day (a backfill); only then is
+    it looked up, through the trim(customer_id) index —, and their holdings' and tickets' counts. -#}
+{%- set last_login_as_of %}
         case
-            when logins_after_as_of = 0 then last_login_at
+            when login_totals.last_login_date <= as_of.as_of_date then login_totals.last_login_at
             else (
                 select max(earlier.login_at) from {{ ref('stg_customer_logins') }} as earlier
-                where
-                    earlier.customer_id = login_counts.customer_id
-                    and earlier.login_at < ({{ as_of_date }} + 1)::timestamp at time zone 'UTC'
+                where earlier.customer_id = login_totals.customer_id and earlier.login_at < as_of.as_of_end
             )
-        end as last_login_at,
-        total_logins - logins_after_as_of as total_logins,
-        logins_last_30d,
-        logins_prior_60d
-
-    from login_counts
-
-),
-
-holding_activity as (
-
-    select
-        holdings.customer_id,
+        end as last_login_at
+{%- endset %}
+{%- set holding_counts %}
         count(*) filter (
             where holdings.closed_at is null or holdings.closed_at > as_of.as_of_date
         ) as active_products,
@@ -206,18 +133,8 @@ holding_activity as (
         coalesce(sum(holdings.monthly_revenue) filter (
             where holdings.closed_at is null or holdings.closed_at > as_of.as_of_date - 120
         ), 0) as monthly_revenue
-
-    from holdings
-    cross join as_of
-    where holdings.opened_at <= as_of.as_of_date
-    group by holdings.customer_id
-
-),
-
-ticket_activity as (
-
-    select
-        tickets.customer_id,
+{%- endset %}
+{%- set ticket_counts %}
         count(*) as total_tickets,
         count(*) filter (where tickets.created_at >= as_of.as_of_end - interval '90 days') as tickets_last_90d,
         count(*) filter (
@@ -230,13 +147,49 @@ ticket_activity as (
             where tickets.satisfaction_score <= 2 and tickets.resolved_at < as_of.as_of_end
             and tickets.resolved_at >= as_of.as_of_end - interval '90 days'
         ) as unsatisfied_tickets_90d
+{%- endset %}
 
-    from tickets
-    cross join as_of
-    where tickets.created_at < as_of.as_of_end
-    group by tickets.customer_id
+{% if recompute_all %}
 
-),
+    -- every customer: set-based
+    login_activity as (
+
+        select
+            login_totals.customer_id,
+            {{- last_login_as_of }}
+
+        from {{ ref('int_customer_login_totals') }} as login_totals
+        cross join as_of
+
+    ),
+
+    holding_activity as (
+
+        select
+            holdings.customer_id,
+            {{- holding_counts }}
+
+        from {{ ref('stg_customer_products') }} as holdings
+        cross join as_of
+        where holdings.opened_at <= as_of.as_of_date
+        group by holdings.customer_id
+
+    ),
+
+    ticket_activity as (
+
+        select
+            tickets.customer_id,
+            {{- ticket_counts }}
+
+        from {{ ref('stg_tickets') }} as tickets
+        cross join as_of
+        where tickets.created_at < as_of.as_of_end
+        group by tickets.customer_id
+
+    ),
+
+{% endif %}
 
 final as (
 
@@ -249,9 +202,6 @@ final as (
         customers.customer_segment::text as customer_segment,
         customers.city::text as customer_city,
 
-        coalesce(login_activity.total_logins, 0)::integer as total_logins,
-        coalesce(login_activity.logins_last_30d, 0)::integer as logins_last_30d,
-        coalesce(login_activity.logins_prior_60d, 0)::integer as logins_prior_60d,
         coalesce(holding_activity.active_products, 0)::integer as active_products,
         coalesce(holding_activity.products_closed_90d, 0)::integer as products_closed_90d,
         coalesce(ticket_activity.total_tickets, 0)::integer as total_tickets,
@@ -263,34 +213,67 @@ final as (
         round(coalesce(holding_activity.monthly_revenue, 0) * {{ var('clv_horizon_months', 24) }}, 2)::numeric(14, 2)
             as estimated_clv,
 
-        -- the churn risk score's points that do not move with the date (0–50; the mart adds recency, 0–50):
-        -- frequency (0–25): drop of logins in the last 30 days against the prior 60 days' 30-day average
+        -- the churn risk score's points that do not move with the date (0–25; the mart adds recency, 0–50, and
+        -- login frequency, 0–25): support friction (0–15): 5 per unsatisfied ticket in the last 90 days, 3 per open
+        -- ticket; product holdings (0–10): none left 10, one 4, two or more 0
         (
-            case
-                when coalesce(login_activity.logins_prior_60d, 0) = 0
-                    then case when coalesce(login_activity.logins_last_30d, 0) = 0 then 25 else 0 end
-                else 25 * greatest(
-                    0,
-                    1 - coalesce(login_activity.logins_last_30d, 0) / (login_activity.logins_prior_60d / 2.0)
-                )
-            end
-            -- support friction (0–15): 5 per unsatisfied ticket in the last 90 days, 3 per open ticket
-            + least(
+            least(
                 15,
                 5 * coalesce(ticket_activity.unsatisfied_tickets_90d, 0) + 3 * coalesce(ticket_activity.open_tickets, 0)
             )
-            -- product holdings (0–10): none left 10, one 4, two or more 0
             + case coalesce(holding_activity.active_products, 0) when 0 then 10 when 1 then 4 else 0 end
-        )::numeric as risk_points_without_recency,
+        )::integer as support_and_holding_points,
 
         customers.signup_date::date as signup_date,
 
-        login_activity.last_login_at::timestamptz as last_login_at
+        login_activity.last_login_at::timestamptz as last_login_at,
 
-    from customers
-    left join login_activity on customers.customer_id = login_activity.customer_id
-    left join holding_activity on customers.customer_id = holding_activity.customer_id
-    left join ticket_activity on customers.customer_id = ticket_activity.customer_id
+        -- the build that merged the row (its transaction's time, which its post-hook records as the watermark's
+        -- built_at): the view's data tests check these customers' rows every night (macros/tests_on_new_rows.sql)
+        now() as _merged_at
+
+    {% if recompute_all %}
+
+        from {{ ref('stg_customers') }} as customers
+        left join login_activity on customers.customer_id = login_activity.customer_id
+        left join holding_activity on customers.customer_id = holding_activity.customer_id
+        left join ticket_activity on customers.customer_id = ticket_activity.customer_id
+
+    {% else %}
+
+        -- The affected customers only, one at a time (LATERAL), each relation read through its index on
+        -- trim(customer_id) (include/warehouse/bootstrap.py, KEY_LOOKUP_INDEXES; int_customer_login_totals' key).
+        -- Joined as sets, the planner, which cannot tell how many customers are affected, read, sorted or hashed
+        -- every row of each table, or rescanned one set per customer; `offset 0` keeps a LATERAL subquery from
+        -- being flattened into such a join.
+        from affected
+        cross join as_of
+        cross join lateral (
+            select * from {{ ref('stg_customers') }} as keyed
+            where keyed.customer_id = affected.customer_id
+            offset 0
+        ) as customers
+        left join lateral (
+            select
+                {{- last_login_as_of }}
+            from {{ ref('int_customer_login_totals') }} as login_totals
+            where login_totals.customer_id = affected.customer_id
+            offset 0
+        ) as login_activity on true
+        cross join lateral (
+            select
+                {{- holding_counts }}
+            from {{ ref('stg_customer_products') }} as holdings
+            where holdings.customer_id = affected.customer_id and holdings.opened_at <= as_of.as_of_date
+        ) as holding_activity
+        cross join lateral (
+            select
+                {{- ticket_counts }}
+            from {{ ref('stg_tickets') }} as tickets
+            where tickets.customer_id = affected.customer_id and tickets.created_at < as_of.as_of_end
+        ) as ticket_activity
+
+    {% endif %}
 
 )
 
