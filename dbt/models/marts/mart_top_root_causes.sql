@@ -32,17 +32,19 @@ tickets as (
 
 ),
 
+-- Grouped by the dimensions' keys: a name or severity is one value per key (the ticket mart's joins), taken with
+-- min(); sorting ~1M tickets by their names as well cost a third of the build at scale 100 (same rows).
 grouped as (
 
     select
         created_year,
-        created_quarter,
+        min(created_quarter) as created_quarter,
         created_month,
         root_cause_id,
-        coalesce(root_cause_name, 'Undiagnosed') as root_cause_name,
-        root_cause_severity,
+        min(coalesce(root_cause_name, 'Undiagnosed')) as root_cause_name,
+        min(root_cause_severity) as root_cause_severity,
         category_id,
-        category_name,
+        min(category_name) as category_name,
         product_category,
 
         count(*) as total_tickets,
@@ -65,7 +67,7 @@ grouped as (
         count(*) filter (where channel = 'chat') as chat_tickets
 
     from tickets
-    group by 1, 2, 3, 4, 5, 6, 7, 8, 9
+    group by created_year, created_month, root_cause_id, category_id, product_category
 
 ),
 
