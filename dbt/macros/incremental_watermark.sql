@@ -54,10 +54,15 @@
     {{ return('array[' ~ (quoted | join(', ')) ~ ']::text[]') }}
 {%- endmacro %}
 
--- The name an incremental model's watermark row goes by (`schema.relation`, as its post-hook writes it), for a
--- model other than the one being built; '' while parsing, the bare model name in a unit test (rendered without the
--- project's graph: its fixture rows use that name).
+-- The name an incremental model's watermark row goes by: its relation, `schema.relation`, as its post-hook writes it.
 {% macro watermark_name(model_name) -%}
+    {{ return(model_relation(model_name)) }}
+{%- endmacro %}
+
+-- A model's relation as `schema.relation`, for a model other than the one being built (a test's where cannot ref());
+-- '' while parsing, the bare model name in a unit test (rendered without the project's graph: its fixture rows use
+-- that name).
+{% macro model_relation(model_name) -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
@@ -67,7 +72,7 @@
     {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
                     | selectattr('name', 'equalto', model_name) | list -%}
     {%- if nodes | length != 1 -%}
-        {{ exceptions.raise_compiler_error("no model '" ~ model_name ~ "' to take a build watermark from") }}
+        {{ exceptions.raise_compiler_error("no model '" ~ model_name ~ "' in the project") }}
     {%- endif -%}
     {{ return(nodes[0].schema ~ '.' ~ nodes[0].alias) }}
 {%- endmacro %}

@@ -11,6 +11,14 @@
     A test of a model kept per as-of date (churn_list_snapshots: each build replaces only its own date's rows) opts
     in with `config: {where: "__this_as_of_date__"}`: the rows of the build's as-of date, the only ones it wrote.
 
+    A test of mart_ticket_analytics (its rows carry no load number) opts in with
+    `config: {where: "__tickets_loaded_since:<consumer model>__"}`: the tickets whose stg_tickets row a load of
+    support_tickets committed after <consumer model>'s last build wrote — the tickets the ticket mart merged in this
+    build for what they carry of their own (their key, timestamps); a singular test calls
+    `tickets_loaded_since('<consumer model>')` in its own where clause. A mart row the merge rewrote only because its
+    customer, product, category or root cause changed keeps every value of its own: the new dimension values are
+    those the dimension's staging tests check on their new rows.
+
     A test of a view computed per customer when read (mart_churned_customers) opts in with
     `config: {where: "__customers_merged_by:<model>__"}`: the customers whose row <model> (customer-keyed, with a
     `_merged_at` column: its build's transaction time) merged in its last build; a singular test calls
@@ -34,6 +42,10 @@
         {%- if placeholder -%}
             {%- set where = where | replace(placeholder.group(0), new_rows_condition(placeholder.group(1), placeholder.group(2))) -%}
         {%- endif -%}
+        {%- set tickets = modules.re.search('__tickets_loaded_since:(\\w+)__', where) -%}
+        {%- if tickets -%}
+            {%- set where = where | replace(tickets.group(0), tickets_loaded_since(tickets.group(1))) -%}
+        {%- endif -%}
         {%- set merged_by = modules.re.search('__customers_merged_by:(\\w+)__', where) -%}
         {%- if merged_by -%}
             {%- set where = where | replace(merged_by.group(0), customers_merged_by(merged_by.group(1))) -%}
@@ -56,6 +68,18 @@
         true
     {%- else -%}
         _batch_id = any({{ batches_loaded_since_last_build(source_table, watermark_name(consumer)) }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro tickets_loaded_since(consumer) -%}
+    {%- if tests_every_row() -%}
+        true
+    {%- else -%}
+        {#- stg_tickets by its relation's name: no ref() from a test's where -#}
+        ticket_id in (
+            select loaded.ticket_id from {{ model_relation('stg_tickets') }} as loaded
+            where {{ new_rows_condition(consumer, 'support_tickets') }}
+        )
     {%- endif -%}
 {%- endmacro %}
 

@@ -39,6 +39,26 @@ MARTS.update({name: "true" for name in ("int_customer_login_totals", "int_custom
 MARTS["churn_list_snapshots"] = "as_of_date = (select max(as_of_date) from marts.churn_list_snapshots)"
 
 
+# The indexes the models' post-hooks keep (macros/ensure_index.sql): (table, columns, unique).
+MODEL_INDEXES = {
+    ("mart_ticket_analytics", "ticket_id", True), ("mart_ticket_analytics", "created_date", False),
+    ("mart_ticket_analytics", "product_id", False), ("mart_ticket_analytics", "category_id", False),
+    ("mart_ticket_analytics", "root_cause_id", False), ("int_customer_login_totals", "customer_id", True),
+    ("int_customer_churn_activity", "customer_id", True), ("int_customer_churn_activity", "estimated_clv", False),
+}
+
+
+def _indexed_columns(settings: Settings) -> set[tuple[str, str, bool]]:
+    with connect("admin", settings) as conn:
+        return {(str(r[0]), str(r[1]), bool(r[2])) for r in conn.execute(
+            "select c.relname, string_agg(a.attname, ',' order by k.position), i.indisunique from pg_index i"
+            " join pg_class c on c.oid = i.indrelid join pg_namespace n on n.oid = c.relnamespace"
+            " cross join unnest(i.indkey::int2[]) with ordinality k(attnum, position)"
+            " join pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum"
+            " where n.nspname = 'marts' and c.relname = any(%s) group by i.indexrelid, c.relname, i.indisunique",
+            (sorted({t for t, _, _ in MODEL_INDEXES}),))}
+
+
 def _fingerprints(settings: Settings, lists_of: str | None = None) -> dict[str, tuple[int, str]]:
     """Per mart, its rows' count and hash; `lists_of`: the as-of date whose churn lists count (default the latest).
     The churn activity's `_merged_at` (when the build that merged a row ran) is left out: it differs by design."""
@@ -144,6 +164,7 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
         full = dbt(["run", "--full-refresh"], settings, artifacts)
         assert full.success, full.summary()
         assert _fingerprints(settings) == incremental
+        assert _indexed_columns(settings) == MODEL_INDEXES, "a full refresh must keep the models' indexes"
 
         # a backfill: the as-of date moves back to a day with logins after it (counted off the totals, the last
         # login before it looked up) — incremental again equals a full refresh for that date

@@ -23,8 +23,8 @@
         on_schema_change='fail',
         post_hook=[
             "{{ record_merged_load_seq(as_of_date=churn_as_of_date(ref('int_customer_login_totals'))) }}",
-            "create unique index if not exists int_customer_churn_activity_key on {{ this }} (customer_id)",
-            "create index if not exists int_customer_churn_activity_clv on {{ this }} (estimated_clv)",
+            "{{ ensure_index(['customer_id'], unique=true) }}",
+            "{{ ensure_index(['estimated_clv']) }}",
         ],
     )
 }}

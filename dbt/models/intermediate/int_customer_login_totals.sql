@@ -17,7 +17,7 @@
         on_schema_change='fail',
         post_hook=[
             "{{ record_merged_load_seq() }}",
-            "create unique index if not exists int_customer_login_totals_key on {{ this }} (customer_id)",
+            "{{ ensure_index(['customer_id'], unique=true) }}",
         ],
     )
 }}

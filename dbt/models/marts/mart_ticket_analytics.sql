@@ -7,7 +7,10 @@
 -- segment included — by the load log's committed sequence (stg_committed_loads, macros/incremental_watermark.sql),
 -- not by `_loaded_at`: a load that commits late still gets a number above everything merged before. A full refresh
 -- gives the same rows. Source rows are never deleted; after emptying source tables, build with --full-refresh.
--- Indexed by created_date: the period marts re-read the tickets of the periods a night touched.
+-- Indexed on ticket_id (unique: the merge looks each merged ticket up by it, where it hashed the whole mart, and one
+-- row per ticket holds for every row while the key tests check the night's tickets), on created_date (the period
+-- marts re-read the tickets of the periods a night touched) and on product_id, category_id and root_cause_id (does a
+-- rewritten product, category or root cause have tickets to merge again: macros/changed_tickets.sql).
 {{
     config(
         materialized='incremental',
@@ -16,7 +19,11 @@
         on_schema_change='fail',
         post_hook=[
             "{{ record_merged_load_seq() }}",
-            "create index if not exists mart_ticket_analytics_created_date on {{ this }} (created_date)",
+            "{{ ensure_index(['ticket_id'], unique=true) }}",
+            "{{ ensure_index(['created_date']) }}",
+            "{{ ensure_index(['product_id']) }}",
+            "{{ ensure_index(['category_id']) }}",
+            "{{ ensure_index(['root_cause_id']) }}",
         ],
     )
 }}
@@ -77,7 +84,21 @@ joined as (
         tickets.created_at at time zone 'UTC' as created_at_utc
 
     from tickets
-    left join customers on tickets.customer_id = customers.customer_id
+    {% if is_incremental() %}
+        -- a night's tickets look their customer up one at a time, through the index on trim(customer_id) (the
+        -- bootstrap's): as a join, the planner hashed every customer (stg_customers is not flattened into the outer
+        -- join) — the whole table each night, where the full build needs it whole anyway
+        left join lateral (
+            select
+                customers.customer_segment,
+                customers.city
+            from customers
+            where customers.customer_id = tickets.customer_id
+            offset 0
+        ) as customers on true
+    {% else %}
+        left join customers on tickets.customer_id = customers.customer_id
+    {% endif %}
     left join products on tickets.product_id = products.product_id
     left join categories on tickets.category_id = categories.category_id
     left join root_causes on tickets.root_cause_id = root_causes.root_cause_id
