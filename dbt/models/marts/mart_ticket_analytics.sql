@@ -84,21 +84,7 @@ joined as (
         tickets.created_at at time zone 'UTC' as created_at_utc
 
     from tickets
-    {% if is_incremental() %}
-        -- a night's tickets look their customer up one at a time, through the index on trim(customer_id) (the
-        -- bootstrap's): as a join, the planner hashed every customer (stg_customers is not flattened into the outer
-        -- join) — the whole table each night, where the full build needs it whole anyway
-        left join lateral (
-            select
-                customers.customer_segment,
-                customers.city
-            from customers
-            where customers.customer_id = tickets.customer_id
-            offset 0
-        ) as customers on true
-    {% else %}
-        left join customers on tickets.customer_id = customers.customer_id
-    {% endif %}
+    left join customers on tickets.customer_id = customers.customer_id
     left join products on tickets.product_id = products.product_id
     left join categories on tickets.category_id = categories.category_id
     left join root_causes on tickets.root_cause_id = root_causes.root_cause_id
