@@ -3,12 +3,24 @@
 
 -- A condition on stg_tickets: the ticket row was written by a load committed since this model's last build, or its
 -- row in one of `dimensions` (source tables: customers, products, ticket_categories, root_causes) was rewritten by one
--- (a dimension no load rewrote adds no condition). A product, category or root cause no ticket of
--- mart_ticket_analytics has (a new one: the gate refuses a ticket whose parent is not there) adds none either: no
--- index serves those arms on the source, and one of them made the planner read every ticket (its unique key was
--- looked up in the mart's indexes instead; the night's own tickets are in the first arm). A model using it names
+-- (a dimension no load rewrote adds no condition). A product, category or root cause counts only if tickets of
+-- mart_ticket_analytics have it (a new one has none: the gate refuses a ticket whose parent is not there; the night's
+-- own tickets are in the first arm) and, with `visible_change` (the ticket mart, before its merge), only if a value
+-- the mart carries of it changed (its name, say — not a product's fee: the source re-sends a reference table whole,
+-- and the extract rewrites the changed rows, whatever their column). Both are looked up in the mart's indexes: no
+-- index serves those arms on the source, and one of them made the planner read every ticket. A model using it names
 -- stg_tickets and the dimensions' models in `-- depends_on:` lines when it does not ref them.
-{% macro changed_tickets_condition(dimensions=('customers', 'products', 'ticket_categories', 'root_causes')) -%}
+{% macro changed_tickets_condition(dimensions=('customers', 'products', 'ticket_categories', 'root_causes'),
+                                   visible_change=false) -%}
+    {#- per dimension: the mart's columns taken from it (mart_ticket_analytics, `joined`), and the staging column each
+        comes from -#}
+    {%- set carried = {
+        'products': [('product_name', 'product_name'), ('product_category', 'product_category'),
+                     ('product_type', 'product_type')],
+        'ticket_categories': [('category_name', 'category_name')],
+        'root_causes': [('root_cause_name', 'root_cause_name'), ('root_cause_severity', 'severity'),
+                        ('root_cause_release', 'related_release')],
+    } %}
     _batch_id = any({{ batches_loaded_since_last_build('support_tickets') }})
     {%- for key, dimension, source_table in [
         ('customer_id', 'stg_customers', 'customers'),
@@ -22,12 +34,24 @@
             {#- the rewritten rows' keys as literals: with a subquery here the planner could not use an index for this
                 arm of the `or` and read every ticket (3.7 s of the ticket mart's ~5 s at scale 100); tickets by
                 customer are read through the index on trim(customer_id) (include/warehouse/bootstrap.py) -#}
-            {%- set referenced = "" if key == 'customer_id' else
-                " and exists (select from " ~ model_relation('mart_ticket_analytics') ~ " as mart where mart."
-                ~ key ~ " = changed." ~ key ~ ")" %}
+            {%- set in_mart = "" %}
+            {%- if source_table in carried %}
+                {%- set in_mart = " and exists (select from " ~ model_relation('mart_ticket_analytics')
+                    ~ " as mart where mart." ~ key ~ " = changed." ~ key %}
+                {%- if visible_change %}
+                    {%- set in_mart_now, in_source_now = [], [] %}
+                    {%- for mart_column, staging_column in carried[source_table] %}
+                        {%- do in_mart_now.append('mart.' ~ mart_column) %}
+                        {%- do in_source_now.append('changed.' ~ staging_column) %}
+                    {%- endfor %}
+                    {%- set in_mart = in_mart ~ " and (" ~ in_mart_now | join(', ') ~ ") is distinct from ("
+                        ~ in_source_now | join(', ') ~ ")" %}
+                {%- endif %}
+                {%- set in_mart = in_mart ~ ")" %}
+            {%- endif %}
             {%- set changed_keys = run_query(
                 "select distinct " ~ key ~ " from " ~ ref(dimension) ~ " as changed where _batch_id = any("
-                ~ text_array(changed_batches) ~ ")" ~ referenced ~ " order by 1").columns[0].values() %}
+                ~ text_array(changed_batches) ~ ")" ~ in_mart ~ " order by 1").columns[0].values() %}
             {%- if changed_keys %}
     or {{ key }} = any({{ text_array(changed_keys) }})
             {%- endif %}

@@ -30,7 +30,7 @@ from tests.integration.test_dbt_build import dbt, drop_database, fresh_database
 pytestmark = pytest.mark.integration
 
 DATABASE = "sa_dbt_incremental"
-DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(5)]
+DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(6)]
 MARTS = {name: "true" for name in ("mart_ticket_analytics", "mart_top_root_causes", "mart_root_causes_by_period",
                                    "mart_tickets_by_day", "mart_churned_customers", "mart_churn_summary")}
 MARTS.update({name: "true" for name in ("int_customer_login_totals", "int_customer_churn_activity")})
@@ -73,14 +73,24 @@ def _fingerprints(settings: Settings, lists_of: str | None = None) -> dict[str, 
     return out
 
 
-# The tickets a night must merge: the ticket or one of its dimension rows was written by that day's load.
+# The tickets a night must merge, counted after its loads and before its build: the ticket or its customer row was
+# written by that day's load, or the day's load rewrote its product, category or root cause with a value the mart
+# shows that differs from the ticket's row in the mart (a product's fee alone changes no mart row).
 CHANGED_TICKETS = """
 select count(*) from analytics.support_tickets t
 left join analytics.customers c using (customer_id)
-left join analytics.products p using (product_id)
-left join analytics.ticket_categories g using (category_id)
-left join analytics.root_causes r using (root_cause_id)
-where %s in (t._batch_id, c._batch_id, p._batch_id, g._batch_id, r._batch_id)
+left join marts.mart_ticket_analytics m on m.ticket_id = trim(t.ticket_id)
+left join staging.stg_products p on p.product_id = m.product_id and p._batch_id = %s
+left join staging.stg_ticket_categories g on g.category_id = m.category_id and g._batch_id = %s
+left join staging.stg_root_causes r on r.root_cause_id = m.root_cause_id and r._batch_id = %s
+where %s in (t._batch_id, c._batch_id)
+or p.product_id is not null
+    and (m.product_name, m.product_category, m.product_type) is distinct from
+        (p.product_name, p.product_category, p.product_type)
+or g.category_id is not null and m.category_name is distinct from g.category_name
+or r.root_cause_id is not null
+    and (m.root_cause_name, m.root_cause_severity, m.root_cause_release) is distinct from
+        (r.root_cause_name, r.severity, r.related_release)
 """
 
 
@@ -125,7 +135,7 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
         first = dbt(["run"], settings, artifacts)
         assert first.success, first.summary()
 
-        old_tickets_updated = customers_changed = 0
+        old_tickets_updated = customers_changed = renamed = 0
         thresholds_crossed: set[int] = set()
         for day in [*DAYS, DAYS[2]]:  # the last night re-delivers an earlier day
             load_batch(day, settings)
@@ -136,13 +146,16 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
                 settings, "select count(*) from analytics.customers c where c._batch_id = %s and exists"
                 " (select from analytics.support_tickets t where t.customer_id = c.customer_id"
                 " and t._batch_id <> %s)", day, day)
+            changed = _scalar(settings, CHANGED_TICKETS, day, day, day, day)
+            renamed += _scalar(settings, "select count(*) from staging.stg_ticket_categories g where _batch_id = %s"
+                               " and exists (select from marts.mart_ticket_analytics m where m.category_id ="
+                               " g.category_id and m.category_name <> g.category_name)", day)
             night = dbt(["run"], settings, artifacts)
             assert night.success, night.summary()
             message = next(n.message for n in night.nodes if n.name == "mart_ticket_analytics")
             assert message and message.startswith("MERGE "), message
             merged = int(message.split()[1])
             tickets = _scalar(settings, "select count(*) from marts.mart_ticket_analytics")
-            changed = _scalar(settings, CHANGED_TICKETS, day)
             assert 0 < merged == changed, (day, merged, changed, tickets)
             assert merged < tickets / 4 or reference_resent(settings, day), (day, merged, tickets)
             # the period marts replace only the periods holding a changed ticket (months here: the day's and the
@@ -156,6 +169,7 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
                 settings, "select distinct days_since_last_login from marts.mart_churned_customers"
                 " where days_since_last_login in (30, 60, 120)")}
         assert old_tickets_updated > 0 and customers_changed > 0, "the days must change old rows"
+        assert renamed == 1, "a day must rename a category its tickets show (2025-11-06: TC08)"
         assert thresholds_crossed == {30, 60, 120}, f"customers crossed only {sorted(thresholds_crossed)} days"
         assert _scalar(settings, "select count(*) from analytics.customer_logins where login_id like 'LLATE%%'") == 2
         assert tickets == _scalar(settings, "select count(*) from analytics.support_tickets")

@@ -2,15 +2,16 @@
 -- Calendar parts are taken in UTC. is_v12_related: the ticket's root cause has related_release = 'v1.2'
 -- (see _marts__models.yml for why app_version alone is not used).
 --
--- Incremental, merged on ticket_id: a build merges the tickets whose ticket row or customer, product, category or
--- root cause row a load wrote since the model's last build — late updates to old tickets and a customer changing
--- segment included — by the load log's committed sequence (stg_committed_loads, macros/incremental_watermark.sql),
+-- Incremental, merged on ticket_id: a build merges the tickets whose ticket row or customer row a load wrote since
+-- the model's last build — late updates to old tickets and a customer changing segment included — and those whose
+-- product, category or root cause a load rewrote with a value this mart shows (macros/changed_tickets.sql), by the
+-- load log's committed sequence (stg_committed_loads, macros/incremental_watermark.sql),
 -- not by `_loaded_at`: a load that commits late still gets a number above everything merged before. A full refresh
 -- gives the same rows. Source rows are never deleted; after emptying source tables, build with --full-refresh.
 -- Indexed on ticket_id (unique: the merge looks each merged ticket up by it, where it hashed the whole mart, and one
 -- row per ticket holds for every row while the key tests check the night's tickets), on created_date (the period
 -- marts re-read the tickets of the periods a night touched) and on product_id, category_id and root_cause_id (does a
--- rewritten product, category or root cause have tickets to merge again: macros/changed_tickets.sql).
+-- rewritten product, category or root cause have tickets here, and do they show another value of it).
 {{
     config(
         materialized='incremental',
@@ -62,11 +63,13 @@ tickets as (
     {% if is_incremental() %}
         -- the tickets the loads committed since this model's last build wrote, and those whose customer, product,
         -- category or root cause they rewrote (macros/changed_tickets.sql)
-        where {{ changed_tickets_condition() }}
+        where {{ changed_tickets_condition(visible_change=true) }}
     {% endif %}
 
 ),
 
+-- the columns taken from the product, category and root cause are listed in macros/changed_tickets.sql (`carried`):
+-- a night re-merges a dimension's tickets only when one of them changed
 joined as (
 
     select
