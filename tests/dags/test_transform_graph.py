@@ -13,7 +13,7 @@ DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 MODELS = {"stg_customers", "stg_customer_logins", "stg_customer_products", "stg_products", "stg_tickets",
           "stg_ticket_categories", "stg_root_causes", "stg_committed_loads", "mart_ticket_analytics",
           "mart_top_root_causes", "mart_churned_customers", "churn_list_snapshots", "mart_root_causes_by_period",
-          "mart_tickets_by_day", "mart_churn_summary"}
+          "mart_tickets_by_day", "mart_churn_summary", "int_ticket_groups_by_month"}
 # Models without a task of their own (include/transform/folded_models.py): model → (the task that reports it, its
 # Asset's URI). The views over the marts (dbt/models/serving, pii) are reported by their mart's task and published
 # under their relation (the mart's name); the untested intermediate models (no data tests of their own: unique

@@ -3,8 +3,8 @@
 -- counted and the pct_of_period of a month adds up to exactly 100.00 (largest-remainder rounding, see the yml).
 --
 -- Incremental: a build recomputes the months that hold a ticket changed since its last build (macros/
--- changed_tickets.sql) from all of those months' tickets, and replaces them (delete+insert by month). A full refresh
--- gives the same rows.
+-- changed_tickets.sql) from those months' groups in int_ticket_groups_by_month, and replaces them (delete+insert by
+-- month). A full refresh gives the same rows.
 {{
     config(
         materialized='incremental',
@@ -23,51 +23,20 @@
 
 with
 
-tickets as (
-
-    select * from {{ ref('mart_ticket_analytics') }}
-    {% if is_incremental() %}
-        where {{ date_in_periods('created_date', periods_with_changed_tickets('month')) }}
-    {% endif %}
-
-),
-
--- Grouped by the dimensions' keys: a name or severity is one value per key (the ticket mart's joins), taken with
--- min(); sorting ~1M tickets by their names as well cost a third of the build at scale 100 (same rows).
+-- the months' groups (int_ticket_groups_by_month: counts and sums per month × root cause × category × product
+-- category, and each group's sorted resolution hours)
 grouped as (
 
     select
-        created_year,
-        min(created_quarter) as created_quarter,
-        created_month,
-        root_cause_id,
-        min(coalesce(root_cause_name, 'Undiagnosed')) as root_cause_name,
-        min(root_cause_severity) as root_cause_severity,
-        category_id,
-        min(category_name) as category_name,
-        product_category,
+        *,
+        resolution_hours_sum / nullif(cardinality(resolution_hours), 0) as avg_resolution_hours,
+        {{ median_of_sorted('resolution_hours') }} as median_resolution_hours,
+        satisfaction_score_sum::numeric / nullif(rated_tickets, 0) as avg_satisfaction_score
 
-        count(*) as total_tickets,
-        count(*) filter (where is_open) as open_tickets,
-        count(*) filter (where is_resolved) as resolved_tickets,
-        avg(coalesce(resolution_time_hours, actual_resolution_hours)) filter (where is_resolved)
-            as avg_resolution_hours,
-        percentile_cont(0.5) within group (
-            order by coalesce(resolution_time_hours, actual_resolution_hours)
-        ) filter (where is_resolved) as median_resolution_hours,
-        count(satisfaction_score) as rated_tickets,
-        count(*) filter (where satisfaction_level = 'satisfied') as satisfied_tickets,
-        avg(satisfaction_score) as avg_satisfaction_score,
-        count(*) filter (where is_v12_related) as v12_related_tickets,
-        count(*) filter (where is_on_v12_app) as v12_app_tickets,
-        count(*) filter (where channel = 'app') as app_tickets,
-        count(*) filter (where channel = 'web') as web_tickets,
-        count(*) filter (where channel = 'phone') as phone_tickets,
-        count(*) filter (where channel = 'email') as email_tickets,
-        count(*) filter (where channel = 'chat') as chat_tickets
-
-    from tickets
-    group by created_year, created_month, root_cause_id, category_id, product_category
+    from {{ ref('int_ticket_groups_by_month') }}
+    {% if is_incremental() %}
+        where {{ date_in_periods('make_date(created_year, created_month, 1)', periods_with_changed_tickets('month')) }}
+    {% endif %}
 
 ),
 
