@@ -245,8 +245,8 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
     afterwards (faster than row-by-row index upkeep). The table's
     constraints do the fast path's checks: a bad type raises DataError, an empty required column or a repeated key
     IntegrityError (when the primary key is rebuilt), a value longer than its column allows or a row breaking a
-    contract rule one check of the loaded rows (the target's columns are plain text). The audit columns come from
-    their defaults, i.e. this transaction's settings."""
+    contract rule a CHECK constraint held during the COPY (CheckViolation; the target's columns are plain text).
+    The audit columns come from their defaults, i.e. this transaction's settings."""
     target = sql.Identifier(SCHEMA_SOURCES, table.name)
     conn.execute("set local maintenance_work_mem = '512MB'")  # the index builds sort in memory
     conn.execute(sql.SQL("truncate {}").format(target))
@@ -258,11 +258,13 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
     audit_values = {"_batch_id": params["batch_id"], "_loaded_at": params["now"].isoformat()}  # type: ignore[attr-defined]
     for column, value in audit_values.items():
         conn.execute("select set_config(%s, %s, true)", (contract.AUDIT_SETTINGS[column], value))
+    rules = checks.first_load_rules(table, target, not_after)
+    if rules is not None:
+        conn.execute(rules[0])
     rows_in = copy_file(conn, checks.copy_into_target(table, layout), entry.path)
     _check_row_count(entry, rows_in)
-    problems = checks.too_long_or_broken(table, target, not_after)
-    if problems is not None and conn.execute(problems).fetchone()[0]:
-        raise _NeedsRowChecks
+    if rules is not None:
+        conn.execute(rules[1])
     conn.execute(bootstrap.primary_key_ddl(table))
     conn.execute(bootstrap.batch_id_index_ddl(table))
     if (key_index_ddl := bootstrap.key_lookup_index_ddl(table)) is not None:

@@ -51,7 +51,9 @@ def test_every_row_rule_of_the_contract_is_checked_at_load_time(table: contract.
     naming the column, and each also in the fast path's check of the typed batch and of a first load."""
     checked = _sql(checks.build_checked(table, NOT_AFTER))
     problems = _sql(checks.typed_problems(table, NOT_AFTER))
-    first_load = _sql(checks.too_long_or_broken(table, checks._id("analytics", table.name), NOT_AFTER))
+    rules = checks.first_load_rules(table, checks._id("analytics", table.name), NOT_AFTER)
+    assert rules is not None
+    first_load = _sql(rules[0])
     expected = 0
     for column in table.columns:
         if column.allowed:
