@@ -246,7 +246,8 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
     constraints do the fast path's checks: a bad type raises DataError, an empty required column or a repeated key
     IntegrityError (when the primary key is rebuilt), a value longer than its column allows or a row breaking a
     contract rule a CHECK constraint held during the COPY (CheckViolation; the target's columns are plain text).
-    The audit columns come from their defaults, i.e. this transaction's settings."""
+    The audit columns come from their defaults, set to this load's values for the COPY (bootstrap.audit_defaults_ddl)
+    and back to the table's own right after."""
     target = sql.Identifier(SCHEMA_SOURCES, table.name)
     conn.execute("set local maintenance_work_mem = '512MB'")  # the index builds sort in memory
     conn.execute(sql.SQL("truncate {}").format(target))
@@ -255,14 +256,13 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
     conn.execute(sql.SQL("drop index {}").format(sql.Identifier(SCHEMA_SOURCES, bootstrap.batch_id_index_name(table))))
     if (key_index := bootstrap.key_lookup_index_name(table)) is not None:
         conn.execute(sql.SQL("drop index if exists {}").format(sql.Identifier(SCHEMA_SOURCES, key_index)))
-    audit_values = {"_batch_id": params["batch_id"], "_loaded_at": params["now"].isoformat()}  # type: ignore[attr-defined]
-    for column, value in audit_values.items():
-        conn.execute("select set_config(%s, %s, true)", (contract.AUDIT_SETTINGS[column], value))
+    conn.execute(bootstrap.audit_defaults_ddl(table, {"_batch_id": params["batch_id"], "_loaded_at": params["now"]}))
     rules = checks.first_load_rules(table, target, not_after)
     if rules is not None:
         conn.execute(rules[0])
     rows_in = copy_file(conn, checks.copy_into_target(table, layout), entry.path)
     _check_row_count(entry, rows_in)
+    conn.execute(bootstrap.audit_defaults_ddl(table))
     if rules is not None:
         conn.execute(rules[1])
     conn.execute(bootstrap.primary_key_ddl(table))

@@ -258,9 +258,15 @@ def test_first_load_sets_audit_columns_and_keeps_the_batch_index(landing, empty_
                             " and b.table_name = 'support_tickets' group by 1, 2, 3").fetchall()
         indexes = {r[0] for r in conn.execute("select indexname from pg_indexes where schemaname = 'analytics'")}
         leaked = conn.execute("select current_setting('sa.batch_id', true)").fetchone()[0]
+        defaults = conn.execute("select a.attname, pg_get_expr(d.adbin, d.adrelid) from pg_attrdef as d join"
+                                " pg_attribute as a on (a.attrelid, a.attnum) = (d.adrelid, d.adnum)"
+                                " where d.adrelid = 'analytics.support_tickets'::regclass order by 1").fetchall()
     assert rows == [("history", True, True, landing.folder("history").rows["support_tickets"])]
     assert {f"{t.name}_batch_id" for t in contract.TABLES} <= indexes
     assert leaked in (None, ""), "the audit settings are transaction-local"
+    # the COPY's constant defaults (this load's values) were put back to the table's own
+    assert defaults == [("_batch_id", "current_setting('sa.batch_id'::text)"),
+                        ("_loaded_at", "(current_setting('sa.loaded_at'::text))::timestamp with time zone")]
 
 
 @pytest.mark.parametrize(

@@ -282,3 +282,26 @@ def test_bootstrap_rebuilds_the_logins_key_index_an_earlier_version_built_on_two
     assert created == ["key-lookup index of analytics.customer_logins rebuilt on the key alone"]
     assert definition.endswith("USING btree (TRIM(BOTH FROM customer_id))")
     assert bootstrap.bootstrap(warehouse) == []
+
+
+def test_the_batch_index_leaves_out_the_history_batch_and_serves_a_nights_batches(warehouse: Settings) -> None:
+    """The `_batch_id` index skips the history batch (most of a table: reading it is a scan anyway); the planner can
+    still use it for the batches loaded since a build (`= any(<constant list>)`, what the models and tests send) —
+    and not for a list that holds `history`. A bootstrap replaces the full index an earlier version built."""
+    name = "analytics.customer_logins_batch_id"
+    with connect("admin", warehouse) as conn:
+        conn.execute(f"drop index {name}")
+        conn.execute(f"create index {name.split('.')[1]} on analytics.customer_logins (_batch_id)")
+        conn.commit()
+    created = bootstrap.bootstrap(warehouse)
+    assert created == ["_batch_id index of analytics.customer_logins rebuilt without the history batch"]
+    assert bootstrap.bootstrap(warehouse) == []
+    with connect("admin", warehouse) as conn:
+        definition = conn.execute("select pg_get_indexdef(%s::regclass)", (name,)).fetchone()[0]
+        conn.execute("set local enable_seqscan = off")
+        plans = {batches: "\n".join(r[0] for r in conn.execute(
+            f"explain select count(*) from analytics.customer_logins where _batch_id = any(array[{batches}]::text[])"))
+            for batches in ("'2025-11-03', '2025-11-04'", "'history', '2025-11-04'")}
+    assert definition.endswith("USING btree (_batch_id) WHERE (_batch_id <> 'history'::text)")
+    assert "customer_logins_batch_id" in plans["'2025-11-03', '2025-11-04'"]
+    assert "customer_logins_batch_id" not in plans["'history', '2025-11-04'"]
