@@ -194,6 +194,15 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
         assert full.success, full.summary()
         assert _fingerprints(settings, lists_of=DAYS[1]) == incremental
 
+        # a backfill further back than the lists' retention (7 days) keeps that date's lists for its export, and a
+        # build of the newest date then drops them (and keeps its own week)
+        long_ago = (date.fromisoformat(DAYS[0]) - timedelta(days=30)).isoformat()
+        for as_of, expected in ((long_ago, {DAYS[1], long_ago}), (DAYS[-1], {DAYS[1], DAYS[-1]})):
+            night = dbt(["run", "--vars", f"{{as_of_date: '{as_of}'}}"], settings, artifacts)
+            assert night.success, night.summary()
+            kept = {str(r[0]) for r in _rows(settings, "select distinct as_of_date from marts.churn_list_snapshots")}
+            assert kept == expected, (as_of, sorted(kept))
+
         # tests on new rows: a Monday's tests read only the logins loaded since the last build; Sunday's read all
         with connect("admin", settings) as conn:
             conn.execute("update analytics.customer_logins set device = 'blackberry'"

@@ -2,6 +2,9 @@
 -- as-of date, so the export of a date reads exactly what that date's build produced even when the marts have
 -- since been rebuilt for a later date (backfills). The select list is the export's allow-list: a column added to
 -- mart_churned_customers reaches the export only once it is named here (no PII: contacts are joined at export).
+-- Retention: a build deletes the lists more than churn_list_retention_days older than its own as-of date — not the
+-- newest date's: a backfill of dates further back than that keeps each date's lists for its export (the nightly
+-- build of the newest date removes them afterwards).
 {{
     config(
         materialized='incremental',
@@ -9,7 +12,7 @@
         unique_key='as_of_date',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where as_of_date < (select max(as_of_date) from {{ this }})"
+            "delete from {{ this }} where as_of_date < {{ churn_as_of_date(ref('int_customer_login_totals')) }}"
             ~ " - {{ var('churn_list_retention_days', 7) }}"
         ],
     )
