@@ -12,6 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The landing zone's first folder, everything up to the first daily delivery (shared/spec/sources.md), and the
+# batch id its load carries.
+HISTORY = "history"
+
 # The audit columns every landed row carries: the batch that wrote its current version and that load's start time.
 # The landed file is not repeated on every row (it was a third of a login row's bytes): it is the load log's
 # `audit.load_batches.source_file` for (`_batch_id`, table).
@@ -19,8 +23,9 @@ AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_batch_id", "text"),
     ("_loaded_at", "timestamptz"),
 )
-# Session settings the loader sets (set_config(..., is_local => true)) so that a COPY straight into a source table
-# fills the audit columns through their defaults: `_batch_id` defaults to current_setting('sa.batch_id'), etc.
+# The audit columns' defaults read these session settings: a row inserted without audit values takes the session's
+# batch and load time (and fails without them). The loader names both on every row it writes; the first load's COPY
+# sets the defaults to its constants for the duration of the COPY (bootstrap.audit_defaults_ddl).
 AUDIT_SETTINGS: dict[str, str] = {"_batch_id": "sa.batch_id", "_loaded_at": "sa.loaded_at"}
 
 

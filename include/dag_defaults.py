@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from airflow.sdk import CronDataIntervalTimetable, Param
 
 from include.config import get_settings
+from include.contract import HISTORY
 from include.notify.callbacks import dag_alerting, task_failure_callbacks
 from include.pipeline import DBT_DOCS_SLUG, SUMMARY_TASK
 
@@ -64,7 +65,7 @@ def extract_params() -> dict[str, Param]:
     return {
         "date": _date_param("Day to load", "The landing folder to load, YYYY-MM-DD. Empty: the run's logical date "
                             "(scheduled and backfill runs), or yesterday for a manual run."),
-        "batch": Param(None, type=["null", "string"], enum=[None, "history"], title="History bootstrap",
+        "batch": Param(None, type=["null", "string"], enum=[None, HISTORY], title="History bootstrap",
                        description="`history` lands the history folder instead of a day (first install)."),
     }
 

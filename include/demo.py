@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime
 
 from include.airflow_api import AirflowApi
 from include.config import Settings, SettingsError, get_settings
+from include.contract import HISTORY
 from include.pipeline import CHAIN, DBT_DOCS_SLUG, DOCS_DAG, EXTRACT_DAG, SOURCE_DAG
 
 
@@ -106,7 +107,7 @@ def _demo(settings: Settings) -> int:
     print(f"landing zone current up to {days[-1]} (history from 2025-01-01); the demo runs {days[0]} … {days[-1]}")
 
     _step("bootstrap: land the history folder (no DAG run per historical day)")
-    for result in load_batch("history", settings):
+    for result in load_batch(HISTORY, settings):
         print(f"  analytics.{result.table:18} {result.rows_in:>8,} rows ({result.seconds:.1f}s)")
 
     _step("Airflow")

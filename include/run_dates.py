@@ -25,8 +25,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from include import pipeline
+from include.contract import HISTORY
 
-HISTORY = "history"
 LATEST = "latest"  # the transform's as-of date when no batch date is known: the latest date in the data
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from include.config import Settings, get_settings
+from include.contract import HISTORY
 from include.ingest.manifest import is_complete
 from include.simulator import generate
 
@@ -70,7 +71,7 @@ def prepare_landing(settings: Settings | None = None) -> list[date]:
     settings = settings or get_settings()
     yesterday = today(settings) - timedelta(days=1)
     first = yesterday - timedelta(days=DEMO_DAYS - 1)
-    if not is_complete(settings.landing_root / "history"):
+    if not is_complete(settings.landing_root / HISTORY):
         generate(settings.landing_root, seed=SEED, scale=SCALE, history_start=HISTORY_START, start=first,
                  end=yesterday, progress=lambda line: print(f"  {line}", flush=True))
     else:

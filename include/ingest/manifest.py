@@ -13,11 +13,11 @@ from datetime import date
 from pathlib import Path
 
 from include import contract
+from include.contract import HISTORY
 from include.ingest.errors import BadBatchId, IncompleteBatch, ManifestMismatch, UnreadableFile
 from include.ingest.stage import FileScan, inspect_file
 
 MANIFEST = "_manifest.json"
-HISTORY = "history"
 ENTRY_KEYS = ("file", "rows", "sha256")
 SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 

@@ -545,7 +545,7 @@ def pipeline_status(conn: psycopg.Connection, *, run_date: str | None = None, da
     checks passed and failed (by name, never a value), exported rows — from `serving.pipeline_status`."""
     if run_date is not None and not RunDate.match(run_date):
         raise KpiInputError(f"run_date must be YYYY-MM-DD or 'history', got {run_date!r}")
-    if run_date not in (None, "history"):
+    if run_date not in (None, contract.HISTORY):
         try:
             date.fromisoformat(run_date)  # type: ignore[arg-type]
         except ValueError:

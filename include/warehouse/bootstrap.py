@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from include import contract, run_dates
+from include import contract
 from include.config import (
     ALL_SCHEMAS,
     SCHEMA_AUDIT,
@@ -184,7 +184,7 @@ def batch_id_index_ddl(table: contract.Table) -> sql.Composed:
     load for 17M logins of one value). PostgreSQL uses the index for any list of batch ids, given as constants, that
     does not include `history` (it proves `_batch_id = '2025-11-03'` implies `_batch_id <> 'history'`)."""
     return sql.SQL("create index if not exists {} on {} (_batch_id) where _batch_id <> {}").format(
-        _ident(batch_id_index_name(table)), _ident(SCHEMA_SOURCES, table.name), sql.Literal(run_dates.HISTORY))
+        _ident(batch_id_index_name(table)), _ident(SCHEMA_SOURCES, table.name), sql.Literal(contract.HISTORY))
 
 
 def drop_outdated_batch_id_index(conn: psycopg.Connection, table: contract.Table) -> bool:
