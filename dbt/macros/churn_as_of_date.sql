@@ -31,3 +31,14 @@
     {%- endif -%}
     {{ return(value | string | trim) }}
 {%- endmacro %}
+
+{#- The as-of date a build of churn_list_snapshots wrote its lists for: the given one, else (a build as of the latest
+    data) the newest date in `lists_relation` — not churn_as_of_date's lookup, whose ref from the model's post-hook
+    would make int_customer_login_totals a parent of the lists (and a task of its own in the transform grid). -#}
+{% macro churn_lists_as_of_date(lists_relation) -%}
+    {%- if given_as_of_date() == '' -%}
+        (select max(as_of_date) from {{ lists_relation }})
+    {%- else -%}
+        {{ churn_as_of_date(none) }}
+    {%- endif -%}
+{%- endmacro %}

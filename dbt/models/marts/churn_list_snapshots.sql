@@ -12,7 +12,7 @@
         unique_key='as_of_date',
         on_schema_change='fail',
         post_hook=[
-            "delete from {{ this }} where as_of_date < {{ churn_as_of_date(ref('int_customer_login_totals')) }}"
+            "delete from {{ this }} where as_of_date < {{ churn_lists_as_of_date(this) }}"
             ~ " - {{ var('churn_list_retention_days', 7) }}"
         ],
     )
