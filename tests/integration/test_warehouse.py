@@ -268,17 +268,24 @@ def test_bootstrap_drops_an_incremental_table_built_without_a_column_this_versio
     assert tables == (None, "marts.upgrade_current", None) and watermarks == ["marts.upgrade_current"]
 
 
-def test_bootstrap_rebuilds_the_logins_key_index_an_earlier_version_built_on_two_columns(warehouse: Settings) -> None:
-    """Until 2026-12-06 the logins' key-lookup index had login_at after the key (~38 bytes a login); today's is the
-    key alone (deduplicated). A re-run of the bootstrap replaces the old one under the same name."""
-    name = "analytics.customer_logins_customer_id_trimmed"
+def _bootstrap_over_an_earlier_index(warehouse: Settings, name: str, columns: str) -> tuple[list[str], str]:
+    """Replace the logins' index `name` with the one an earlier version built on `columns`, run the bootstrap;
+    returns what it reported and the index's definition afterwards."""
     with connect("admin", warehouse) as conn:
-        conn.execute(f"drop index {name}")
-        conn.execute(f"create index {name.split('.')[1]} on analytics.customer_logins ((trim(customer_id)), login_at)")
+        conn.execute(f"drop index analytics.{name}")
+        conn.execute(f"create index {name} on analytics.customer_logins {columns}")
         conn.commit()
     created = bootstrap.bootstrap(warehouse)
     with connect("admin", warehouse) as conn:
-        definition = conn.execute("select pg_get_indexdef(%s::regclass)", (name,)).fetchone()[0]
+        definition = conn.execute("select pg_get_indexdef(%s::regclass)", (f"analytics.{name}",)).fetchone()[0]
+    return created, str(definition)
+
+
+def test_bootstrap_rebuilds_the_logins_key_index_an_earlier_version_built_on_two_columns(warehouse: Settings) -> None:
+    """Until 2026-12-06 the logins' key-lookup index had login_at after the key (~38 bytes a login); today's is the
+    key alone (deduplicated). A re-run of the bootstrap replaces the old one under the same name."""
+    created, definition = _bootstrap_over_an_earlier_index(
+        warehouse, "customer_logins_customer_id_trimmed", "((trim(customer_id)), login_at)")
     assert created == ["key-lookup index of analytics.customer_logins rebuilt on the key alone"]
     assert definition.endswith("USING btree (TRIM(BOTH FROM customer_id))")
     assert bootstrap.bootstrap(warehouse) == []
@@ -288,16 +295,10 @@ def test_the_batch_index_leaves_out_the_history_batch_and_serves_a_nights_batche
     """The `_batch_id` index skips the history batch (most of a table: reading it is a scan anyway); the planner can
     still use it for the batches loaded since a build (`= any(<constant list>)`, what the models and tests send) —
     and not for a list that holds `history`. A bootstrap replaces the full index an earlier version built."""
-    name = "analytics.customer_logins_batch_id"
-    with connect("admin", warehouse) as conn:
-        conn.execute(f"drop index {name}")
-        conn.execute(f"create index {name.split('.')[1]} on analytics.customer_logins (_batch_id)")
-        conn.commit()
-    created = bootstrap.bootstrap(warehouse)
+    created, definition = _bootstrap_over_an_earlier_index(warehouse, "customer_logins_batch_id", "(_batch_id)")
     assert created == ["_batch_id index of analytics.customer_logins rebuilt without the history batch"]
     assert bootstrap.bootstrap(warehouse) == []
     with connect("admin", warehouse) as conn:
-        definition = conn.execute("select pg_get_indexdef(%s::regclass)", (name,)).fetchone()[0]
         conn.execute("set local enable_seqscan = off")
         plans = {batches: "\n".join(r[0] for r in conn.execute(
             f"explain select count(*) from analytics.customer_logins where _batch_id = any(array[{batches}]::text[])"))
