@@ -43,10 +43,14 @@ from include.config import SCHEMA_PII, SCHEMA_SERVING, Settings, get_settings
 from include.warehouse.connect import RoleKind, connect
 
 RELATION = "churn_list_snapshots"
+# The lists, each stored as the flag column `in_<list name>` of the customers' rows (dbt/models/marts/
+# churn_list_snapshots.sql decides who is on which list); the descriptions go into the manifest.
 LISTS = {
     "churned_customers": "is_churned_90d (includes the 30-day churners)",
     "high_risk_customers": "churn_risk_level in (high, critical)",
 }
+
+LIST_FLAGS = {name: f"in_{name}" for name in LISTS}
 
 
 class ExportError(RuntimeError):
@@ -90,8 +94,8 @@ _ARROW_TYPES = {16: "bool_", 20: "int64", 21: "int64", 23: "int64", 25: "string"
 
 @dataclass(frozen=True)
 class _Layout:
-    """The files' columns (the relation's, but list_name: the file name says it), their Arrow types and the select
-    list COPY writes them with."""
+    """The files' columns (the relation's, but the list flags: the file name says which list), their Arrow types and
+    the select list COPY writes them with."""
     columns: list[str]
     arrow_types: dict[str, str]
     select: sql.Composed
@@ -107,7 +111,7 @@ def _layout(conn: Any, relation: sql.Identifier) -> _Layout:
     described = conn.execute(sql.SQL("select * from {} limit 0").format(relation)).description or []
     columns, arrow_types, select = [], {}, []
     for column in described:
-        if column.name == "list_name":
+        if column.name in LIST_FLAGS.values():
             continue
         if column.type_code not in _ARROW_TYPES:
             raise ExportError(f"{relation.as_string(conn)}.{column.name}: type oid {column.type_code} has no file "
@@ -122,9 +126,9 @@ def _layout(conn: Any, relation: sql.Identifier) -> _Layout:
 
 def _read_list(conn: Any, relation: sql.Identifier, layout: _Layout, as_of: str, list_name: str) -> _List:
     """One list as CSV bytes, straight from PostgreSQL (COPY)."""
-    query = sql.SQL("copy (select {} from {} where as_of_date = {} and list_name = {}"
+    query = sql.SQL("copy (select {} from {} where as_of_date = {} and {}"
                     " order by estimated_clv desc, customer_id) to stdout with (format csv, header)").format(
-        layout.select, relation, sql.Literal(as_of), sql.Literal(list_name))
+        layout.select, relation, sql.Literal(as_of), sql.Identifier(LIST_FLAGS[list_name]))
     buffer = io.BytesIO()
     with conn.cursor().copy(query) as copy:
         for chunk in copy:

@@ -282,6 +282,9 @@ RETIRED_MODEL_TABLES = ((SCHEMA_MARTS, "int_customer_login_days"),)
 OUTDATED_MODEL_TABLES = {
     (SCHEMA_MARTS, "int_customer_login_totals"): "login_days",
     (SCHEMA_MARTS, "int_customer_churn_activity"): "_merged_at",
+    # one row per customer and date, flagged with its lists (was one row per list and customer, with list_name):
+    # the stored dates' lists go with it, the next build stores its own date's again
+    (SCHEMA_MARTS, "churn_list_snapshots"): "in_churned_customers",
 }
 
 

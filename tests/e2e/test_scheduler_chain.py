@@ -134,7 +134,7 @@ def test_a_five_day_backfill_runs_every_day_once_in_order_without_a_false_alarm(
         manifest = json.loads((Path(settings.export_root) / day / "manifest.json").read_text())
         with connect("admin", settings) as conn:
             churned = conn.execute("select count(*) from marts.churn_list_snapshots where as_of_date = %s"
-                                   " and list_name = 'churned_customers'", (day,)).fetchone()[0]
+                                   " and in_churned_customers", (day,)).fetchone()[0]
         assert manifest["as_of_date"] == day and manifest["files"]["churned_customers.csv"]["rows"] == churned > 0
 
     after_backfill = _fingerprint(settings, MARTS)

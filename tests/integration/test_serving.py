@@ -25,8 +25,8 @@ from tests.served import AS_OF, DAYS, FAILED_DAY
 
 pytestmark = pytest.mark.integration
 
-# The churn files' columns: the select list of dbt/models/marts/churn_list_snapshots.sql (without list_name, which
-# the file name says) and the three contact columns. Nothing else may reach a file.
+# The churn files' columns: the select list of dbt/models/marts/churn_list_snapshots.sql (without the list flags:
+# the file name says the list) and the three contact columns. Nothing else may reach a file.
 EXPORTED = ["customer_id", "customer_segment", "customer_city", "churn_risk_level", "churn_risk_score",
             "days_since_last_login", "active_products", "open_tickets", "unsatisfied_tickets_90d", "monthly_revenue",
             "estimated_clv", "is_churned_30d", "is_churned_90d", "as_of_date", "last_login_date",

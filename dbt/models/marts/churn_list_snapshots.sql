@@ -1,7 +1,8 @@
 -- The churn lists the export publishes, kept per as-of date: every build adds (or replaces) the lists of its own
 -- as-of date, so the export of a date reads exactly what that date's build produced even when the marts have
--- since been rebuilt for a later date (backfills). The select list is the export's allow-list: a column added to
--- mart_churned_customers reaches the export only once it is named here (no PII: contacts are joined at export).
+-- since been rebuilt for a later date (backfills). The select list, but the list flags (`in_<list name>`), is the
+-- export's allow-list: a column added to mart_churned_customers reaches the export only once it is named here (no
+-- PII: contacts are joined at export).
 -- Retention: a build deletes the lists more than churn_list_retention_days older than its own as-of date — not the
 -- newest date's: a backfill of dates further back than that keeps each date's lists for its export (the nightly
 -- build of the newest date removes them afterwards).
@@ -26,49 +27,35 @@ churn as (
 
 ),
 
-lists as (
-
-    select
-        'churned_customers' as list_name,
-        churn.*
-    from churn
-    where churn.is_churned_90d
-
-    union all
-
-    select
-        'high_risk_customers' as list_name,
-        churn.*
-    from churn
-    where churn.churn_risk_level in ('high', 'critical')
-
-),
-
+-- one row per customer on either list, flagged with the lists it is on (a third of the customers are on both:
+-- one row each instead of two; the export reads a list by its flag)
 final as (
 
     select
-        list_name::text as list_name,
-        customer_id::text as customer_id,
+        coalesce(churn.is_churned_90d, false)::boolean as in_churned_customers,
+        coalesce(churn.churn_risk_level in ('high', 'critical'), false)::boolean as in_high_risk_customers,
+        churn.customer_id::text as customer_id,
 
-        customer_segment::text as customer_segment,
-        customer_city::text as customer_city,
-        churn_risk_level::text as churn_risk_level,
+        churn.customer_segment::text as customer_segment,
+        churn.customer_city::text as customer_city,
+        churn.churn_risk_level::text as churn_risk_level,
 
-        churn_risk_score::integer as churn_risk_score,
-        days_since_last_login::integer as days_since_last_login,
-        active_products::integer as active_products,
-        open_tickets::integer as open_tickets,
-        unsatisfied_tickets_90d::integer as unsatisfied_tickets_90d,
-        monthly_revenue::numeric(12, 2) as monthly_revenue,
-        estimated_clv::numeric(14, 2) as estimated_clv,
+        churn.churn_risk_score::integer as churn_risk_score,
+        churn.days_since_last_login::integer as days_since_last_login,
+        churn.active_products::integer as active_products,
+        churn.open_tickets::integer as open_tickets,
+        churn.unsatisfied_tickets_90d::integer as unsatisfied_tickets_90d,
+        churn.monthly_revenue::numeric(12, 2) as monthly_revenue,
+        churn.estimated_clv::numeric(14, 2) as estimated_clv,
 
-        is_churned_30d::boolean as is_churned_30d,
-        is_churned_90d::boolean as is_churned_90d,
+        churn.is_churned_30d::boolean as is_churned_30d,
+        churn.is_churned_90d::boolean as is_churned_90d,
 
-        as_of_date::date as as_of_date,
-        last_login_date::date as last_login_date
+        churn.as_of_date::date as as_of_date,
+        churn.last_login_date::date as last_login_date
 
-    from lists
+    from churn
+    where churn.is_churned_90d or churn.churn_risk_level in ('high', 'critical')
 
 )
 
