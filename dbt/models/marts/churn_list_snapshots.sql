@@ -27,35 +27,46 @@ churn as (
 
 ),
 
+-- each list's rule, stated once: the flags below, which the filter of `final` reads
+flagged as (
+
+    select
+        churn.*,
+        coalesce(churn.is_churned_90d, false) as in_churned_customers,
+        coalesce(churn.churn_risk_level in ('high', 'critical'), false) as in_high_risk_customers
+    from churn
+
+),
+
 -- one row per customer on either list, flagged with the lists it is on (a third of the customers are on both:
 -- one row each instead of two; the export reads a list by its flag)
 final as (
 
     select
-        coalesce(churn.is_churned_90d, false)::boolean as in_churned_customers,
-        coalesce(churn.churn_risk_level in ('high', 'critical'), false)::boolean as in_high_risk_customers,
-        churn.customer_id::text as customer_id,
+        in_churned_customers::boolean as in_churned_customers,
+        in_high_risk_customers::boolean as in_high_risk_customers,
+        customer_id::text as customer_id,
 
-        churn.customer_segment::text as customer_segment,
-        churn.customer_city::text as customer_city,
-        churn.churn_risk_level::text as churn_risk_level,
+        customer_segment::text as customer_segment,
+        customer_city::text as customer_city,
+        churn_risk_level::text as churn_risk_level,
 
-        churn.churn_risk_score::integer as churn_risk_score,
-        churn.days_since_last_login::integer as days_since_last_login,
-        churn.active_products::integer as active_products,
-        churn.open_tickets::integer as open_tickets,
-        churn.unsatisfied_tickets_90d::integer as unsatisfied_tickets_90d,
-        churn.monthly_revenue::numeric(12, 2) as monthly_revenue,
-        churn.estimated_clv::numeric(14, 2) as estimated_clv,
+        churn_risk_score::integer as churn_risk_score,
+        days_since_last_login::integer as days_since_last_login,
+        active_products::integer as active_products,
+        open_tickets::integer as open_tickets,
+        unsatisfied_tickets_90d::integer as unsatisfied_tickets_90d,
+        monthly_revenue::numeric(12, 2) as monthly_revenue,
+        estimated_clv::numeric(14, 2) as estimated_clv,
 
-        churn.is_churned_30d::boolean as is_churned_30d,
-        churn.is_churned_90d::boolean as is_churned_90d,
+        is_churned_30d::boolean as is_churned_30d,
+        is_churned_90d::boolean as is_churned_90d,
 
-        churn.as_of_date::date as as_of_date,
-        churn.last_login_date::date as last_login_date
+        as_of_date::date as as_of_date,
+        last_login_date::date as last_login_date
 
-    from churn
-    where churn.is_churned_90d or churn.churn_risk_level in ('high', 'critical')
+    from flagged
+    where in_churned_customers or in_high_risk_customers
 
 )
 
