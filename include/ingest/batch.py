@@ -27,7 +27,6 @@ from include.config import SCHEMA_SOURCES, Settings, get_settings
 from include.ingest import checks
 from include.ingest.errors import LoadError, ManifestMismatch, QuarantineThresholdExceeded
 from include.ingest.manifest import (
-    HISTORY,
     FileEntry,
     Manifest,
     batch_folder,
@@ -63,7 +62,7 @@ class TableLoad:
 
 
 def _logical_date(batch_id: str) -> date | None:
-    return None if batch_id == HISTORY else date.fromisoformat(batch_id)
+    return None if batch_id == contract.HISTORY else date.fromisoformat(batch_id)
 
 
 def verify_batch(batch_id: str, settings: Settings | None = None) -> Manifest:
@@ -72,7 +71,7 @@ def verify_batch(batch_id: str, settings: Settings | None = None) -> Manifest:
     not know (they are ignored)."""
     settings = settings or get_settings()
     manifest = read_manifest(batch_folder(settings.landing_root, batch_id))
-    verify_files(manifest, content=batch_id != HISTORY)
+    verify_files(manifest, content=batch_id != contract.HISTORY)
     for table in contract.TABLES:
         note = file_layout(table, manifest.files[table.name].path).note()
         if note:

@@ -21,7 +21,6 @@ from typing import Any
 
 from include import contract
 from include.config import SCHEMA_SOURCES, Settings, get_settings
-from include.ingest.batch import HISTORY
 from include.ingest.manifest import read_manifest
 from include.quality import suites
 from include.quality.project import checkpoint_name, open_context
@@ -87,7 +86,7 @@ def run_parameters(batch_id: str, table: contract.Table, settings: Settings) -> 
             " and status = 'success'", (batch_id, table.name)
         ).fetchone()
     superseded_net = row[0] if row else 0
-    if batch_id == HISTORY:
+    if batch_id == contract.HISTORY:
         fresh_from, fresh_until = datetime(1900, 1, 1, tzinfo=UTC), datetime(2999, 1, 1, tzinfo=UTC)
     else:
         day = datetime.combine(date.fromisoformat(batch_id), datetime.min.time(), tzinfo=UTC)
@@ -207,7 +206,7 @@ def whole_table_checks_due(batch_id: str, settings: Settings) -> bool:
     the rows the batch landed — its keys, its foreign keys — and PostgreSQL's primary keys hold for every row; what
     only the weekly run finds is a row written behind the extract (docs/operations.md). Scanning every row nightly
     would cost the gate minutes at scale 1000."""
-    return batch_id == HISTORY or date.fromisoformat(batch_id).isoweekday() == settings.full_check_weekday
+    return batch_id == contract.HISTORY or date.fromisoformat(batch_id).isoweekday() == settings.full_check_weekday
 
 
 def _require_every_table_landed(batch_id: str, tables: list[str], settings: Settings) -> None:

@@ -187,16 +187,21 @@ def batch_id_index_ddl(table: contract.Table) -> sql.Composed:
         _ident(batch_id_index_name(table)), _ident(SCHEMA_SOURCES, table.name), sql.Literal(contract.HISTORY))
 
 
-def drop_outdated_batch_id_index(conn: psycopg.Connection, table: contract.Table) -> bool:
-    """Drop the `_batch_id` index an earlier version built on every row (no predicate), so that batch_id_index_ddl
-    builds today's partial one; True when one was dropped."""
-    name = batch_id_index_name(table)
-    found = conn.execute("select indpred is null from pg_index where indexrelid = to_regclass(%s)",
+def _drop_index_if(conn: psycopg.Connection, name: str, outdated: str) -> bool:
+    """Drop `analytics.<name>` when `outdated` (a condition on its pg_index row) holds, so that today's DDL builds
+    it again under the same name; True when it was dropped."""
+    found = conn.execute(f"select {outdated} from pg_index where indexrelid = to_regclass(%s)",
                          (f"{SCHEMA_SOURCES}.{name}",)).fetchone()
     if found is None or not found[0]:
         return False
     conn.execute(sql.SQL("drop index {}").format(_ident(SCHEMA_SOURCES, name)))
     return True
+
+
+def drop_outdated_batch_id_index(conn: psycopg.Connection, table: contract.Table) -> bool:
+    """Drop the `_batch_id` index an earlier version built on every row (no predicate), so that batch_id_index_ddl
+    builds today's partial one; True when one was dropped."""
+    return _drop_index_if(conn, batch_id_index_name(table), "indpred is null")
 
 
 # Tables read by a time range as well as by batch: a BRIN index on the column (kilobytes; rows arrive in roughly
@@ -245,14 +250,7 @@ def drop_outdated_key_lookup_index(conn: psycopg.Connection, table: contract.Tab
     """Drop the key-lookup index an earlier version built under the same name on more columns (the logins' had
     login_at after the key), so that key_lookup_index_ddl builds today's; True when one was dropped."""
     name = key_lookup_index_name(table)
-    if name is None:
-        return False
-    columns = conn.execute(
-        "select indnatts from pg_index where indexrelid = to_regclass(%s)", (f"{SCHEMA_SOURCES}.{name}",)).fetchone()
-    if columns is None or columns[0] == 1:
-        return False
-    conn.execute(sql.SQL("drop index {}").format(_ident(SCHEMA_SOURCES, name)))
-    return True
+    return name is not None and _drop_index_if(conn, name, "indnatts > 1")
 
 
 def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> bool:
