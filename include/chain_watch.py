@@ -36,8 +36,12 @@ def _after(run: dict[str, Any], since: datetime) -> bool:
 
 
 def watch_chain(api: AirflowApi, since: datetime, backfill: dict[str, Any], *, timeout_s: float = 3600,
-                say: Callable[[str], None] = print) -> dict[str, list[dict[str, Any]]]:
-    """Print every state change of the backfill's runs and the transform/export runs they cause; return them."""
+                say: Callable[[str], None] = print, poll_s: float = POLL_S) -> dict[str, list[dict[str, Any]]]:
+    """Print every state change of the backfill's runs and the transform/export runs they cause; return them.
+
+    Settled means `QUIET_POLLS` polls `poll_s` apart with nothing queued or running: a run's Asset events create the
+    next DAG's run before that run ends, so a second or two of quiet is enough; a person watching needs no more than
+    one line every few seconds."""
     started = time.monotonic()
     seen: dict[tuple[str, str], str] = {}
     quiet = 0
@@ -56,7 +60,7 @@ def watch_chain(api: AirflowApi, since: datetime, backfill: dict[str, Any], *, t
         quiet = quiet + 1 if backfill_done and not busy else 0
         if quiet >= QUIET_POLLS:
             return runs
-        time.sleep(POLL_S)
+        time.sleep(poll_s)
     raise TimeoutError(f"the chain was still busy after {timeout_s:.0f}s: see the Airflow UI")
 
 

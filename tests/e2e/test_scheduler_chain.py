@@ -119,7 +119,7 @@ def test_a_five_day_backfill_runs_every_day_once_in_order_without_a_false_alarm(
     api, receivers = chain
     since = datetime.now(UTC)
     backfill = api.create_backfill(EXTRACT_DAG, f"{FIRST}T00:00:00+00:00", f"{LAST}T23:59:59+00:00")
-    runs = watch_chain(api, since, backfill, timeout_s=1200)
+    runs = watch_chain(api, since, backfill, timeout_s=1200, poll_s=1.0)
     states = {dag_id: [(r.get("partition_key") or str(r.get("logical_date"))[:10], r["state"]) for r in dag_runs]
               for dag_id, dag_runs in runs.items()}
     assert sorted(day for day, _ in states[EXTRACT_DAG]) == DAYS, states
@@ -141,7 +141,7 @@ def test_a_five_day_backfill_runs_every_day_once_in_order_without_a_false_alarm(
     with connect("admin", settings) as conn:
         assert conn.execute("select distinct as_of_date::text from marts.mart_churned_customers").fetchall() == \
             [(DAYS[-1],)], "the last transform is the last day's"
-    fresh = run_dbt(["build", "--full-refresh", "--vars", f"{{as_of_date: '{DAYS[-1]}'}}", "--exclude",
+    fresh = run_dbt(["run", "--full-refresh", "--vars", f"{{as_of_date: '{DAYS[-1]}'}}", "--exclude",
                      "churn_list_snapshots"], settings, target_path=settings.local_dir / "dbt-fresh")
     assert fresh.success, fresh.summary()
     assert _fingerprint(settings, MARTS) == after_backfill, "the marts must equal a fresh build of the final state"

@@ -403,7 +403,7 @@ def test_a_backfill_from_the_ui_dialog_runs_every_day_to_green(ui: tuple[Any, Ai
 
     first = BACKFILL_DAYS[0].isoformat()
     [backfill] = [b for b in api.backfills("support_extract") if b["from_date"].startswith(first)]
-    runs = watch_chain(api, since, backfill, timeout_s=900)
+    runs = watch_chain(api, since, backfill, timeout_s=900, poll_s=1.0)
     days = [d.isoformat() for d in BACKFILL_DAYS]
     states = {dag_id: sorted((r.get("partition_key") or str(r.get("logical_date"))[:10], r["state"])
                              for r in dag_runs) for dag_id, dag_runs in runs.items()}
