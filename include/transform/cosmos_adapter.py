@@ -102,6 +102,11 @@ PRODUCER_RUNNING_RECHECK_S = 2.0
 # Each lineage level still running when dbt finishes costs a task start plus up to one interval: the transform's median
 # run was ~0.5 s shorter at 0.5 s than at 1 s, and longer at 2 s (scale 1; a poke is a few API calls).
 MODEL_TASK_POKE_S = 0.5
+# The nightly build runs no dbt unit tests: their inputs are fixed rows, so the night's data cannot change their
+# outcome (dbt's advice: run them in development and CI). `make test` runs them (tests/integration/test_dbt_build.py),
+# and so does `sa dbt -- build`. Each one delayed its model: a scale-1 transform run took 11.6 s, 10.3 s without
+# them (medians of 6 runs, the local Airflow).
+NIGHTLY_DBT_FLAGS = ("--exclude-resource-type", "unit_test")
 
 
 class _HoldsTransformInputsLock:
@@ -370,6 +375,7 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
             "append_env": True,  # dbt's subprocess gets SA_DBT_READER_ROLE/SA_DBT_PII_READER_ROLE (grants)
             "callback": "include.transform.dbt_callback.keep_dbt_results",  # dbt results → XCom → summary and alert
             "emit_datasets": False,  # each model's Asset is published after its tests (_finish_graph)
+            "dbt_cmd_flags": list(NIGHTLY_DBT_FLAGS),  # the producer's build and a model task's own rebuild
         },
         user_defined_macros={"sa_as_of_date": _as_of_date_macro, "sa_full_tests": _full_tests_macro},
         **dag_kwargs,
