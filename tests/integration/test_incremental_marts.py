@@ -8,8 +8,8 @@ and 120 days without a login) as the as-of date moves — and each night's build
 rows that night's loads wrote (by the load log's committed sequence), and the period marts replace only the periods
 holding a changed ticket. At the end every mart and the incremental
 login activity behind the churn mart are fingerprinted, rebuilt with `--full-refresh`, and fingerprinted again:
-identical. Then the tests on new rows: an old login broken behind the nightly tests' back is not what a weekday's
-tests read, and the weekly full run finds it.
+identical. Then the tests on new rows: an old login broken behind the nightly tests' back, and an old login's id
+written again with a blank in front, are not what a weekday's tests read, and the weekly full run finds both.
 """
 
 from __future__ import annotations
@@ -207,13 +207,18 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
         with connect("admin", settings) as conn:
             conn.execute("update analytics.customer_logins set device = 'blackberry'"
                          " where login_id = (select min(login_id) from analytics.customer_logins)")
+            # an old login's id again, with a blank in front: a different primary key, the same id once trimmed
+            conn.execute("insert into analytics.customer_logins select ' ' || login_id, customer_id, login_at, device,"
+                         " app_version, _batch_id, _loaded_at from analytics.customer_logins"
+                         " where login_id = (select max(login_id) from analytics.customer_logins)")
         weekday = dbt(["test", "--select", "stg_customer_logins", "--vars", "{as_of_date: '2025-11-10'}"],
                       settings, artifacts)
         assert weekday.success, weekday.summary()
         sunday = dbt(["test", "--select", "stg_customer_logins", "--vars", "{as_of_date: '2025-11-09'}"],
                      settings, artifacts)
         assert not sunday.success
-        assert [n.name for n in sunday.failed_nodes] == [
-            "accepted_values_stg_customer_logins_device__ios__android__web"], sunday.summary()
+        assert sorted(n.name for n in sunday.failed_nodes) == [
+            "accepted_values_stg_customer_logins_device__ios__android__web",
+            "unique_trimmed_key_stg_customer_logins_login_id__source_analytics_customer_logins_"], sunday.summary()
     finally:
         drop_database(settings)
