@@ -24,6 +24,7 @@ import pytest
 
 from include.config import Settings
 from include.ingest.batch import load_batch
+from include.transform.cosmos_adapter import NIGHTLY_DBT_FLAGS
 from include.transform.dbt_env import dbt_env, locked_dbt_executable
 from include.warehouse.connect import connect
 from include.warehouse.locks import lock_state
@@ -65,7 +66,7 @@ def _wait_until_dbt_runs(settings: Settings, fragment: str, proc: subprocess.Pop
 
 
 def test_a_load_that_arrives_mid_build_waits_for_dbt_and_every_dbt_test_passes(history: Settings) -> None:
-    dbt = _start_dbt(history, "build")
+    dbt = _start_dbt(history, "build", *NIGHTLY_DBT_FLAGS)  # as the transform builds (unit tests read no rows)
     _wait_until_dbt_runs(history, "mart_ticket_analytics", dbt)
     landed: dict[str, Any] = {}
     load = threading.Thread(target=lambda: landed.update(result=load_batch("2025-11-01", history)))
@@ -92,7 +93,7 @@ def test_dbt_keeps_the_lock_when_the_process_that_started_it_is_killed(history: 
     """`sa dbt` started in the background by a shell that is then SIGKILLed: dbt goes on running — and locked."""
     parent = subprocess.Popen(
         ["bash", "-c", f"'{locked_dbt_executable()}' \"$@\" & echo $!; wait", "sh", "build", "--select",
-         "stg_tickets+", "--project-dir", str(history.dbt_project_dir), "--profiles-dir",
+         "stg_tickets+", *NIGHTLY_DBT_FLAGS, "--project-dir", str(history.dbt_project_dir), "--profiles-dir",
          str(history.dbt_project_dir), "--target-path", str(history.local_dir / "dbt-lock-kill")],
         env={**os.environ, **dbt_env(history)}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         start_new_session=True)
