@@ -5,7 +5,9 @@ Scheduler, dag-processor, triggerer, api-server and two Celery workers run as se
 warehouse and Airflow's metadata DB are separate databases on this machine's PostgreSQL 15 (`.ci/run` starts both
 servers when they are not running; without one the module skips, saying why, and fails under CI).
 
-1. one date's whole chain (extract → gate → transform → export) ends green, its tasks spread over both workers;
+1. a two-day backfill through Airflow's own backfill: each date's whole chain (extract → gate → transform → export)
+   ends green, one transform and one export per date, in date order, none merged; the tasks spread over both
+   workers;
 2. for another date a worker is SIGKILLed (its whole process tree, as when its machine dies) while it runs load
    tasks: the scheduler notices the missing heartbeats, the tasks are re-run on the other worker, the run ends green,
    and the landed rows equal a clean load of the same date.
@@ -19,6 +21,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import pytest
 
 from include import airflow_local
 from include.airflow_api import AirflowApi
+from include.chain_watch import run_label, watch_chain
 from include.config import Settings, get_settings
 from include.pipeline import EXPORT_DAG, EXTRACT_DAG, LOAD_TASK_PREFIX, TRANSFORM_DAG
 from include.warehouse.connect import connect
@@ -37,7 +41,7 @@ from tests.external_pg import external_warehouse, unavailable
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.external]
 
 BROKER = os.environ.get("SA_TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
-CLEAN_DAY, KILL_DAY = "2025-11-02", "2025-11-03"
+FIRST_DAY, CLEAN_DAY, KILL_DAY = "2025-11-01", "2025-11-02", "2025-11-03"
 
 
 def _redis_problem() -> str | None:
@@ -74,6 +78,7 @@ def celery_chain(monkeypatch_module: pytest.MonkeyPatch, landing: Any,
         patch.setenv("SA_EXPORT_ROOT", str(tmp_path_factory.mktemp("celery-exports")))
         patch.setenv("AIRFLOW__CORE__EXECUTOR", "CeleryExecutor")
         patch.setenv("AIRFLOW__CELERY__BROKER_URL", BROKER)
+        patch.setenv("SA_NIGHTLY_SCHEDULE", "0 2 * * *")  # the production schedule: backfills need one
         # A dead worker's tasks are failed (then retried) after 30 s without a heartbeat, not the default 5 min.
         patch.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT", "30")
         patch.setenv("AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL", "3")
@@ -124,7 +129,8 @@ def _downstream(api: AirflowApi, day: str, timeout_s: float = 300) -> dict[str, 
     raise TimeoutError(f"no finished transform and export for {day}")
 
 
-def test_one_date_runs_the_whole_chain_on_two_celery_workers(celery_chain: tuple[AirflowApi, Settings]) -> None:
+def test_a_backfill_runs_each_date_once_in_order_on_two_celery_workers(
+        celery_chain: tuple[AirflowApi, Settings]) -> None:
     api, settings = celery_chain
     with connect("admin", settings) as conn:
         databases = {r[0] for r in conn.execute("select datname from pg_database")}
@@ -132,11 +138,18 @@ def test_one_date_runs_the_whole_chain_on_two_celery_workers(celery_chain: tuple
     running = {s.name for s in airflow_local.component_states(settings) if s.running}
     assert running == {"api-server", "scheduler", "dag-processor", "triggerer", "celery-worker-1", "celery-worker-2"}
 
-    run_id = api.trigger(EXTRACT_DAG, logical_date=f"{CLEAN_DAY}T02:00:00Z")
-    assert api.wait_for_run(EXTRACT_DAG, run_id, timeout_s=600)["state"] == "success"
-    assert _downstream(api, CLEAN_DAY) == {TRANSFORM_DAG: "success", EXPORT_DAG: "success"}
-    assert (Path(settings.export_root) / CLEAN_DAY / "manifest.json").exists()
-    per_worker = {name: _executed(log, EXTRACT_DAG, run_id) for name, log in _worker_logs(settings).items()}
+    since = datetime.now(UTC)
+    backfill = api.create_backfill(EXTRACT_DAG, f"{FIRST_DAY}T00:00:00+00:00", f"{CLEAN_DAY}T23:59:59+00:00")
+    runs = watch_chain(api, since, backfill, timeout_s=900, poll_s=1.0)
+    states = {dag_id: [(run_label(r), r["state"]) for r in dag_runs] for dag_id, dag_runs in runs.items()}
+    assert sorted(states[EXTRACT_DAG]) == [(FIRST_DAY, "success"), (CLEAN_DAY, "success")], states
+    for dag_id in (TRANSFORM_DAG, EXPORT_DAG):  # one run per date, in date order (none merged), each green
+        assert states[dag_id] == [(FIRST_DAY, "success"), (CLEAN_DAY, "success")], states
+    for day in (FIRST_DAY, CLEAN_DAY):
+        assert (Path(settings.export_root) / day / "manifest.json").exists()
+    extract_runs = [r["dag_run_id"] for r in runs[EXTRACT_DAG]]
+    per_worker = {name: set().union(*(_executed(log, EXTRACT_DAG, run_id) for run_id in extract_runs))
+                  for name, log in _worker_logs(settings).items()}
     assert all(per_worker.values()), f"every worker should have run some of the extract's tasks: {per_worker}"
 
 
