@@ -106,7 +106,7 @@ MODEL_TASK_POKE_S = 0.5
 # outcome (dbt's advice: run them in development and CI). `make test` runs them (tests/integration/test_dbt_build.py),
 # and so does `sa dbt -- build`. Each one delayed its model: a scale-1 transform run took 11.6 s, 10.3 s without
 # them (medians of 6 runs, the local Airflow).
-NIGHTLY_DBT_FLAGS = ("--exclude-resource-type", "unit_test")
+NIGHTLY_DBT_FLAGS = ("--exclude-resource-type", "unit_test")  # for `dbt build` (the producer, a model task's rebuild)
 
 
 class _HoldsTransformInputsLock:
@@ -303,6 +303,8 @@ def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
     producer = dag.get_task(pipeline.DBT_PRODUCER_TASK)  # A1
     producer.__class__ = LockedDbtProducer  # A11
     producer.retries = 0
+    for task in (producer, *_sensors(dag)):  # `dbt run` (a model task without tests) has no such option
+        task.dbt_cmd_flags = list(NIGHTLY_DBT_FLAGS) if task.base_cmd == ["build"] else []
     nodes = dag.dbt_graph.filtered_nodes  # A7
     producer.tests_per_model = attribute_tests_to_last_built_models(  # A6
         producer.tests_per_model, {uid: node.depends_on for uid, node in nodes.items()})
@@ -375,7 +377,6 @@ def transform_dag(**dag_kwargs: Any) -> DbtDag:
             "append_env": True,  # dbt's subprocess gets SA_DBT_READER_ROLE/SA_DBT_PII_READER_ROLE (grants)
             "callback": "include.transform.dbt_callback.keep_dbt_results",  # dbt results → XCom → summary and alert
             "emit_datasets": False,  # each model's Asset is published after its tests (_finish_graph)
-            "dbt_cmd_flags": list(NIGHTLY_DBT_FLAGS),  # the producer's build and a model task's own rebuild
         },
         user_defined_macros={"sa_as_of_date": _as_of_date_macro, "sa_full_tests": _full_tests_macro},
         **dag_kwargs,
