@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 TERMINAL = {"success", "failed"}
+WAIT_POLL_S = 1.0  # how often wait_for_run(s) asks: one GET a second, so a wait ends within a second of the run
 
 
 class AirflowApiError(RuntimeError):
@@ -121,7 +122,7 @@ class AirflowApi:
             run = self.run(dag_id, run_id)
             if run["state"] in TERMINAL:
                 return run
-            time.sleep(3)
+            time.sleep(WAIT_POLL_S)
         raise TimeoutError(f"{dag_id} run {run_id} not finished within {timeout_s:.0f}s")
 
     def runs(self, dag_id: str, run_type: str | None = None) -> list[dict[str, Any]]:
@@ -151,6 +152,6 @@ class AirflowApi:
             runs = self.runs(dag_id)
             if len(runs) >= count and all(r["state"] in TERMINAL for r in runs):
                 return runs
-            time.sleep(3)
+            time.sleep(WAIT_POLL_S)
         states = [(r["dag_run_id"], r["state"]) for r in runs]
         raise TimeoutError(f"{dag_id}: expected {count} finished runs within {timeout_s:.0f}s, have {states}")

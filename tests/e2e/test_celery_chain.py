@@ -125,7 +125,7 @@ def _downstream(api: AirflowApi, day: str, timeout_s: float = 300) -> dict[str, 
                  for dag_id in (TRANSFORM_DAG, EXPORT_DAG)}
         if all(runs and runs[-1]["state"] in ("success", "failed") for runs in found.values()):
             return {dag_id: runs[-1]["state"] for dag_id, runs in found.items()}
-        time.sleep(2)
+        time.sleep(1)
     raise TimeoutError(f"no finished transform and export for {day}")
 
 

@@ -91,7 +91,7 @@ def _downstream_of(api: AirflowApi, partition: str, timeout_s: float = 600) -> d
                  for dag_id in (TRANSFORM_DAG, EXPORT_DAG)}
         if all(runs and runs[-1]["state"] in ("success", "failed") for runs in found.values()):
             return {dag_id: runs[-1] for dag_id, runs in found.items()}
-        time.sleep(3)
+        time.sleep(1)
     raise TimeoutError(f"no finished transform and export for {partition}")
 
 
@@ -234,7 +234,7 @@ def test_failed_dbt_test_then_fix_and_clear_rebuilds_and_publishes(chain) -> Non
     assert tis["mart_churned_customers"]["state"] == "success"
     deadline = time.monotonic() + 300  # the rebuilt lists' Asset runs the export of that date
     while time.monotonic() < deadline and len(api.runs(EXPORT_DAG)) == exports_before:
-        time.sleep(3)
+        time.sleep(1)
     newest = api.runs(EXPORT_DAG)[-1]
     assert newest["partition_key"] == DAYS[-1]
     assert api.wait_for_run(EXPORT_DAG, newest["dag_run_id"], timeout_s=300)["state"] == "success"
