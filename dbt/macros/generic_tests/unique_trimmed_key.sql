@@ -2,8 +2,8 @@
     `unique` for a staging key that is the trimmed primary key of its source table (`source_relation`, column
     `column_name` there too), at the cost of the rows it can concern.
 
-    On a night that tests new rows (the test's `where`, macros/tests_on_new_rows.sql) it is dbt's `unique` on them.
-    When every row is tested (the weekly full check, a --full-refresh, an ad-hoc build) it does not group every row
+    On a night that tests new rows (the test's `where`, macros/tests_on_new_rows.sql) it is dbt's `unique` on them
+    (dbt's own macro). When every row is tested (the weekly full check, a --full-refresh, an ad-hoc build) it does not group every row
     by its trimmed key (at scale 100 a 17M-row hash aggregate spilling to disk: 42-46 s of the full-check night):
     the source's primary key makes the raw values unique, so two rows share a trimmed key only when one of them has
     blanks around its key. Those rows (one scan of the table), and the rows whose raw key is their trimmed key
@@ -39,11 +39,7 @@ having count(*) > 1
 
 {%- else %}
 
-select {{ column_name }} as unique_field, count(*) as n_records
-from {{ model }}
-where {{ column_name }} is not null
-group by {{ column_name }}
-having count(*) > 1
+{{ adapter.dispatch('test_unique', 'dbt')(model, column_name) }}
 
 {%- endif %}
 
