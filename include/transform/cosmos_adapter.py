@@ -303,8 +303,7 @@ def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
     producer = dag.get_task(pipeline.DBT_PRODUCER_TASK)  # A1
     producer.__class__ = LockedDbtProducer  # A11
     producer.retries = 0
-    for task in (producer, *_sensors(dag)):  # `dbt run` (a model task without tests) has no such option
-        task.dbt_cmd_flags = list(NIGHTLY_DBT_FLAGS) if task.base_cmd == ["build"] else []
+    producer.dbt_cmd_flags = _nightly_flags(producer)
     nodes = dag.dbt_graph.filtered_nodes  # A7
     producer.tests_per_model = attribute_tests_to_last_built_models(  # A6
         producer.tests_per_model, {uid: node.depends_on for uid, node in nodes.items()})
@@ -312,6 +311,7 @@ def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
     task_of = {sensor.model_unique_id: sensor for sensor in _sensors(dag)}  # A3
     for uid, sensor in task_of.items():
         sensor.retries = 0
+        sensor.dbt_cmd_flags = _nightly_flags(sensor)
         sensor.on_failure_callback = sensor_failure_callbacks()
         assets = []
         for reported in (uid, *sensor.reported_with):
@@ -322,6 +322,12 @@ def _finish_graph(dag: Any, owners: dict[str, str]) -> None:
         for upstream in _waits_for(uid, sensor, nodes, owners, task_of):
             if upstream.task_id not in sensor.upstream_task_ids:
                 upstream >> sensor
+
+
+def _nightly_flags(task: Any) -> list[str]:
+    """NIGHTLY_DBT_FLAGS for a task running `dbt build` (the producer, a tested model's rebuild); none for `dbt run`
+    (an untested model's rebuild), which has no such option."""
+    return list(NIGHTLY_DBT_FLAGS) if task.base_cmd == ["build"] else []
 
 
 def _waits_for(uid: str, sensor: Any, nodes: dict[str, Any], owners: dict[str, str],
