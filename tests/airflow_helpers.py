@@ -64,3 +64,20 @@ def source_contents(settings: Any) -> dict[str, tuple[int, str]]:
             rows = conn.execute(f"select ({', '.join(columns)})::text from analytics.{table} order by 1").fetchall()
             out[table] = (len(rows), hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest())
     return out
+
+
+def downstream_runs(api: Any, partition: str, timeout_s: float = 600) -> dict[str, dict[str, Any]]:
+    """Wait for the finished transform and export runs of a validated batch (their partition key); return the last
+    run of each, by DAG id."""
+    import time
+
+    from include.pipeline import EXPORT_DAG, TRANSFORM_DAG
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        found = {dag_id: [r for r in api.runs(dag_id) if r.get("partition_key") == partition]
+                 for dag_id in (TRANSFORM_DAG, EXPORT_DAG)}
+        if all(runs and runs[-1]["state"] in ("success", "failed") for runs in found.values()):
+            return {dag_id: runs[-1] for dag_id, runs in found.items()}
+        time.sleep(1)
+    raise TimeoutError(f"no finished transform and export for {partition}")

@@ -35,7 +35,7 @@ from include.config import Settings, get_settings
 from include.pipeline import EXPORT_DAG, EXTRACT_DAG, LOAD_TASK_PREFIX, TRANSFORM_DAG
 from include.warehouse.connect import connect
 from include.warehouse.locks import TRANSFORM_INPUTS_LOCK
-from tests.airflow_helpers import source_contents
+from tests.airflow_helpers import downstream_runs, source_contents
 from tests.external_pg import external_warehouse, unavailable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.external]
@@ -116,17 +116,6 @@ def _executed(log: str, dag_id: str, run_id: str) -> set[tuple[str, int]]:
             if task and attempt:
                 found.add((task.group(1), int(attempt.group(1))))
     return found
-
-
-def _downstream(api: AirflowApi, day: str, timeout_s: float = 300) -> dict[str, str]:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = {dag_id: [r for r in api.runs(dag_id) if r.get("partition_key") == day]
-                 for dag_id in (TRANSFORM_DAG, EXPORT_DAG)}
-        if all(runs and runs[-1]["state"] in ("success", "failed") for runs in found.values()):
-            return {dag_id: runs[-1]["state"] for dag_id, runs in found.items()}
-        time.sleep(1)
-    raise TimeoutError(f"no finished transform and export for {day}")
 
 
 def test_a_backfill_runs_each_date_once_in_order_on_two_celery_workers(
@@ -227,7 +216,8 @@ def test_a_worker_killed_mid_load_has_its_tasks_rerun_on_the_other_and_lands_wha
     for task_id, attempt in killed:  # each one done by the other worker, on a later try
         assert tries[task_id][0] == "success"
         assert any(t == task_id and n > attempt for t, n in rerun), (task_id, attempt, rerun)
-    assert _downstream(api, KILL_DAY) == {TRANSFORM_DAG: "success", EXPORT_DAG: "success"}
+    assert {dag_id: r["state"] for dag_id, r in downstream_runs(api, KILL_DAY, timeout_s=300).items()} == \
+        {TRANSFORM_DAG: "success", EXPORT_DAG: "success"}
 
     with connect("admin", settings) as conn:
         assert conn.execute("select count(*) from audit.load_batches where batch_id = %s and status <> 'success'",

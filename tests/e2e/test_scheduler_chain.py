@@ -33,7 +33,7 @@ from include.source_system import deliver_up_to
 from include.transform.runner import run_dbt
 from include.warehouse.connect import connect
 from include.warehouse.locks import lock_state
-from tests.airflow_helpers import source_contents
+from tests.airflow_helpers import downstream_runs, source_contents
 from tests.receivers import Receivers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -83,18 +83,6 @@ def _kill_when(settings: Settings, sql: str, timeout_s: float = 180) -> tuple[in
     raise TimeoutError(f"nothing matched: {sql}")
 
 
-def _downstream_of(api: AirflowApi, partition: str, timeout_s: float = 600) -> dict[str, dict[str, Any]]:
-    """Wait for the transform and the export run of a validated batch (their partition key); return them."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = {dag_id: [r for r in api.runs(dag_id) if r.get("partition_key") == partition]
-                 for dag_id in (TRANSFORM_DAG, EXPORT_DAG)}
-        if all(runs and runs[-1]["state"] in ("success", "failed") for runs in found.values()):
-            return {dag_id: runs[-1] for dag_id, runs in found.items()}
-        time.sleep(1)
-    raise TimeoutError(f"no finished transform and export for {partition}")
-
-
 def test_a_load_killed_mid_copy_leaves_nothing_half_written_and_its_retry_lands_the_same_state(chain) -> None:  # type: ignore[no-untyped-def]
     api, receivers = chain
     settings = get_settings()
@@ -110,7 +98,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_half_written_and_its_retry_lands_
     with connect("loader", settings) as conn:
         assert conn.execute("select count(*) from audit.load_batches where batch_id = 'history'"
                             " and status <> 'success'").fetchone()[0] == 0
-    downstream = _downstream_of(api, "history")  # the history batch's own transform and export
+    downstream = downstream_runs(api, "history")  # the history batch's own transform and export
     assert {dag_id: r["state"] for dag_id, r in downstream.items()} == {TRANSFORM_DAG: "success", EXPORT_DAG: "success"}
     receivers.clear()
 
