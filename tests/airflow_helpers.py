@@ -71,13 +71,14 @@ def downstream_runs(api: Any, partition: str, timeout_s: float = 600) -> dict[st
     run of each, by DAG id."""
     import time
 
+    from include.airflow_api import TERMINAL, WAIT_POLL_S
     from include.pipeline import EXPORT_DAG, TRANSFORM_DAG
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = {dag_id: [r for r in api.runs(dag_id) if r.get("partition_key") == partition]
                  for dag_id in (TRANSFORM_DAG, EXPORT_DAG)}
-        if all(runs and runs[-1]["state"] in ("success", "failed") for runs in found.values()):
+        if all(runs and runs[-1]["state"] in TERMINAL for runs in found.values()):
             return {dag_id: runs[-1] for dag_id, runs in found.items()}
-        time.sleep(1)
+        time.sleep(WAIT_POLL_S)
     raise TimeoutError(f"no finished transform and export for {partition}")
