@@ -18,28 +18,38 @@
 -- default: this model) — every batch when the load log restarted below that build's number (a reset warehouse) —
 -- as a literal array of text: `_batch_id = any(...)`. Looked up when the node runs, so the
 -- planner sees the actual batch ids and reads the night's rows through the `_batch_id` index (a subquery it cannot
--- see into made it estimate a whole table's worth and scan it).
-{% macro batches_loaded_since_last_build(table_name, model_name=none) -%}
-    {{ return(text_array(batch_ids_loaded_since_last_build(table_name, model_name))) }}
+-- see into made it estimate a whole table's worth and scan it). `appended`: true — only the batches whose latest
+-- load only appended (audit.committed_loads.appended_only: its rows are keys no earlier build read), never after a
+-- restart; false — the others; none — all.
+{% macro batches_loaded_since_last_build(table_name, model_name=none, appended=none) -%}
+    {{ return(text_array(batch_ids_loaded_since_last_build(table_name, model_name, appended))) }}
 {%- endmacro %}
 
 -- The same batch ids as a list (empty while parsing).
-{% macro batch_ids_loaded_since_last_build(table_name, model_name=none) -%}
+{% macro batch_ids_loaded_since_last_build(table_name, model_name=none, appended=none) -%}
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
     {%- set model_name = model_name or (this.schema ~ '.' ~ this.identifier) -%}
     {%- set query -%}
         with watermark as (
-            select coalesce(max(load_seq), 0) as load_seq from {{ source('audit', 'build_watermarks') }}
+            select
+                coalesce(max(load_seq), 0) as load_seq,
+                coalesce(max(load_seq), 0)
+                > (select coalesce(max(load_seq), 0) from {{ source('audit', 'committed_loads') }}) as restarted
+            from {{ source('audit', 'build_watermarks') }}
             where model_name = '{{ model_name }}'
         )
         select distinct loads.batch_id
         from {{ source('audit', 'committed_loads') }} as loads
         cross join watermark
         where loads.table_name = '{{ table_name }}'
-        and (loads.load_seq > watermark.load_seq
-             or watermark.load_seq > (select coalesce(max(load_seq), 0) from {{ source('audit', 'committed_loads') }}))
+        and (loads.load_seq > watermark.load_seq or watermark.restarted)
+        {%- if appended is true %}
+            and loads.appended_only and not watermark.restarted
+        {%- elif appended is false %}
+            and (loads.appended_only is not true or watermark.restarted)
+        {%- endif %}
         order by 1
     {%- endset -%}
     {{ return(run_query(query).columns[0].values() | list) }}

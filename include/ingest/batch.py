@@ -93,13 +93,17 @@ def _log_start(batch_id: str, entry: FileEntry, settings: Settings) -> None:
 
 
 def _log_finish(conn: psycopg.Connection, batch_id: str, table: str, status: str, message: str | None,
-                rows: tuple[int, int, int, int, int]) -> None:
+                rows: tuple[int, int, int, int, int], appended_only: bool = False) -> None:
+    """Record the load's outcome; a success takes the next committed-load number and records `appended_only`
+    (audit.sql), a failure keeps the last success's."""
+    success = status == "success"
     conn.execute(
         "update audit.load_batches set status = %s, message = %s, rows_in = %s, rows_loaded = %s,"
         " rows_quarantined = %s, rows_superseded = %s, rows_kept = %s, finished_at = clock_timestamp(),"
-        " load_seq = case when %s then nextval('audit.load_seq') else load_seq end"  # see audit.sql
+        " load_seq = case when %s then nextval('audit.load_seq') else load_seq end,"  # see audit.sql
+        " appended_only = case when %s then %s else appended_only end"
         " where batch_id = %s and table_name = %s",
-        (status, message, *rows, status == "success", batch_id, table),
+        (status, message, *rows, success, success, appended_only, batch_id, table),
     )
 
 
@@ -193,6 +197,7 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
             sql.SQL("select exists (select from {} where _batch_id = %s)").format(target), (batch_id,)).fetchone()[0]
         conn.execute(checks.create_typed_table(table, layout))
         conn.execute("savepoint fast_path")
+        updated = 0  # existing keys this load rewrote
         try:
             if target_was_empty and not layout.extra:
                 rows_in = _copy_into_empty_target(conn, table, entry, layout, params, not_after)
@@ -201,19 +206,19 @@ def _load_in_transaction(batch_id: str, table: contract.Table, entry: FileEntry,
                 _check_row_count(entry, rows_in)
                 if conn.execute(checks.typed_problems(table, not_after)).fetchone()[0]:
                     raise _NeedsRowChecks
-                _apply(conn, table, params)
+                updated = _apply(conn, table, params)
             quarantined = 0
         except (psycopg.errors.DataError, psycopg.errors.IntegrityError, _NeedsRowChecks):
             conn.execute("rollback to savepoint fast_path")
             rows_in, quarantined = _stage_and_check(conn, batch_id, table, entry, layout, params, settings,
                                                     not_after)
-            _apply(conn, table, params)
+            updated = _apply(conn, table, params)
         valid = rows_in - quarantined
         superseded = kept = 0
         if not target_was_empty:
             superseded, kept = _superseded_and_kept(conn, table, batch_id, valid, earlier_rows)
         _log_finish(conn, batch_id, table.name, "success", layout.note(),
-                    (rows_in, valid, quarantined, superseded, kept))
+                    (rows_in, valid, quarantined, superseded, kept), appended_only=not earlier_rows and updated == 0)
     return rows_in, valid, quarantined, superseded, kept
 
 
@@ -272,11 +277,12 @@ def _copy_into_empty_target(conn: psycopg.Connection, table: contract.Table, ent
 
 
 def _apply(conn: psycopg.Connection, table: contract.Table, params: dict[str, object]) -> int:
-    """Update the keys whose incoming version is newer, insert the new keys; returns the rows written.
+    """Update the keys whose incoming version is newer, insert the new keys; returns the existing keys it updated.
     Fresh statistics of the batch keep the update's join plan sane whatever its size."""
     conn.execute(sql.SQL("analyze {}").format(sql.Identifier(checks.TYPED_TABLE)))
     updated = conn.execute(checks.apply_updates(table), params).rowcount
-    return updated + conn.execute(checks.apply_inserts(table), params).rowcount
+    conn.execute(checks.apply_inserts(table), params)
+    return int(updated)
 
 
 def _check_row_count(entry: FileEntry, rows_in: int) -> None:

@@ -90,8 +90,13 @@ def test_rerun_and_overlapping_backfill_leave_identical_contents(landing, empty_
     for batch in ["history", *DAYS]:
         load_batch(batch, settings)
     once = _checksums(settings)
+    # a day's logins are all new keys: the load only appended; a day that updates earlier tickets did not
+    assert _appended_only(settings, "customer_logins") == {"history": True, **dict.fromkeys(DAYS, True)}
+    assert not any(_appended_only(settings, "support_tickets")[day] for day in DAYS)
     load_batch("2025-11-02", settings)  # rerun one day after a later day landed
     assert _checksums(settings) == once
+    # its logins were landed before: their customers must be recounted, not added to
+    assert _appended_only(settings, "customer_logins")["2025-11-02"] is False
     for batch in DAYS:  # overlapping backfill
         load_batch(batch, settings)
     assert _checksums(settings) == once
@@ -103,6 +108,13 @@ def test_rerun_and_overlapping_backfill_leave_identical_contents(landing, empty_
     assert _checksums(settings, with_loaded_at=False) == {
         k: v for k, v in _checksums_after_clean_order(settings).items()
     }
+
+
+def _appended_only(settings, table: str) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    """Per batch of `table`, whether its latest successful load only appended (audit.committed_loads)."""
+    with connect("admin", settings) as conn:
+        return dict(conn.execute("select batch_id, appended_only from audit.committed_loads where table_name = %s",
+                                 (table,)).fetchall())
 
 
 def _checksums_after_clean_order(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]

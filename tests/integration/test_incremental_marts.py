@@ -3,7 +3,8 @@
 In its own database: the history is built once, then each simulated day is landed and built incrementally. The
 days carry what an incremental build can get wrong — tickets created before the day and updated on it, customers
 re-sent with a change (their old tickets take the change), reference tables re-sent whole, a day re-delivered, late
-logins (for an earlier day of the run and for a day months back), customers crossing each churn threshold (30, 60
+logins (for an earlier day of the run and for a day months back; added to the stored login totals), a login re-sent
+with its time corrected (its day's customers recounted instead), customers crossing each churn threshold (30, 60
 and 120 days without a login) as the as-of date moves — and each night's build must merge exactly the tickets whose
 rows that night's loads wrote (by the load log's committed sequence), and the period marts replace only the periods
 holding a changed ticket. At the end every mart and the incremental
@@ -114,6 +115,25 @@ def add_late_logins(landing: Path, day: str, late_day: str, months_back: str) ->
     hostile.content(edit, table="customer_logins", rows_delta=2)(landing / day)
 
 
+def resend_changed_login(landing: Path, day: str, earlier_day: str) -> None:
+    """Append to `day`'s login file the first login of `earlier_day` again, its time corrected to noon on `day`: a
+    rewritten key, so that day's logins cannot simply be added to the totals."""
+    login_id, customer, *_ = hostile.text(landing / earlier_day, "customer_logins").decode().splitlines()[1].split(",")
+
+    def edit(data: bytes) -> bytes:
+        return data + f"{login_id},{customer},{day}T12:00:00+00:00,web,\n".encode()
+    hostile.content(edit, table="customer_logins", rows_delta=1)(landing / day)
+
+
+def login_totals_paths(artifacts: Path) -> tuple[str, str]:
+    """The login batches the last build of int_customer_login_totals added to the stored totals, and those whose
+    customers it recounted from all their logins (its compiled SQL says)."""
+    compiled = next((artifacts / "target" / "compiled").rglob("int_customer_login_totals.sql")).read_text()
+    line = next(x for x in compiled.splitlines() if "logins added to the stored totals:" in x)
+    added, recounted = line.split("logins added to the stored totals:")[1].split("; customers recounted:")
+    return added.strip(), recounted.strip()
+
+
 def _rows(settings: Settings, query: str, *params: object) -> list[tuple]:  # type: ignore[type-arg]
     with connect("admin", settings) as conn:
         return conn.execute(query, params).fetchall()
@@ -132,13 +152,14 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
     artifacts = tmp_path / "dbt"
     try:
         add_late_logins(landing, DAYS[3], DAYS[1], (date.fromisoformat(DAYS[0]) - timedelta(days=100)).isoformat())
+        resend_changed_login(landing, DAYS[4], DAYS[1])
         load_batch("history", settings)
         first = dbt(["run"], settings, artifacts)
         assert first.success, first.summary()
 
         old_tickets_updated = customers_changed = renamed = 0
         thresholds_crossed: set[int] = set()
-        for day in [*DAYS, DAYS[2]]:  # the last night re-delivers an earlier day
+        for number, day in enumerate([*DAYS, DAYS[2]]):  # the last night re-delivers an earlier day
             load_batch(day, settings)
             old_tickets_updated += _scalar(
                 settings, "select count(*) from analytics.support_tickets where _batch_id = %s"
@@ -153,6 +174,11 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
                                " g.category_id and m.category_name <> g.category_name)", day)
             night = dbt(["run"], settings, artifacts)
             assert night.success, night.summary()
+            # a new day's logins (late ones included) are added to the totals; the customers of a day that rewrote a
+            # login, or of a re-delivered day, are recounted from all their logins
+            none, this_day = "array[]::text[]", f"array['{day}']::text[]"
+            recounts = number == len(DAYS) or day == DAYS[4]
+            assert login_totals_paths(artifacts) == ((none, this_day) if recounts else (this_day, none)), day
             message = next(n.message for n in night.nodes if n.name == "mart_ticket_analytics")
             assert message and message.startswith("MERGE "), message
             merged = int(message.split()[1])

@@ -31,9 +31,15 @@ alter table audit.load_batches add column if not exists rows_kept bigint not nul
 create sequence if not exists audit.load_seq;
 alter table audit.load_batches add column if not exists load_seq bigint;
 
--- What the transformer reads of the load log: the sequence per (batch, table), nothing else.
+-- Whether that load only appended: the table held no row of the batch before it and it rewrote no existing key, so
+-- the rows tagged with the batch are exactly the keys it inserted — none of them was in any earlier build's input.
+-- int_customer_login_totals adds such a load's logins to its stored totals instead of recounting the customers.
+-- Set by each successful load (a failed re-run keeps it, as it keeps load_seq); null for loads before this column.
+alter table audit.load_batches add column if not exists appended_only boolean;
+
+-- What the transformer reads of the load log: the sequence per (batch, table) and whether it only appended.
 create or replace view audit.committed_loads as
-select batch_id, table_name, load_seq
+select batch_id, table_name, load_seq, appended_only
 from audit.load_batches
 where load_seq is not null;
 
