@@ -12,7 +12,12 @@
 --     the two dates: a login between the two as-of days (their last login as of the date); a ticket created or
 --     resolved across the as-of day's end or 90 days before it; a holding opened, or closed across the as-of date,
 --     90 or 120 days before it.
--- Everyone else's columns are the same as of either date. A full refresh gives the same rows. Customers who signed up
+-- Everyone else's columns are the same as of either date. A customer whose only reason is a login — a new one from
+-- a load that only appended (audit.committed_loads.appended_only), or one between the two as-of days when the date
+-- moved forwards — can differ only in the last login as of the date, which such logins can only move later: their
+-- stored row is kept with last_login_at = the later of the stored one and their latest such login on or before the
+-- as-of day (the usual night's customers: no lookup of their customer row, holdings and tickets). Only rows whose
+-- last login moves are merged. A full refresh gives the same rows. Customers who signed up
 -- after the as-of date are kept (the mart leaves them out). A source that moves a ticket or a holding to another
 -- customer, or rewrites rows behind the extract, needs a --full-refresh (the old customer is not known).
 {{
@@ -43,6 +48,8 @@
         {%- set recompute_all = false %}
         {%- set moved = dates[0] != dates[1] %}
         {%- set low, high = [dates[0], dates[1]] | min, [dates[0], dates[1]] | max %}
+        {#- logins move a kept row's last login only later when the date stays or moves forwards (ISO dates) -#}
+        {%- set logins_add = dates[0] >= dates[1] %}
     {%- endif %}
 {%- endif %}
 
@@ -62,15 +69,19 @@ with
         where _batch_id = any({{ batches_loaded_since_last_build('support_tickets') }})
         union
         select customer_id from {{ ref('stg_customer_logins') }}
-        where _batch_id = any({{ batches_loaded_since_last_build('customer_logins') }})
+        where _batch_id = any({{ batches_loaded_since_last_build('customer_logins', appended=none if not logins_add
+                                                                  else false) }})
         {% if moved %}
-            -- events crossing a window edge between the two as-of dates (low, high]: a login on a day between them
-            -- (the last login as of the date; the mart counts the login windows in the login days itself)
-            union
-            select customer_id from {{ ref('stg_customer_logins') }}
-            where
-                login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
-                and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
+            {% if not logins_add %}
+                -- events crossing a window edge between the two as-of dates (low, high]: a login on a day between
+                -- them (the last login as of the date; the mart counts the login windows in the login days itself)
+                union
+                select customer_id from {{ ref('stg_customer_logins') }}
+                where
+                    login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
+                    and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
+            {% endif %}
+            -- a ticket or a holding crossing a window edge
             union
             select customer_id from {{ ref('stg_tickets') }}
             where
@@ -109,6 +120,65 @@ as_of as (
     from chosen
 
 ),
+
+{% if not recompute_all and logins_add %}
+
+    -- the customers whose only reason is a login (see the header): their latest such login on or before the as-of
+    -- day — the new logins of appending loads{{ ' and the logins between the two as-of days' if moved }}
+    login_news as (
+
+        select
+            logins.customer_id,
+            max(logins.login_at) filter (where logins.login_at < as_of.as_of_end) as latest_login_at
+
+        from (
+            select customer_id, login_at from {{ ref('stg_customer_logins') }}
+            where _batch_id = any({{ batches_loaded_since_last_build('customer_logins', appended=true) }})
+            {% if moved %}
+                union all
+                select customer_id, login_at from {{ ref('stg_customer_logins') }}
+                where
+                    login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
+                    and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
+            {% endif %}
+        ) as logins
+        cross join as_of
+        where not exists (select from affected where affected.customer_id = logins.customer_id)
+        group by logins.customer_id
+
+    ),
+
+    -- their stored rows, the last login moved; rows it does not move are left alone
+    login_moved_rows as (
+
+        select
+            stored.customer_id,
+            stored.customer_name,
+            stored.email,
+            stored.phone,
+            stored.customer_segment,
+            stored.customer_city,
+            stored.active_products,
+            stored.products_closed_90d,
+            stored.total_tickets,
+            stored.tickets_last_90d,
+            stored.open_tickets,
+            stored.unsatisfied_tickets,
+            stored.unsatisfied_tickets_90d,
+            stored.monthly_revenue,
+            stored.estimated_clv,
+            stored.support_and_holding_points,
+            stored.signup_date,
+            greatest(stored.last_login_at, login_news.latest_login_at) as last_login_at,
+            now() as _merged_at
+
+        from login_news
+        inner join {{ this }} as stored on login_news.customer_id = stored.customer_id
+        where greatest(stored.last_login_at, login_news.latest_login_at) is distinct from stored.last_login_at
+
+    ),
+
+{% endif %}
 
 {#- Per customer, as of the date: the last login on or before the as-of day, without reading the logins — the one kept
     in int_customer_login_totals (as of the latest data) unless it is after the as-of day (a backfill); only then is
@@ -191,7 +261,7 @@ as_of as (
 
 {% endif %}
 
-final as (
+recomputed_rows as (
 
     select
         customers.customer_id::text as customer_id,
@@ -273,6 +343,16 @@ final as (
             where tickets.customer_id = affected.customer_id and tickets.created_at < as_of.as_of_end
         ) as ticket_activity
 
+    {% endif %}
+
+),
+
+final as (
+
+    select * from recomputed_rows
+    {% if not recompute_all and logins_add %}
+        union all
+        select * from login_moved_rows
     {% endif %}
 
 )
