@@ -1,8 +1,7 @@
 {#-
     The churn lists the export publishes, with the customers' contacts: the columns of `churn_list_snapshots` (its
     select list is the export's allow-list) plus customer_name, email and phone joined by customer id (the current
-    contacts, from int_customer_churn_activity, which also keeps their tokens), masked unless `masked` is false
-    (`masked_contact`: the stored token, computed by `mask_pii`). One definition for `serving.churn_list_snapshots`
+    contacts), masked by `mask_pii` unless `masked` is false. One definition for `serving.churn_list_snapshots`
     (masked, the reader's export) and `pii.churn_list_snapshots` (raw, the export with SA_EXPORT_INCLUDE_PII=true).
     No CTEs: see models/serving (a view with a WITH clause is never flattened into the query reading it).
 -#}
@@ -11,9 +10,9 @@
 select
     lists.*,
     {% if masked -%}
-    {{ masked_contact('contacts', 'customer_name') }} as customer_name,
-    {{ masked_contact('contacts', 'email', 'email') }} as email,
-    {{ masked_contact('contacts', 'phone') }} as phone
+    {{ mask_pii('contacts.customer_name') }} as customer_name,
+    {{ mask_pii('contacts.email', 'email') }} as email,
+    {{ mask_pii('contacts.phone') }} as phone
     {%- else -%}
     contacts.customer_name,
     contacts.email,
@@ -21,7 +20,7 @@ select
     {%- endif %}
 
 from {{ ref('churn_list_snapshots') }} as lists
-left join {{ ref('int_customer_churn_activity') }} as contacts on lists.customer_id = contacts.customer_id
+left join {{ ref('mart_churned_customers') }} as contacts on lists.customer_id = contacts.customer_id
 {% if masked -%}
 cross join {{ masking_key() }}
 {%- endif %}

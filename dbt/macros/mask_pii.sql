@@ -33,14 +33,3 @@
 {% macro masking_key() -%}
     private.masking_key
 {%- endmacro %}
-
-{#- A contact column as the reader sees it, from a row of int_customer_churn_activity (`row`): the token its build
-    stored (`<column>_token`) while it was computed with the current key (`masked_with`), else masked here, when read
-    (a new key, until the next build recomputes the tokens) — the same value either way. The query cross joins
-    masking_key(). -#}
-{% macro masked_contact(row, column, kind='text') -%}
-    case
-        when {{ row }}.masked_with = masking_key.updated_at then {{ row }}.{{ column }}_token
-        else {{ mask_pii(row ~ '.' ~ column, kind) }}
-    end
-{%- endmacro %}

@@ -9,9 +9,8 @@ Two kinds are folded into another model's task:
 Each task costs a process on a CPU-bound machine. A folded model is reported by its owner's task, which waits for it
 and publishes its Asset: a served view's owner is the model it selects from that is built last (a view over a mart
 and the mart's staging parent is the mart's); an intermediate model's is the one model built on it (the mart it
-feeds; through another intermediate model, that one's owner), or of several, the one the others are built on (the
-churn activity feeds the churn mart and, for the contacts, the served lists, which are built on the mart). A model
-keeps a task of its own when it has tests or when it has no single owner (a view over two independent marts).
+feeds; through another intermediate model, that one's owner). A model keeps a task of its own when it has tests or
+when it has no single owner (a view over two independent marts).
 """
 
 from __future__ import annotations
@@ -50,8 +49,8 @@ def owners_of_folded_models(models: Mapping[str, Model], tested: Collection[str]
                             served_schemas: Collection[str]) -> dict[str, str]:
     """folded model id → the id of the model whose task reports it: an untested view in `served_schemas` by the one
     parent built last (parents that are themselves folded count as their owner), an untested intermediate model by
-    the one model built on it, or, when several are, by the one the others are all built on (children that are
-    folded count as their owner). A model without such a single owner keeps its own task."""
+    the one model built on it (children that are folded count as their owner). A model without such a single owner
+    keeps its own task."""
     parents = {uid: m.parents for uid, m in models.items()}
     children: dict[str, list[str]] = {}
     for uid, model in models.items():
@@ -72,8 +71,6 @@ def owners_of_folded_models(models: Mapping[str, Model], tested: Collection[str]
             candidates = {c for c in candidates if not any(c in ancestors(o, parents) for o in candidates - {c})}
         elif model.folder == INTERMEDIATE_FOLDER:
             candidates = {owner_of(c) for c in children.get(uid, ())}
-            # built before the others it feeds: the one that every other one is built on
-            candidates = {c for c in candidates if all(c in ancestors(o, parents) for o in candidates - {c})}
         else:
             candidates = set()
         resolving.discard(uid)

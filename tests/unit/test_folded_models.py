@@ -40,17 +40,3 @@ def test_an_untested_intermediate_model_is_reported_by_the_one_model_built_on_it
               "unused_step": Model("marts", "table", ("stg",), "intermediate")}
     assert owners_of_folded_models(models, tested={"tested_step"}, served_schemas=SERVED) == {
         "days": "mart", "totals": "mart"}
-
-
-def test_an_intermediate_model_feeding_a_mart_and_what_is_built_on_that_mart_is_reported_by_the_mart() -> None:
-    # the churn activity: the churn mart is a view over it, and the served lists (built on the mart) read the
-    # contacts' tokens from it; shared_step feeds two marts neither of which is built on the other
-    models = {"activity": Model("marts", "incremental", (), "intermediate"),
-              "mart": Model("marts", "view", ("activity",), "marts"),
-              "lists": Model("marts", "incremental", ("mart",), "marts"),
-              "served_lists": Model("serving", "view", ("lists", "activity"), "serving"),
-              "shared_step": Model("marts", "table", (), "intermediate"),
-              "mart_a": Model("marts", "table", ("shared_step",), "marts"),
-              "mart_b": Model("marts", "table", ("shared_step",), "marts")}
-    assert owners_of_folded_models(models, tested=(), served_schemas=SERVED) == {
-        "activity": "mart", "served_lists": "lists"}

@@ -44,16 +44,7 @@
     {%- set dates = run_query(
         "select (" ~ as_of_date ~ ")::text, (select as_of_date::text from " ~ source('audit', 'build_watermarks')
         ~ " where model_name = '" ~ this.schema ~ "." ~ this.identifier ~ "')").rows[0] %}
-    {#- the contacts' masked tokens are kept per row (masked_with: the masking key's updated_at when they were
-        computed; every row has the same one, as a new key recomputes every customer — the serving views mask live
-        until then), so one row tells; a table without the column is left to on_schema_change -#}
-    {%- set key_moved = true %}
-    {%- if 'masked_with' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
-        {%- set key_moved = run_query(
-            "select coalesce((select masked_with is distinct from (select updated_at from " ~ masking_key() ~ ")"
-            ~ " from " ~ this ~ " limit 1), false)").rows[0][0] %}
-    {%- endif %}
-    {%- if dates[0] is not none and dates[1] is not none and not key_moved %}
+    {%- if dates[0] is not none and dates[1] is not none %}
         {%- set recompute_all = false %}
         {%- set moved = dates[0] != dates[1] %}
         {%- set low, high = [dates[0], dates[1]] | min, [dates[0], dates[1]] | max %}
@@ -179,10 +170,6 @@ as_of as (
             stored.support_and_holding_points,
             stored.signup_date,
             greatest(stored.last_login_at, login_news.latest_login_at) as last_login_at,
-            stored.customer_name_token,
-            stored.email_token,
-            stored.phone_token,
-            stored.masked_with,
             now() as _merged_at
 
         from login_news
@@ -311,13 +298,6 @@ recomputed_rows as (
 
         login_activity.last_login_at::timestamptz as last_login_at,
 
-        -- the contacts as the reader sees them (serving views, the masked export): keyed HMAC tokens, computed once
-        -- per merged row instead of on every read; masked_with names the key (macros/mask_pii.sql)
-        {{ mask_pii('customers.customer_name') }}::text as customer_name_token,
-        {{ mask_pii('customers.email', 'email') }}::text as email_token,
-        {{ mask_pii('customers.phone') }}::text as phone_token,
-        masking_key.updated_at::timestamptz as masked_with,
-
         -- the build that merged the row (its transaction's time, which its post-hook records as the watermark's
         -- built_at): the view's data tests check these customers' rows every night (macros/tests_on_new_rows.sql)
         now() as _merged_at
@@ -325,7 +305,6 @@ recomputed_rows as (
     {% if recompute_all %}
 
         from {{ ref('stg_customers') }} as customers
-        cross join {{ masking_key() }}
         left join login_activity on customers.customer_id = login_activity.customer_id
         left join holding_activity on customers.customer_id = holding_activity.customer_id
         left join ticket_activity on customers.customer_id = ticket_activity.customer_id
@@ -339,7 +318,6 @@ recomputed_rows as (
         -- being flattened into such a join.
         from affected
         cross join as_of
-        cross join {{ masking_key() }}
         cross join lateral (
             select * from {{ ref('stg_customers') }} as keyed
             where keyed.customer_id = affected.customer_id

@@ -1,6 +1,5 @@
 -- serving.mart_churned_customers: the churn mart as the reader sees it — customer_name, email and phone replaced by
--- keyed HMAC tokens (macro mask_pii; stored per customer by int_customer_churn_activity, macro masked_contact),
--- every other column as in the mart. Listed one by one, so a column added to
+-- keyed HMAC tokens (macro mask_pii), every other column as in the mart. Listed one by one, so a column added to
 -- the mart (a new contact field, say) reaches the reader only once it is added here, masked or not.
 {{ config(alias='mart_churned_customers') }}
 
@@ -9,9 +8,9 @@
 select
     churn.customer_id,
 
-    {{ masked_contact('tokens', 'customer_name') }} as customer_name,
-    {{ masked_contact('tokens', 'email', 'email') }} as email,
-    {{ masked_contact('tokens', 'phone') }} as phone,
+    {{ mask_pii('churn.customer_name') }} as customer_name,
+    {{ mask_pii('churn.email', 'email') }} as email,
+    {{ mask_pii('churn.phone') }} as phone,
     churn.customer_segment,
     churn.customer_city,
     churn.churn_risk_level,
@@ -43,5 +42,3 @@ select
 
 from {{ ref('mart_churned_customers') }} as churn
 cross join {{ masking_key() }}
--- the row the mart's contacts come from, with their stored tokens (macro masked_contact)
-inner join {{ ref('int_customer_churn_activity') }} as tokens on churn.customer_id = tokens.customer_id
