@@ -359,7 +359,7 @@ final as (
 
 select * from final
 {% if not recompute_all -%}
-    -- in key order: the merge then walks the table's key index and pages in order (unsorted, the same rows took
-    -- a third longer to merge)
+    -- in key order, so that the merge walks the table's key index and pages in order (at scale 100 the activity's
+    -- node took 5.5 / 6.2 s unsorted, 4.9–5.7 s sorted, in the same session)
     order by customer_id
 {%- endif %}
