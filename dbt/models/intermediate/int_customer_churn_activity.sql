@@ -50,6 +50,11 @@
         {%- set low, high = [dates[0], dates[1]] | min, [dates[0], dates[1]] | max %}
         {#- logins move a kept row's last login only later when the date stays or moves forwards (ISO dates) -#}
         {%- set logins_add = dates[0] >= dates[1] %}
+        {#- a login on a day between the two as-of dates, (low, high] -#}
+        {%- set login_between_the_dates -%}
+            login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
+                    and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
+        {%- endset %}
     {%- endif %}
 {%- endif %}
 
@@ -78,8 +83,7 @@ with
                 union
                 select customer_id from {{ ref('stg_customer_logins') }}
                 where
-                    login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
-                    and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
+                    {{ login_between_the_dates }}
             {% endif %}
             -- a ticket or a holding crossing a window edge
             union
@@ -138,8 +142,7 @@ as_of as (
                 union all
                 select customer_id, login_at from {{ ref('stg_customer_logins') }}
                 where
-                    login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
-                    and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
+                    {{ login_between_the_dates }}
             {% endif %}
         ) as logins
         cross join as_of
