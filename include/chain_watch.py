@@ -55,13 +55,22 @@ def watch_chain(api: AirflowApi, since: datetime, backfill: dict[str, Any], *, t
                 if seen.get(key) != run["state"]:
                     seen[key] = run["state"]
                     say(f"  [{time.monotonic() - started:5.0f}s] {dag_id:22} {run_label(run):10} {run['state']}")
-        backfill_done = api.backfill(backfill["id"]).get("completed_at") is not None
+        backfill_done = _backfill_done(api, backfill, runs[backfill["dag_id"]])
         busy = any(r["state"] not in TERMINAL for dag_runs in runs.values() for r in dag_runs)
         quiet = quiet + 1 if backfill_done and not busy else 0
         if quiet >= QUIET_POLLS:
             return runs
         time.sleep(poll_s)
     raise TimeoutError(f"the chain was still busy after {timeout_s:.0f}s: see the Airflow UI")
+
+
+def _backfill_done(api: AirflowApi, backfill: dict[str, Any], backfill_runs: list[dict[str, Any]]) -> bool:
+    """Has every run of the backfill finished? Its own runs say so first: the scheduler marks a backfill complete
+    only on a 30-second timer (`_mark_backfills_complete`), up to 30 s after its last run ended. (Airflow creates all
+    of a backfill's runs, queued, when the backfill is created.)"""
+    if backfill_runs and all(r["state"] in TERMINAL for r in backfill_runs):
+        return True
+    return api.backfill(backfill["id"]).get("completed_at") is not None
 
 
 def _touched(run: dict[str, Any], since: datetime) -> bool:
