@@ -7,10 +7,12 @@ logins (for an earlier day of the run and for a day months back; added to the st
 with its time corrected (its day's customers recounted instead), customers crossing each churn threshold (30, 60
 and 120 days without a login) as the as-of date moves — and each night's build must merge exactly the tickets whose
 rows that night's loads wrote (by the load log's committed sequence), and the period marts replace only the periods
-holding a changed ticket. At the end every mart and the incremental
-login activity behind the churn mart are fingerprinted, rebuilt with `--full-refresh`, and fingerprinted again:
-identical. Then the tests on new rows: an old login broken behind the nightly tests' back, and an old login's id
-written again with a blank in front, are not what a weekday's tests read, and the weekly full run finds both.
+holding a changed ticket; the churn activity marks as recomputed (`_merged_at`, what the churn view's nightly tests
+check) every row whose own columns changed, and not a row whose last login alone moved. At the end every mart and
+the incremental login activity behind the churn mart are fingerprinted, rebuilt with `--full-refresh`, and
+fingerprinted again: identical. Then the tests on new rows: an old login broken behind the nightly tests' back, and
+an old login's id written again with a blank in front, are not what a weekday's tests read, and the weekly full run
+finds both.
 """
 
 from __future__ import annotations
@@ -144,6 +146,28 @@ def _scalar(settings: Settings, query: str, *params: object) -> int:
         return int(conn.execute(query, params).fetchone()[0])
 
 
+def _activity(settings: Settings) -> dict[str, tuple[str, str, str]]:
+    """The churn activity per customer: (its other columns, last_login_at, _merged_at), as text."""
+    return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in _rows(
+        settings, "select customer_id, (to_jsonb(a) - 'last_login_at' - '_merged_at')::text, last_login_at::text,"
+        " _merged_at::text from marts.int_customer_churn_activity a")}
+
+
+def _login_moved_only(before: dict[str, tuple[str, str, str]], after: dict[str, tuple[str, str, str]],
+                      built_at: str) -> int:
+    """How many of the night's rows kept their `_merged_at` while their last login moved (the activity merged a new
+    last login without recomputing the row); fails when a row whose own columns changed was not marked recomputed by
+    this build (`_merged_at` = the watermark's built_at: the rows the churn view's nightly tests check)."""
+    moved = 0
+    for customer, (columns, last_login, merged_at) in after.items():
+        old = before.get(customer)
+        if old is None or old[0] != columns:
+            assert merged_at == built_at, f"{customer}: recomputed, but not marked by this build"
+        elif old[1] != last_login and merged_at == old[2]:
+            moved += 1
+    return moved
+
+
 def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     landing = tmp_path / "landing"
@@ -159,7 +183,9 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
 
         old_tickets_updated = customers_changed = renamed = 0
         thresholds_crossed: set[int] = set()
+        login_moved_only = 0
         for number, day in enumerate([*DAYS, DAYS[2]]):  # the last night re-delivers an earlier day
+            activity_before = _activity(settings)
             load_batch(day, settings)
             old_tickets_updated += _scalar(
                 settings, "select count(*) from analytics.support_tickets where _batch_id = %s"
@@ -179,6 +205,9 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
             none, this_day = "array[]::text[]", f"array['{day}']::text[]"
             recounts = number == len(DAYS) or day == DAYS[4]
             assert login_totals_paths(artifacts) == ((none, this_day) if recounts else (this_day, none)), day
+            built_at = str(_rows(settings, "select built_at::text from audit.build_watermarks"
+                                 " where model_name = 'marts.int_customer_churn_activity'")[0][0])
+            login_moved_only += _login_moved_only(activity_before, _activity(settings), built_at)
             message = next(n.message for n in night.nodes if n.name == "mart_ticket_analytics")
             assert message and message.startswith("MERGE "), message
             merged = int(message.split()[1])
@@ -198,6 +227,7 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
         assert old_tickets_updated > 0 and customers_changed > 0, "the days must change old rows"
         assert renamed == 1, "a day must rename a category its tickets show (2025-11-06: TC08)"
         assert thresholds_crossed == {30, 60, 120}, f"customers crossed only {sorted(thresholds_crossed)} days"
+        assert login_moved_only > 0, "no night merged a new last login without recomputing its customer"
         assert _scalar(settings, "select count(*) from analytics.customer_logins where login_id like 'LLATE%%'") == 2
         assert tickets == _scalar(settings, "select count(*) from analytics.support_tickets")
 

@@ -17,7 +17,9 @@
 -- moved forwards — can differ only in the last login as of the date, which such logins can only move later: their
 -- stored row is kept with last_login_at = the later of the stored one and their latest such login on or before the
 -- as-of day (the usual night's customers: no lookup of their customer row, holdings and tickets). Only rows whose
--- last login moves are merged. A full refresh gives the same rows. Customers who signed up
+-- last login moves are merged, and they keep their `_merged_at`: it marks the rows a build recomputed, the ones the
+-- churn view's nightly data tests check (only an input of the view moved in the others: a login, which the login
+-- staging tests checked when it landed). A full refresh gives the same rows. Customers who signed up
 -- after the as-of date are kept (the mart leaves them out). A source that moves a ticket or a holding to another
 -- customer, or rewrites rows behind the extract, needs a --full-refresh (the old customer is not known).
 {{
@@ -173,7 +175,7 @@ as_of as (
             stored.support_and_holding_points,
             stored.signup_date,
             greatest(stored.last_login_at, login_news.latest_login_at) as last_login_at,
-            now() as _merged_at
+            stored._merged_at
 
         from login_news
         inner join {{ this }} as stored on login_news.customer_id = stored.customer_id
@@ -301,7 +303,7 @@ recomputed_rows as (
 
         login_activity.last_login_at::timestamptz as last_login_at,
 
-        -- the build that merged the row (its transaction's time, which its post-hook records as the watermark's
+        -- the build that recomputed the row (its transaction's time, which its post-hook records as the watermark's
         -- built_at): the view's data tests check these customers' rows every night (macros/tests_on_new_rows.sql)
         now() as _merged_at
 
