@@ -86,18 +86,32 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The customers `model` recomputed in its last build, as a condition on the tested relation's customer_id: every
+    row (`true`) when the build recomputed all of them — no row kept an older or newer `_merged_at`, or no build is
+    recorded, or the model was never built (a compile, dbt docs) —, else `customer_id = any(array(<their ids>))`, which reads them through the model's `_merged_at` index
+    and each view row through its key's indexes. (`customer_id in (<the same subquery>)` made the planner, which cannot
+    tell how many that is, hash the view's tables whole: at scale 100 a view test took 2.2 s that way, 0.2 s this
+    way.) The relation is named as its watermark row is (`schema.relation`): no ref() from a test's where. -#}
 {% macro customers_merged_by(model) -%}
     {%- if tests_every_row() -%}
         true
     {%- else -%}
-        {#- the model's relation is named as its watermark row is (`schema.relation`): no ref() from a test's where -#}
-        customer_id in (
-            select merged.customer_id from {{ watermark_name(model) }} as merged
-            where merged._merged_at = (
-                select built_at from {{ source('audit', 'build_watermarks') }}
-                where model_name = '{{ watermark_name(model) }}'
-            )
-        )
+        {%- set relation = watermark_name(model) -%}
+        {%- set built_at -%}
+            (select built_at from {{ source('audit', 'build_watermarks') }} where model_name = '{{ relation }}')
+        {%- endset -%}
+        {%- set all_recomputed = execute and (
+            not run_query("select to_regclass('" ~ relation ~ "') is not null").rows[0][0]
+            or run_query("select not exists (select from " ~ relation ~ " where _merged_at < " ~ built_at ~ ")"
+                         ~ " and not exists (select from " ~ relation ~ " where _merged_at > " ~ built_at ~ ")"
+                         ).rows[0][0]) -%}
+        {%- if all_recomputed -%}
+            true
+        {%- else -%}
+            customer_id = any(array(
+                select merged.customer_id from {{ relation }} as merged where merged._merged_at = {{ built_at }}
+            ))
+        {%- endif -%}
     {%- endif -%}
 {%- endmacro %}
 

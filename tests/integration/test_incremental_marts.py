@@ -10,9 +10,10 @@ rows that night's loads wrote (by the load log's committed sequence), and the pe
 holding a changed ticket; the churn activity marks as recomputed (`_merged_at`, what the churn view's nightly tests
 check) every row whose own columns changed, and not a row whose last login alone moved. At the end every mart and
 the incremental login activity behind the churn mart are fingerprinted, rebuilt with `--full-refresh`, and
-fingerprinted again: identical. Then the tests on new rows: an old login broken behind the nightly tests' back, and
-an old login's id written again with a blank in front, are not what a weekday's tests read, and the weekly full run
-finds both.
+fingerprinted again: identical. Then the tests on new rows: a weekday's churn view tests read the customers the
+activity recomputed last (all of them after a build that recomputed all), the weekly run every customer; an old
+login broken behind the nightly tests' back, and an old login's id written again with a blank in front, are not what
+a weekday's tests read, and the weekly full run finds both.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ MODEL_INDEXES = {
     ("mart_ticket_analytics", "product_id", False), ("mart_ticket_analytics", "category_id", False),
     ("mart_ticket_analytics", "root_cause_id", False), ("int_customer_login_totals", "customer_id", True),
     ("int_customer_churn_activity", "customer_id", True), ("int_customer_churn_activity", "estimated_clv", False),
+    ("int_customer_churn_activity", "_merged_at", False),
 }
 
 
@@ -168,6 +170,15 @@ def _login_moved_only(before: dict[str, tuple[str, str, str]], after: dict[str, 
     return moved
 
 
+def _read_by_churn_view_tests(settings: Settings, artifacts: Path, as_of_date: str) -> int:
+    """How many rows of the churn view its data tests read (their where: macro customers_merged_by) on that date."""
+    shown = dbt(["show", "--inline", "select count(*) from {{ ref('mart_churned_customers') }}"
+                 " where {{ customers_merged_by('int_customer_churn_activity') }}",
+                 "--vars", f"{{as_of_date: '{as_of_date}'}}"], settings, artifacts)
+    assert shown.success, shown.summary()
+    return int(shown.raw.results[0].agate_table.rows[0][0])
+
+
 def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     landing = tmp_path / "landing"
@@ -258,6 +269,20 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
             assert night.success, night.summary()
             kept = {str(r[0]) for r in _rows(settings, "select distinct as_of_date from marts.churn_list_snapshots")}
             assert kept == expected, (as_of, sorted(kept))
+
+        # the churn view's tests on a weekday read the customers the activity recomputed in its last build; Sunday's,
+        # and a weekday's after a build that recomputed every customer, read all of them
+        recomputed = ("select count(*) from marts.mart_churned_customers where customer_id in (select customer_id"
+                      " from marts.int_customer_churn_activity where _merged_at = (select built_at from"
+                      " audit.build_watermarks where model_name = 'marts.int_customer_churn_activity'))")
+        everyone = _scalar(settings, "select count(*) from marts.mart_churned_customers")
+        assert 0 < _scalar(settings, recomputed) < everyone
+        assert _read_by_churn_view_tests(settings, artifacts, "2025-11-10") == _scalar(settings, recomputed)
+        assert _read_by_churn_view_tests(settings, artifacts, "2025-11-09") == everyone
+        with connect("admin", settings) as conn:
+            conn.execute("update marts.int_customer_churn_activity set _merged_at = (select built_at from"
+                         " audit.build_watermarks where model_name = 'marts.int_customer_churn_activity')")
+        assert _read_by_churn_view_tests(settings, artifacts, "2025-11-10") == everyone
 
         # tests on new rows: a Monday's tests read only the logins loaded since the last build; Sunday's read all
         with connect("admin", settings) as conn:

@@ -32,6 +32,7 @@
             "{{ record_merged_load_seq(as_of_date=churn_as_of_date(ref('int_customer_login_totals'))) }}",
             "{{ ensure_index(['customer_id'], unique=true) }}",
             "{{ ensure_index(['estimated_clv']) }}",
+            "{{ ensure_index(['_merged_at']) }}",
         ],
     )
 }}
