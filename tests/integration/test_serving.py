@@ -1,6 +1,7 @@
 """The reader's world on a built warehouse (tests/served.py): the masked contacts are the keyed HMAC of the raw
 values, stay the same across rebuilds and change with the key; the churn export writes its allow-list, masked as the
-reader or raw only as the pii_reader; serving.pipeline_status tells the night without a raw value."""
+reader or raw only as the pii_reader, and a failed export leaves the previous one whole; serving.pipeline_status tells
+the night without a raw value."""
 
 from __future__ import annotations
 
@@ -134,6 +135,43 @@ def test_only_the_pii_export_reads_raw_contacts_and_only_as_the_pii_reader(
                            ("pii_reader", "marts.mart_churned_customers"), ("pii_reader", "audit.quarantine")):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             rows(served, kind, f"select 1 from {relation} limit 1")
+
+
+def test_a_failed_export_leaves_the_previous_export_whole_and_nothing_staged(
+        served: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Failures injected where the export writes (a list's Parquet, the swap's second rename): the folder still holds
+    the previous export, byte for byte, and no staging or set-aside folder is left behind."""
+    import fsspec.implementations.local
+
+    from include.export import churn
+
+    _export(served, tmp_path, include_pii=False)
+    previous = {p.name: p.read_bytes() for p in (tmp_path / AS_OF).iterdir()}
+    written = churn._parquet_bytes
+    calls: list[str] = []
+
+    def second_list_fails(listed):  # type: ignore[no-untyped-def]
+        calls.append("parquet")
+        if len(calls) == 2:
+            raise OSError("no space left on device")
+        return written(listed)
+
+    real_mv = fsspec.implementations.local.LocalFileSystem.mv
+
+    def swap_fails(self, path1, path2, **kwargs):  # type: ignore[no-untyped-def]
+        if ".staging-" in str(path1):
+            raise OSError("rename refused")
+        return real_mv(self, path1, path2, **kwargs)
+
+    for target, name, failure in ((churn, "_parquet_bytes", second_list_fails),
+                                  (fsspec.implementations.local.LocalFileSystem, "mv", swap_fails)):
+        with monkeypatch.context() as patch:
+            patch.setattr(target, name, failure)
+            with pytest.raises(OSError):
+                export_churn(AS_OF, replace(served, export_root=str(tmp_path)), include_pii=False)
+        assert [p.name for p in tmp_path.iterdir()] == [AS_OF], name  # no .staging-* or .replaced-* folder
+        assert {p.name: p.read_bytes() for p in (tmp_path / AS_OF).iterdir()} == previous, name
+    assert calls == ["parquet", "parquet"]
 
 
 def test_pipeline_status_tells_the_night_to_the_reader(served: Settings) -> None:
