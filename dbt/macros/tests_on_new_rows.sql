@@ -88,10 +88,11 @@
 
 {#- The customers `model` recomputed in its last build, as a condition on the tested relation's customer_id: every
     row (`true`) when the build recomputed all of them — no row kept an older or newer `_merged_at`, or no build is
-    recorded, or the model was never built (a compile, dbt docs) —, else `customer_id = any(array(<their ids>))`, which reads them through the model's `_merged_at` index
-    and each view row through its key's indexes. (`customer_id in (<the same subquery>)` made the planner, which cannot
-    tell how many that is, hash the view's tables whole: at scale 100 a view test took 2.2 s that way, 0.2 s this
-    way.) The relation is named as its watermark row is (`schema.relation`): no ref() from a test's where. -#}
+    recorded, or the model was never built (a compile, dbt docs) —, else `customer_id = any(array(<their ids>))`,
+    which reads them through the model's `_merged_at` index and each view row through its key's indexes.
+    (`customer_id in (<the same subquery>)` made the planner, which cannot tell how many that is, hash the view's
+    tables whole: at scale 100 a view test took 2.2 s that way, 0.2 s this way.) The relation is named as its
+    watermark row is (`schema.relation`): no ref() from a test's where. -#}
 {% macro customers_merged_by(model) -%}
     {%- if tests_every_row() -%}
         true

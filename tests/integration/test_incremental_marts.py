@@ -44,6 +44,11 @@ MARTS.update({name: "true" for name in ("int_customer_login_totals", "int_custom
 MARTS["churn_list_snapshots"] = "as_of_date = (select max(as_of_date) from marts.churn_list_snapshots)"
 
 
+# When the churn activity's last build ran (audit.build_watermarks.built_at): the `_merged_at` of what it recomputed.
+ACTIVITY_BUILT_AT = ("(select built_at from audit.build_watermarks"
+                     " where model_name = 'marts.int_customer_churn_activity')")
+
+
 # The indexes the models' post-hooks keep (macros/ensure_index.sql): (table, columns, unique).
 MODEL_INDEXES = {
     ("mart_ticket_analytics", "ticket_id", True), ("mart_ticket_analytics", "created_date", False),
@@ -195,8 +200,8 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
         old_tickets_updated = customers_changed = renamed = 0
         thresholds_crossed: set[int] = set()
         login_moved_only = 0
+        activity = _activity(settings)
         for number, day in enumerate([*DAYS, DAYS[2]]):  # the last night re-delivers an earlier day
-            activity_before = _activity(settings)
             load_batch(day, settings)
             old_tickets_updated += _scalar(
                 settings, "select count(*) from analytics.support_tickets where _batch_id = %s"
@@ -216,9 +221,9 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
             none, this_day = "array[]::text[]", f"array['{day}']::text[]"
             recounts = number == len(DAYS) or day == DAYS[4]
             assert login_totals_paths(artifacts) == ((none, this_day) if recounts else (this_day, none)), day
-            built_at = str(_rows(settings, "select built_at::text from audit.build_watermarks"
-                                 " where model_name = 'marts.int_customer_churn_activity'")[0][0])
-            login_moved_only += _login_moved_only(activity_before, _activity(settings), built_at)
+            built_at = str(_rows(settings, f"select {ACTIVITY_BUILT_AT}::text")[0][0])
+            activity, before = _activity(settings), activity
+            login_moved_only += _login_moved_only(before, activity, built_at)
             message = next(n.message for n in night.nodes if n.name == "mart_ticket_analytics")
             assert message and message.startswith("MERGE "), message
             merged = int(message.split()[1])
@@ -273,15 +278,13 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
         # the churn view's tests on a weekday read the customers the activity recomputed in its last build; Sunday's,
         # and a weekday's after a build that recomputed every customer, read all of them
         recomputed = ("select count(*) from marts.mart_churned_customers where customer_id in (select customer_id"
-                      " from marts.int_customer_churn_activity where _merged_at = (select built_at from"
-                      " audit.build_watermarks where model_name = 'marts.int_customer_churn_activity'))")
+                      f" from marts.int_customer_churn_activity where _merged_at = {ACTIVITY_BUILT_AT})")
         everyone = _scalar(settings, "select count(*) from marts.mart_churned_customers")
         assert 0 < _scalar(settings, recomputed) < everyone
         assert _read_by_churn_view_tests(settings, artifacts, "2025-11-10") == _scalar(settings, recomputed)
         assert _read_by_churn_view_tests(settings, artifacts, "2025-11-09") == everyone
         with connect("admin", settings) as conn:
-            conn.execute("update marts.int_customer_churn_activity set _merged_at = (select built_at from"
-                         " audit.build_watermarks where model_name = 'marts.int_customer_churn_activity')")
+            conn.execute(f"update marts.int_customer_churn_activity set _merged_at = {ACTIVITY_BUILT_AT}")
         assert _read_by_churn_view_tests(settings, artifacts, "2025-11-10") == everyone
 
         # tests on new rows: a Monday's tests read only the logins loaded since the last build; Sunday's read all
