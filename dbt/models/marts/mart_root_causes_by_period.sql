@@ -6,9 +6,8 @@
 -- ticket category × product category. pct_of_period is rounded per row (not largest-remainder).
 --
 -- Incremental: a build recomputes the years that hold a ticket changed since its last build (macros/
--- changed_tickets.sql) — the year rows and all four quarters' — from all of their month groups in one pass (grouping
--- sets: one scan and one sort for both grains, grouped by the dimension keys; the names follow from the keys), and
--- replaces them (delete+insert by period). A full refresh gives the same rows.
+-- changed_tickets.sql) — the year rows and all four quarters' — from all of their month groups, and replaces them
+-- (delete+insert by period). A full refresh gives the same rows.
 {{
     config(
         materialized='incremental',
@@ -36,10 +35,8 @@ months as (
 
 ),
 
--- The month groups added up per quarter and per year in one pass (grouping sets). Each month group is read as one
--- row per resolved ticket's hours, after a leading null row (ordinality 1) that alone carries the group's counts:
--- the counts are summed over the leading rows, the median is taken over all the hours (percentile_cont ignores the
--- nulls).
+-- The month groups added up per quarter and per year in one pass (grouping sets over the month rows: a few thousand
+-- rows, sorted by the dimension keys; the names follow from the keys).
 grouped as (
 
     select
@@ -54,21 +51,17 @@ grouped as (
         min(months.root_cause_severity) as root_cause_severity,
         min(months.category_name) as category_name,
 
-        sum(months.total_tickets) filter (where hours.n = 1) as total_tickets,
-        sum(months.open_tickets) filter (where hours.n = 1) as open_tickets,
-        sum(months.resolved_tickets) filter (where hours.n = 1) as resolved_tickets,
-        sum(months.resolution_hours_sum) filter (where hours.n = 1)
-        / nullif(sum(cardinality(months.resolution_hours)) filter (where hours.n = 1), 0) as avg_resolution_hours,
-        percentile_cont(0.5) within group (order by hours.value) as median_resolution_hours,
-        sum(months.rated_tickets) filter (where hours.n = 1) as rated_tickets,
-        sum(months.satisfied_tickets) filter (where hours.n = 1) as satisfied_tickets,
-        sum(months.v12_related_tickets) filter (where hours.n = 1) as v12_related_tickets,
-        sum(months.v12_app_tickets) filter (where hours.n = 1) as v12_app_tickets
+        sum(months.total_tickets) as total_tickets,
+        sum(months.open_tickets) as open_tickets,
+        sum(months.resolved_tickets) as resolved_tickets,
+        sum(months.resolution_hours_sum)
+        / nullif(sum(cardinality(months.resolution_hours)), 0) as avg_resolution_hours,
+        sum(months.rated_tickets) as rated_tickets,
+        sum(months.satisfied_tickets) as satisfied_tickets,
+        sum(months.v12_related_tickets) as v12_related_tickets,
+        sum(months.v12_app_tickets) as v12_app_tickets
 
     from months
-    cross join
-        lateral unnest(array_prepend(null::double precision, months.resolution_hours))
-        with ordinality as hours (value, n)
     group by grouping sets (
         (
             months.created_year, months.created_quarter, months.root_cause_id, months.category_id,
@@ -76,6 +69,29 @@ grouped as (
         ),
         (months.created_year, months.root_cause_id, months.category_id, months.product_category)
     )
+
+),
+
+-- Each period row's median over the resolution hours of its own month groups (a few thousand values): one small
+-- in-memory sort per row, instead of unnesting the whole year's hours into one sort by the dimension keys (1.5M rows
+-- spilled to disk at scale 100: 3.3 s against 1.1 s).
+with_medians as (
+
+    select
+        grouped.*,
+        medians.median_resolution_hours
+    from grouped
+    cross join lateral (
+        select percentile_cont(0.5) within group (order by hours.value) as median_resolution_hours
+        from months as period_months
+        cross join lateral unnest(period_months.resolution_hours) as hours (value)
+        where
+            period_months.created_year = grouped.created_year
+            and (grouped.period_type = 'year' or period_months.created_quarter = grouped.period_number)
+            and period_months.root_cause_id is not distinct from grouped.root_cause_id
+            and period_months.category_id is not distinct from grouped.category_id
+            and period_months.product_category is not distinct from grouped.product_category
+    ) as medians
 
 ),
 
@@ -108,7 +124,7 @@ final as (
         v12_app_tickets::bigint as v12_app_tickets,
         round(100.0 * v12_app_tickets / total_tickets, 2)::numeric(5, 2) as pct_v12_app
 
-    from grouped
+    from with_medians
     window period as (partition by period_type, created_year, period_number)
 
 )
