@@ -1,7 +1,8 @@
 """Incremental marts equal a full refresh, row for row, after nights that change old rows.
 
 In its own database: the history is built once, then each simulated day is landed and built incrementally. The
-days carry what an incremental build can get wrong — tickets created before the day and updated on it, customers
+days carry what an incremental build can get wrong — tickets created before the day and updated on it (three months-old
+tickets moved to another root cause, to none and to another category: their old groups lose them), customers
 re-sent with a change (their old tickets take the change), reference tables re-sent whole, a day re-delivered, late
 logins (for an earlier day of the run and for a day months back; added to the stored login totals), a login re-sent
 with its time corrected (its day's customers recounted instead), customers crossing each churn threshold (30, 60
@@ -124,6 +125,33 @@ def add_late_logins(landing: Path, day: str, late_day: str, months_back: str) ->
     hostile.content(edit, table="customer_logins", rows_delta=2)(landing / day)
 
 
+def move_old_tickets(landing: Path, day: str, days: list[str]) -> None:
+    """Append to `day`'s ticket file three tickets of the history, months old and in no day's file, each moved to
+    another group of the period marts: one to another root cause, one to none (undiagnosed again), one to another
+    category. Their old groups lose a ticket that is not in them any more (the groups model must find them by count)."""
+    import csv
+    import io
+
+    records = list(csv.reader(io.StringIO(hostile.text(landing / "history").decode(), newline="")))
+    header, rows = records[0], records[1:]
+    column = {name: header.index(name) for name in header}
+    in_days = {line.split(",", 1)[0] for d in days for line in hostile.text(landing / d).decode().splitlines()[1:]}
+    cutoff = (date.fromisoformat(day) - timedelta(days=60)).isoformat()
+    old = [r for r in rows if r[column["created_at"]] < cutoff and r[column["root_cause_id"]]
+           and r[0] not in in_days]
+    root_causes = sorted({r[column["root_cause_id"]] for r in rows if r[column["root_cause_id"]]})
+    categories = sorted({r[column["category_id"]] for r in rows})
+    moved = [list(r) for r in (old[0], old[len(old) // 2], old[-1])]
+    moved[0][column["root_cause_id"]] = next(rc for rc in root_causes if rc != moved[0][column["root_cause_id"]])
+    moved[1][column["root_cause_id"]] = ""
+    moved[2][column["category_id"]] = next(c for c in categories if c != moved[2][column["category_id"]])
+    for row in moved:
+        row[column["updated_at"]] = f"{day}T12:00:00+00:00"
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(moved)
+    hostile.content(lambda data: data + out.getvalue().encode(), rows_delta=len(moved))(landing / day)
+
+
 def resend_changed_login(landing: Path, day: str, earlier_day: str) -> None:
     """Append to `day`'s login file the first login of `earlier_day` again, its time corrected to noon on `day`: a
     rewritten key, so that day's logins cannot simply be added to the totals."""
@@ -193,6 +221,7 @@ def test_nightly_incremental_builds_equal_a_full_refresh(warehouse: Settings, tm
     try:
         add_late_logins(landing, DAYS[3], DAYS[1], (date.fromisoformat(DAYS[0]) - timedelta(days=100)).isoformat())
         resend_changed_login(landing, DAYS[4], DAYS[1])
+        move_old_tickets(landing, DAYS[2], DAYS)
         load_batch("history", settings)
         first = dbt(["run"], settings, artifacts)
         assert first.success, first.summary()
