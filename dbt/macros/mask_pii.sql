@@ -17,13 +17,20 @@
     kind='email' keeps the shape of an address (`<token>@masked.invalid`), anything else is `masked-<token>`.
 -#}
 {% macro mask_pii(value, kind='text') -%}
-    {%- set token -%}
-        encode(sha256(masking_key.outer_pad || sha256(masking_key.inner_pad || convert_to({{ value }}, 'UTF8'))), 'hex')
-    {%- endset -%}
+    {{ masked_pii_from_digest(pii_digest(value), kind) }}
+{%- endmacro %}
+
+{#- The HMAC of a value as bytea (32 bytes): what int_customer_contact_tokens keeps per customer. -#}
+{% macro pii_digest(value) -%}
+    sha256(masking_key.outer_pad || sha256(masking_key.inner_pad || convert_to({{ value }}, 'UTF8')))
+{%- endmacro %}
+
+{#- The token mask_pii gives for a value, from the value's pii_digest. -#}
+{% macro masked_pii_from_digest(digest, kind='text') -%}
     {%- if kind == 'email' -%}
-        ({{ token }} || '@masked.invalid')
+        (encode({{ digest }}, 'hex') || '@masked.invalid')
     {%- elif kind == 'text' -%}
-        ('masked-' || {{ token }})
+        ('masked-' || encode({{ digest }}, 'hex'))
     {%- else -%}
         {{ exceptions.raise_compiler_error("mask_pii: kind must be 'text' or 'email', got '" ~ kind ~ "'") }}
     {%- endif -%}

@@ -9,8 +9,9 @@ Two kinds are folded into another model's task:
 Each task costs a process on a CPU-bound machine. A folded model is reported by its owner's task, which waits for it
 and publishes its Asset: a served view's owner is the model it selects from that is built last (a view over a mart
 and the mart's staging parent is the mart's); an intermediate model's is the one model built on it (the mart it
-feeds; through another intermediate model, that one's owner). A model keeps a task of its own when it has tests or
-when it has no single owner (a view over two independent marts).
+feeds; through another intermediate model or a served view, that one's owner; a view does not count an intermediate
+model built for it alone among its parents). A model keeps a task of its own when it has tests or when it has no
+single owner (a view over two independent marts).
 """
 
 from __future__ import annotations
@@ -59,6 +60,10 @@ def owners_of_folded_models(models: Mapping[str, Model], tested: Collection[str]
     owners: dict[str, str] = {}
     resolving: set[str] = set()
 
+    def feeds_only(parent: str, child: str) -> bool:
+        return (models[parent].folder == INTERMEDIATE_FOLDER and parent not in tested
+                and children.get(parent) == [child])
+
     def owner_of(uid: str) -> str:
         if uid in owners:
             return owners[uid]
@@ -67,7 +72,8 @@ def owners_of_folded_models(models: Mapping[str, Model], tested: Collection[str]
             return uid
         resolving.add(uid)
         if model.schema in served_schemas and model.materialized == "view":
-            candidates = {owner_of(p) for p in model.parents}
+            # an untested intermediate model built for this view alone goes where the view goes
+            candidates = {owner_of(p) for p in model.parents if not feeds_only(p, uid)}
             candidates = {c for c in candidates if not any(c in ancestors(o, parents) for o in candidates - {c})}
         elif model.folder == INTERMEDIATE_FOLDER:
             candidates = {owner_of(c) for c in children.get(uid, ())}

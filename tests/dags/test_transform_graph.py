@@ -30,7 +30,8 @@ FOLDED = {"serving_mart_ticket_analytics": ("mart_ticket_analytics", serving_uri
           "pii_churn_list_snapshots": ("churn_list_snapshots",
                                        serving_uri("churn_list_snapshots").replace("/serving/", "/pii/")),
           "int_customer_login_totals": ("mart_churned_customers", mart_uri("int_customer_login_totals")),
-          "int_customer_churn_activity": ("mart_churned_customers", mart_uri("int_customer_churn_activity"))}
+          "int_customer_churn_activity": ("mart_churned_customers", mart_uri("int_customer_churn_activity")),
+          "int_customer_contact_tokens": ("churn_list_snapshots", mart_uri("int_customer_contact_tokens"))}
 SERVED_OWNERS = {owner for model, (owner, _) in FOLDED.items() if not model.startswith("int_")}
 BUILD_STAMP = "serving_marts_build"  # a table over every served view: a task of its own, built last
 

@@ -36,7 +36,7 @@ MARTS = ("mart_ticket_analytics", "mart_top_root_causes", "mart_churned_customer
 SNAPSHOTS = ("churn_list_snapshots",)
 AGGREGATES = ("mart_root_causes_by_period", "mart_tickets_by_day", "mart_churn_summary")  # for the MCP tools
 INTERMEDIATE = ("int_customer_login_totals", "int_customer_churn_activity",  # not served
-                "int_ticket_groups_by_month")
+                "int_ticket_groups_by_month", "int_customer_contact_tokens")
 SERVING_VIEWS = (*MARTS, *SNAPSHOTS, *AGGREGATES)  # the reader's views, named like the marts they serve
 SERVING_MODELS = {f"serving_{name}" for name in (*SERVING_VIEWS, "marts_build")} | {"pii_churn_list_snapshots"}
 STAGING = ("stg_tickets", "stg_customers", "stg_products", "stg_customer_products", "stg_ticket_categories",

@@ -39,7 +39,7 @@ DAYS = [(date(2025, 11, 1) + timedelta(days=i)).isoformat() for i in range(6)]
 MARTS = {name: "true" for name in ("mart_ticket_analytics", "mart_top_root_causes", "mart_root_causes_by_period",
                                    "mart_tickets_by_day", "mart_churned_customers", "mart_churn_summary")}
 MARTS.update({name: "true" for name in ("int_customer_login_totals", "int_customer_churn_activity",
-                                        "int_ticket_groups_by_month")})
+                                        "int_ticket_groups_by_month", "int_customer_contact_tokens")})
 # The snapshots keep every as-of date's lists (the export's history; a full refresh keeps only the latest): the
 # latest date's lists must match.
 MARTS["churn_list_snapshots"] = "as_of_date = (select max(as_of_date) from marts.churn_list_snapshots)"
@@ -56,7 +56,7 @@ MODEL_INDEXES = {
     ("mart_ticket_analytics", "product_id", False), ("mart_ticket_analytics", "category_id", False),
     ("mart_ticket_analytics", "root_cause_id", False), ("int_customer_login_totals", "customer_id", True),
     ("int_customer_churn_activity", "customer_id", True), ("int_customer_churn_activity", "estimated_clv", False),
-    ("int_customer_churn_activity", "_merged_at", False),
+    ("int_customer_churn_activity", "_merged_at", False), ("int_customer_contact_tokens", "customer_id", True),
 }
 
 

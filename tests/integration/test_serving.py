@@ -56,14 +56,22 @@ def served_tokens(settings: Settings) -> list[tuple]:
     return rows(settings, "reader", CONTACTS.format("serving.mart_churned_customers"))
 
 
+def listed_tokens(settings: Settings) -> set[tuple]:
+    """The churn lists' customers with their masked contacts, as the reader reads them."""
+    return set(rows(settings, "reader", "select distinct customer_id, customer_name, email, phone"
+                    " from serving.churn_list_snapshots"))
+
+
 def test_masked_contacts_are_the_keyed_hmac_of_the_raw_values(served: Settings) -> None:
     masked = served_tokens(served)
     assert len(masked) > 9_000
     assert masked == expected_tokens(served, masking_key(served))
-    # equal values, equal tokens, wherever the reader meets them: the churn lists carry the same ones
-    listed = rows(served, "reader", "select distinct customer_id, customer_name, email, phone"
-                  " from serving.churn_list_snapshots order by customer_id")
-    assert listed and set(listed) <= set(masked)
+    # equal values, equal tokens, wherever the reader meets them: the churn lists carry the same ones (formatted
+    # from the digests int_customer_contact_tokens keeps, made with the current key)
+    listed = listed_tokens(served)
+    assert listed and listed <= set(masked)
+    assert rows(served, "transformer", "select count(*) from marts.int_customer_contact_tokens t, private.masking_key k"
+                " where t.masked_with is distinct from k.updated_at") == [(0,)]
 
 
 def test_tokens_and_grants_survive_a_rebuild(served: Settings, tmp_path: Path) -> None:
@@ -89,6 +97,8 @@ def test_a_new_masking_key_changes_every_token_at_once(served: Settings, monkeyp
         rotated = served_tokens(served)
         assert rotated == expected_tokens(served, new_key.encode())
         assert not {r[2] for r in rotated} & {r[2] for r in old}
+        # the churn lists too, before any build (the tokens int_customer_contact_tokens keeps are the old key's)
+        assert listed_tokens(served) <= set(rotated)
     finally:
         monkeypatch.delenv("SA_MASKING_KEY")
         bootstrap.bootstrap(served)

@@ -157,6 +157,16 @@ def test_transformer_reads_sources_but_cannot_write_them(warehouse: Settings) ->
     assert _denied("transformer", warehouse, "create table analytics.x (x int)")
 
 
+def test_each_role_starts_with_its_session_settings(warehouse: Settings) -> None:
+    with connect("admin", warehouse) as conn:
+        server_default = conn.execute("show work_mem").fetchone()[0]
+    assert bootstrap.ROLE_SETTINGS["transformer"]["work_mem"] != server_default
+    for kind, role in warehouse.roles.by_kind().items():
+        with connect(kind, warehouse) as conn:  # type: ignore[arg-type]
+            work_mem = conn.execute("show work_mem").fetchone()[0]
+        assert work_mem == bootstrap.ROLE_SETTINGS.get(kind, {}).get("work_mem", server_default), role
+
+
 def test_transformer_reads_the_load_sequence_and_nothing_else_of_audit(warehouse: Settings) -> None:
     """Incremental models read `audit.committed_loads`; the load log itself and the quarantine (raw PII) stay
     closed to the transformer."""

@@ -40,3 +40,16 @@ def test_an_untested_intermediate_model_is_reported_by_the_one_model_built_on_it
               "unused_step": Model("marts", "table", ("stg",), "intermediate")}
     assert owners_of_folded_models(models, tested={"tested_step"}, served_schemas=SERVED) == {
         "days": "mart", "totals": "mart"}
+
+
+def test_an_untested_intermediate_model_built_for_one_served_view_goes_where_the_view_goes() -> None:
+    models = {"stg": Model("staging", "view", (), "staging"),
+              "mart": Model("marts", "table", ("stg",), "marts"),
+              "lists": Model("marts", "incremental", ("mart",), "marts"),
+              "tokens": Model("marts", "incremental", ("stg",), "intermediate"),
+              "served_lists": Model("serving", "view", ("lists", "tokens", "mart"), "serving"),
+              "shared_tokens": Model("marts", "incremental", ("stg",), "intermediate"),
+              "served_a": Model("serving", "view", ("mart", "shared_tokens"), "serving"),
+              "served_b": Model("serving", "view", ("lists", "shared_tokens"), "serving")}
+    assert owners_of_folded_models(models, tested={"mart", "lists"}, served_schemas=SERVED) == {
+        "tokens": "lists", "served_lists": "lists"}
