@@ -33,8 +33,11 @@ select
 
 from {{ ref('stg_customers') }} as customers
 cross join {{ masking_key() }}
-{% if is_incremental() %}
-    where
-        customers._batch_id = any({{ batches_loaded_since_last_build('customers') }})
-        or not exists (select from {{ this }} as stored where stored.masked_with = masking_key.updated_at)
+{% if is_incremental() and execute %}
+    {#- looked up when the model runs: as a condition beside the batch list it was a subquery per customer row -#}
+    {%- set rotated = run_query("select not exists (select from " ~ this ~ " as stored join " ~ masking_key()
+                                ~ " as k on stored.masked_with = k.updated_at)").columns[0].values()[0] %}
+    {%- if not rotated %}
+        where customers._batch_id = any({{ batches_loaded_since_last_build('customers') }})
+    {%- endif %}
 {% endif %}

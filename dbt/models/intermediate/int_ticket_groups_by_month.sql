@@ -29,94 +29,70 @@
 -- depends_on: {{ ref('stg_root_causes') }}
 
 {%- set resolution_hours = 'coalesce(resolution_time_hours, actual_resolution_hours)' %}
-{#- a group's key for joins, with '' for a missing id (an undiagnosed ticket's root cause), so that it can be hashed
-    where `is not distinct from` cannot. Should a real id be '' it shares its key with the missing one, which only
-    coarsens the choice: every ticket of a chosen key is aggregated again by its own columns, no stored row of it is
-    kept, and a stored row's count is compared with the key's (larger) count, so it is chosen. -#}
-{%- set dimension_keys = "coalesce(root_cause_id, '') as root_cause_key, coalesce(category_id, '') as category_key,"
-    ~ " coalesce(product_category, '') as product_category_key" %}
-{%- set group_key = 'created_year, created_month, ' ~ dimension_keys %}
-{%- set group_key_columns = ['created_year', 'created_month', 'root_cause_key', 'category_key',
-                             'product_category_key'] %}
+{#- a group's key as one text value — a row's text form: no two groups share one (NULL is empty, '' is quoted) —
+    for the literal lists below -#}
+{%- set group_key = "row(created_year::integer, created_month::integer, root_cause_id::text, category_id::text,"
+    ~ " product_category::text)::text" %}
 
 with
 
 {% if is_incremental() %}
-{%- set months = periods_with_changed_tickets('month') %}
+    {%- set months = periods_with_changed_tickets('month') %}
+    {#- The groups to aggregate again, looked up when the model runs and written into its SQL as literals (hashed
+        by PostgreSQL: a join with a subquery here could be planned as a nested loop over ~1M tickets). -#}
+    {%- set recomputed_groups = [] %}
+    {%- if execute and months %}
+        {%- set query -%}
+            with
+            -- the groups of the tickets changed since the last build, as they are now
+            changed as (
+                select distinct {{ group_key }} as group_key
+                from {{ ref('mart_ticket_analytics') }}
+                where ticket_id in (
+                    select ticket_id from {{ ref('stg_tickets') }}
+                    where {{ changed_tickets_condition(dimensions=('products', 'ticket_categories', 'root_causes')) }}
+                )
+            ),
+            -- the months' tickets counted per group now
+            counted as (
+                select {{ group_key }} as group_key, count(*) as total_tickets
+                from {{ ref('mart_ticket_analytics') }}
+                where {{ date_in_periods('created_date', months) }}
+                group by 1
+            ),
+            stored as (
+                select {{ group_key }} as group_key, total_tickets
+                from {{ this }}
+                where {{ date_in_periods('make_date(created_year, created_month, 1)', months) }}
+            )
+            select group_key from changed
+            union
+            -- stored groups that lost a ticket (or all of them)
+            select stored.group_key from stored left join counted using (group_key)
+            where counted.total_tickets is distinct from stored.total_tickets
+            order by 1
+        {%- endset %}
+        {%- set recomputed_groups = run_query(query).columns[0].values() | list %}
+    {%- endif %}
 
--- the groups of the tickets changed since the last build, as they are now
-changed_groups as (
+    tickets as (
 
-    select distinct {{ group_key }}
-    from {{ ref('mart_ticket_analytics') }}
-    where ticket_id in (
-        select ticket_id from {{ ref('stg_tickets') }}
-        where {{ changed_tickets_condition(dimensions=('products', 'ticket_categories', 'root_causes')) }}
-    )
+        select * from {{ ref('mart_ticket_analytics') }}
+        where
+            {{ date_in_periods('created_date', months) }}
+            and {{ group_key }} = any({{ text_array(recomputed_groups) }})
 
-),
+    ),
 
--- the months' tickets counted per group now
-counted_groups as (
+    -- the months' other groups, carried over as stored
+    kept_groups as (
 
-    select {{ group_key }}, count(*) as total_tickets
-    from {{ ref('mart_ticket_analytics') }}
-    where {{ date_in_periods('created_date', months) }}
-    group by created_year, created_month, root_cause_key, category_key, product_category_key
+        select * from {{ this }}
+        where
+            {{ date_in_periods('make_date(created_year, created_month, 1)', months) }}
+            and not {{ group_key }} = any({{ text_array(recomputed_groups) }})
 
-),
-
--- the months' groups as stored, with their keys
-stored_groups as (
-
-    select {{ group_key }}, stored.total_tickets
-    from {{ this }} as stored
-    where {{ date_in_periods('make_date(created_year, created_month, 1)', months) }}
-
-),
-
--- aggregated again: the changed tickets' groups, and the stored groups that lost a ticket (or all of them)
-recomputed_groups as (
-
-    select * from changed_groups
-    union
-    select {% for column in group_key_columns %}stored_groups.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
-    from stored_groups
-    left join counted_groups using ({{ group_key_columns | join(', ') }})
-    where counted_groups.total_tickets is distinct from stored_groups.total_tickets
-
-),
-
--- the months' other groups, carried over as stored
-kept_groups as (
-
-    select stored.*
-    from {{ this }} as stored
-    where
-        {{ date_in_periods('make_date(stored.created_year, stored.created_month, 1)', months) }}
-        and not exists (
-            select from recomputed_groups
-            where
-                recomputed_groups.created_year = stored.created_year
-                and recomputed_groups.created_month = stored.created_month
-                and recomputed_groups.root_cause_key = coalesce(stored.root_cause_id, '')
-                and recomputed_groups.category_key = coalesce(stored.category_id, '')
-                and recomputed_groups.product_category_key = coalesce(stored.product_category, '')
-        )
-
-),
-
-tickets as (
-
-    select tickets.*
-    from (
-        select {{ dimension_keys }}, *
-        from {{ ref('mart_ticket_analytics') }}
-        where {{ date_in_periods('created_date', months) }}
-    ) as tickets
-    inner join recomputed_groups using ({{ group_key_columns | join(', ') }})
-
-),
+    ),
 
 {% else %}
 
