@@ -57,7 +57,7 @@ def test_build_passes_on_the_external_server(external: External) -> None:
     assert result.success and result.exception is None, result.summary()
     statuses = {n.status for n in result.nodes if n.resource_type != "exposure"}
     assert statuses == {"success", "pass"}
-    assert sum(n.resource_type == "model" for n in result.nodes) == 27  # staging 8, marts 7 + 3, serving 8, pii 1
+    assert sum(n.resource_type == "model" for n in result.nodes) == 28  # staging 8, marts 7 + 4, serving 8, pii 1
 
 
 def test_reader_queries_the_serving_views_on_the_external_server(external: External) -> None:
