@@ -38,6 +38,8 @@ with
 
 {% if is_incremental() %}
     {%- set months = periods_with_changed_tickets('month') %}
+    {%- set in_months = date_in_periods('created_date', months) %}
+    {%- set stored_in_months = date_in_periods('make_date(created_year, created_month, 1)', months) %}
     {#- The groups to aggregate again, looked up when the model runs and written into its SQL as literals (hashed
         by PostgreSQL: a join with a subquery here could be planned as a nested loop over ~1M tickets). -#}
     {%- set recomputed_groups = [] %}
@@ -57,13 +59,13 @@ with
             counted as (
                 select {{ group_key }} as group_key, count(*) as total_tickets
                 from {{ ref('mart_ticket_analytics') }}
-                where {{ date_in_periods('created_date', months) }}
+                where {{ in_months }}
                 group by 1
             ),
             stored as (
                 select {{ group_key }} as group_key, total_tickets
                 from {{ this }}
-                where {{ date_in_periods('make_date(created_year, created_month, 1)', months) }}
+                where {{ stored_in_months }}
             )
             select group_key from changed
             union
@@ -74,13 +76,14 @@ with
         {%- endset %}
         {%- set recomputed_groups = run_query(query).columns[0].values() | list %}
     {%- endif %}
+    {%- set recomputed = group_key ~ ' = any(' ~ text_array(recomputed_groups) ~ ')' %}
 
     tickets as (
 
         select * from {{ ref('mart_ticket_analytics') }}
         where
-            {{ date_in_periods('created_date', months) }}
-            and {{ group_key }} = any({{ text_array(recomputed_groups) }})
+            {{ in_months }}
+            and {{ recomputed }}
 
     ),
 
@@ -89,8 +92,8 @@ with
 
         select * from {{ this }}
         where
-            {{ date_in_periods('make_date(created_year, created_month, 1)', months) }}
-            and not {{ group_key }} = any({{ text_array(recomputed_groups) }})
+            {{ stored_in_months }}
+            and not {{ recomputed }}
 
     ),
 
