@@ -41,11 +41,15 @@ def gx_connection_url(settings: Settings) -> str:
 
 
 def open_context(settings: Settings | None = None) -> FileDataContext:
-    """The file context rooted at `great_expectations/` (not GX's default `gx/`), with the connection in env."""
+    """The file context rooted at `great_expectations/` (not GX's default `gx/`), with the connection in env; a
+    batch is looked up by its `_batch_id` (include/quality/batch_lookup.py), not by listing the table's batches."""
     settings = settings or get_settings()
     os.environ[CONNECTION_VAR] = gx_connection_url(settings)
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    from include.quality import batch_lookup
+
+    batch_lookup.install()
 
     return gx.get_context(mode="file", context_root_dir=str(settings.gx_root))
 

@@ -64,6 +64,41 @@ def test_clean_batch_passes_and_results_and_docs_are_kept(landed) -> None:  # ty
     _assert_docs_render_offline(index.parent)
 
 
+def test_a_batch_is_found_by_its_id_without_listing_every_batch_of_the_table(landed) -> None:  # type: ignore[no-untyped-def]
+    """GX's own lookup lists every distinct `_batch_id` of a table (every row read) before it validates one batch;
+    the gate asks for the batch's rows only (include/quality/batch_lookup.py). A table the day did not touch (no row
+    with the batch id) is still reported as such."""
+    import re
+
+    import sqlalchemy
+
+    from include import contract
+
+    settings = landed()
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    sqlalchemy.event.listen(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+    try:
+        reports = validate_batch(DAY, settings)
+    finally:
+        sqlalchemy.event.remove(sqlalchemy.engine.Engine, "before_cursor_execute", record)
+    assert [s for s in statements if f"_batch_id = '{DAY}'" in s or "_batch_id = %(" in s]  # GX's queries were seen
+    assert not [s for s in statements if re.search(r"distinct\s*\(\s*_batch_id\s*\)", s, re.IGNORECASE)]
+    with connect("admin", settings) as conn:
+        untouched = {t.name for t in contract.TABLES if not conn.execute(
+            f"select exists (select from analytics.{t.name} where _batch_id = %s)", (DAY,)).fetchone()[0]}
+    assert untouched  # reference tables are re-sent only when they change
+    for report in reports:
+        if report.table in untouched:
+            assert [(o.success, o.observed_value) for o in report.outcomes] == [
+                (True, f"0 rows with _batch_id={DAY!r}, expected 0")], report.table
+        else:
+            assert len(report.outcomes) > 3 and all(o.success for o in report.outcomes), report.table
+
+
 def _assert_docs_render_offline(site: Path) -> None:
     """Every page links its CSS/JS to a vendored copy that exists: no CDN is needed to render the site."""
     import re
