@@ -145,6 +145,10 @@ def one_scale(scale: float, full_refresh: bool) -> dict[str, float]:
                   "wall_s": chain["chain"]["wall"], "work_s": chain["chain"]["floor"],
                   "dbt_s": chain["support_transform"]["floor"], "peak_mb": memory.peak_mb,
                   "database_mb": database_mb, "wal_mb": wal_mb}
+        # printed now: at scale 1000 the full refresh below takes another ~20 minutes (and most of the disk left)
+        print(f"scale {scale:g}: nightly wall {result['wall_s']:.1f}s, work {result['work_s']:.1f}s (dbt "
+              f"{result['dbt_s']:.1f}s), peak {result['peak_mb']:.0f} MB, database {database_mb:.0f} MB, WAL "
+              f"{wal_mb:.0f} MB", flush=True)
         if full_refresh:
             result["full_refresh_s"] = _timed_dbt(settings, ["build", "--full-refresh", "--vars",
                                                              f"{{as_of_date: '{measured}'}}"])
