@@ -287,10 +287,11 @@ RETIRED_MODEL_TABLES = ((SCHEMA_MARTS, "int_customer_login_days"),)
 # Incremental model tables an earlier version built without a column this version merges (on_schema_change='fail'
 # would refuse the night's build): dropped, so that the next build creates them whole. int_customer_login_totals
 # gained login_days (the churn mart counts its login windows in it); int_customer_churn_activity gave its login
-# counts and frequency points to the churn mart and gained _merged_at (the rows its last build merged).
+# counts and frequency points to the churn mart and gained _merged_at (the rows its last build merged), then a copy of
+# the login totals' login_days (the churn mart reads it without joining the login totals).
 OUTDATED_MODEL_TABLES = {
     (SCHEMA_MARTS, "int_customer_login_totals"): "login_days",
-    (SCHEMA_MARTS, "int_customer_churn_activity"): "_merged_at",
+    (SCHEMA_MARTS, "int_customer_churn_activity"): "login_days",
     # one row per customer and date, flagged with its lists (was one row per list and customer, with list_name):
     # the stored dates' lists go with it, the next build stores its own date's again
     (SCHEMA_MARTS, "churn_list_snapshots"): "in_churned_customers",

@@ -182,9 +182,11 @@ def _scalar(settings: Settings, query: str, *params: object) -> int:
 
 
 def _activity(settings: Settings) -> dict[str, tuple[str, str, str]]:
-    """The churn activity per customer: (its other columns, last_login_at, _merged_at), as text."""
+    """The churn activity per customer: (its own columns, last_login_at, _merged_at), as text — its own columns
+    without the login days copied from the login totals, which a login changes like the last login."""
     return {str(r[0]): (str(r[1]), str(r[2]), str(r[3])) for r in _rows(
-        settings, "select customer_id, (to_jsonb(a) - 'last_login_at' - '_merged_at')::text, last_login_at::text,"
+        settings, "select customer_id, (to_jsonb(a) - 'last_login_at' - 'login_days' - '_merged_at')::text,"
+        " last_login_at::text,"
         " _merged_at::text from marts.int_customer_churn_activity a")}
 
 

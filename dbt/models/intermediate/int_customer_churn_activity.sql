@@ -1,8 +1,10 @@
 -- Per customer, as of the churn as-of date: contact and segment, the last login, holdings and tickets — every column
--- of mart_churned_customers that does not move by itself as days pass. The mart (a view) adds what does: days since
--- the last login, the logins in the last 30 / prior 60 days and the total (counted in int_customer_login_totals'
--- login days), the flags, the score and its level, from these columns and the as-of date this model's last build
--- recorded (audit.build_watermarks.as_of_date).
+-- of mart_churned_customers that does not move by itself as days pass —, and a copy of the customer's login days
+-- (int_customer_login_totals.login_days, every login's UTC day, as of the latest data). The mart (a view) adds what
+-- moves with the date: days since the last login, the logins in the last 30 / prior 60 days and the total (counted
+-- in the login days as of the date), the flags, the score and its level, from these columns and the as-of date this
+-- model's last build recorded (audit.build_watermarks.as_of_date). The copy spares every whole read of the view (the
+-- churn lists and the summary, each night) a join of every customer with the login totals.
 --
 -- Incremental, merged on customer_id: a build recomputes only the customers whose row can differ from the last
 -- build's —
@@ -12,16 +14,16 @@
 --     the two dates: a login between the two as-of days (their last login as of the date); a ticket created or
 --     resolved across the as-of day's end or 90 days before it; a holding opened, or closed across the as-of date,
 --     90 or 120 days before it.
--- Everyone else's columns are the same as of either date. A customer whose only reason is a login — a new one from
--- a load that only appended (audit.committed_loads.appended_only), or one between the two as-of days when the date
--- moved forwards — can differ only in the last login as of the date, which such logins can only move later: their
--- stored row is kept with last_login_at = the later of the stored one and their latest such login on or before the
--- as-of day (the usual night's customers: no lookup of their customer row, holdings and tickets). Only rows whose
--- last login moves are merged, and they keep their `_merged_at`: it marks the rows a build recomputed, the ones the
--- churn view's nightly data tests check (only an input of the view moved in the others: a login, which the login
--- staging tests checked when it landed). A full refresh gives the same rows. Customers who signed up
--- after the as-of date are kept (the mart leaves them out). A source that moves a ticket or a holding to another
--- customer, or rewrites rows behind the extract, needs a --full-refresh (the old customer is not known).
+-- Everyone else's columns are the same as of either date. A customer whose only reason is a login — a new one from a
+-- load that only appended (audit.committed_loads.appended_only), or one between the two as-of days when the date moved
+-- forwards — can differ only in the last login as of the date, which such logins can only move later, and in the login
+-- days: their stored row is kept with last_login_at = the later of the stored one and their latest such login on or
+-- before the as-of day and the login totals' login days (the usual night's customers: no lookup of their customer row,
+-- holdings and tickets). Only rows where either moves are merged, and they keep their `_merged_at`: it marks the rows a
+-- build recomputed, the ones the churn view's nightly data tests check (only an input of the view moved in the others:
+-- a login, which the login staging tests checked when it landed). A full refresh gives the same rows. Customers who
+-- signed up after the as-of date are kept (the mart leaves them out). A source that moves a ticket or a holding to
+-- another customer, or rewrites rows behind the extract, needs a --full-refresh (the old customer is not known).
 {{
     config(
         materialized='incremental',
@@ -154,7 +156,7 @@ as_of as (
 
     ),
 
-    -- their stored rows, the last login moved; rows it does not move are left alone
+    -- their stored rows, the last login moved and the login days copied again; rows neither changes are left alone
     login_moved_rows as (
 
         select
@@ -176,11 +178,16 @@ as_of as (
             stored.support_and_holding_points,
             stored.signup_date,
             greatest(stored.last_login_at, login_news.latest_login_at) as last_login_at,
+            login_totals.login_days,
             stored._merged_at
 
         from login_news
         inner join {{ this }} as stored on login_news.customer_id = stored.customer_id
-        where greatest(stored.last_login_at, login_news.latest_login_at) is distinct from stored.last_login_at
+        left join {{ ref('int_customer_login_totals') }} as login_totals
+            on login_news.customer_id = login_totals.customer_id
+        where
+            greatest(stored.last_login_at, login_news.latest_login_at) is distinct from stored.last_login_at
+            or login_totals.login_days is distinct from stored.login_days
 
     ),
 
@@ -188,8 +195,10 @@ as_of as (
 
 {#- Per customer, as of the date: the last login on or before the as-of day, without reading the logins — the one kept
     in int_customer_login_totals (as of the latest data) unless it is after the as-of day (a backfill); only then is
-    it looked up, through the trim(customer_id) index —, and their holdings' and tickets' counts. -#}
+    it looked up, through the trim(customer_id) index —, the login days kept there, and their holdings' and tickets'
+    counts. -#}
 {%- set last_login_as_of %}
+        login_totals.login_days,
         case
             when login_totals.last_login_date <= as_of.as_of_date then login_totals.last_login_at
             else (
@@ -303,6 +312,7 @@ recomputed_rows as (
         customers.signup_date::date as signup_date,
 
         login_activity.last_login_at::timestamptz as last_login_at,
+        login_activity.login_days::date[] as login_days,
 
         -- the build that recomputed the row (its transaction's time, which its post-hook records as the watermark's
         -- built_at): the view's data tests check these customers' rows every night (macros/tests_on_new_rows.sql)

@@ -5,10 +5,11 @@
 --
 -- A view: the counts that do not move with the date are kept per customer by int_customer_churn_activity (merged for
 -- the customers a night changed); what moves by itself as days pass — days since the last login, the logins in the
--- last 30 / prior 60 days and in all (counted in int_customer_login_totals' sorted login days by binary search:
--- width_bucket(day, login_days) is the number of logins on or before that day), the churn flags, the score and its
--- level — is computed here when read, so no night rewrites every customer's row. No CTEs (see models/serving): the
--- readers' `order by estimated_clv … limit` and lookups by customer_id reach the activity table's indexes.
+-- last 30 / prior 60 days and in all (counted in the activity's copy of the customer's sorted login days by binary
+-- search: width_bucket(day, login_days) is the number of logins on or before that day), the churn flags, the score
+-- and its level — is computed here when read, so no night rewrites every customer's row. No CTEs (see
+-- models/serving): the readers' `order by estimated_clv … limit` and lookups by customer_id reach the activity
+-- table's indexes.
 {{ config(materialized='view') }}
 -- depends_on: {{ source('audit', 'build_watermarks') }}
 {%- set last_login_date = "(activity.last_login_at at time zone 'UTC')::date" %}
@@ -16,7 +17,8 @@
 {#- the logins on or before the as-of date, and on or before 30 and 90 days before it -#}
 {%- set logins_by = {} %}
 {%- for days in (0, 30, 90) %}
-    {%- do logins_by.update({days: 'coalesce(width_bucket(built.as_of_date - ' ~ days ~ ', logins.login_days), 0)'}) %}
+    {%- do logins_by.update(
+        {days: 'coalesce(width_bucket(built.as_of_date - ' ~ days ~ ', activity.login_days), 0)'}) %}
 {%- endfor %}
 {%- set logins_last_30d = '(' ~ logins_by[0] ~ ' - ' ~ logins_by[30] ~ ')' %}
 {%- set logins_prior_60d = '(' ~ logins_by[30] ~ ' - ' ~ logins_by[90] ~ ')' %}
@@ -72,5 +74,4 @@ select
 from {{ ref('int_customer_churn_activity') }} as activity
 inner join {{ source('audit', 'build_watermarks') }} as built
     on built.model_name = '{{ watermark_name('int_customer_churn_activity') }}'
-left join {{ ref('int_customer_login_totals') }} as logins on activity.customer_id = logins.customer_id
 where activity.signup_date <= built.as_of_date
