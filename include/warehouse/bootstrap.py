@@ -17,6 +17,7 @@ granted, such as the reader's access to `marts`), resets role passwords to the c
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import psycopg
@@ -403,12 +404,32 @@ end $$
 """
 
 
+# The bootstrap is one transaction. Its grants update the tables' pg_class rows, so an autovacuum ANALYZE of a source
+# table can end up waiting for that transaction while the bootstrap's DDL on the same table (an outdated index
+# dropped) waits for the autovacuum: PostgreSQL then aborts the bootstrap with "deadlock detected" (seen once in
+# tests/integration/test_warehouse.py). Everything rolled back, it is run again after a pause.
+BOOTSTRAP_ATTEMPTS = 3
+
+
 def bootstrap(settings: Settings | None = None) -> list[str]:
     """Bring the warehouse to the expected shape; returns a short log of what was created."""
     settings = settings or get_settings()
     created: list[str] = []
     if ensure_database(settings.warehouse_db, settings):
         created.append(f"database {settings.warehouse_db}")
+    for attempt in range(1, BOOTSTRAP_ATTEMPTS + 1):
+        try:
+            return created + _bootstrap_warehouse(settings)
+        except psycopg.errors.DeadlockDetected:
+            if attempt == BOOTSTRAP_ATTEMPTS:
+                raise
+            time.sleep(attempt)
+    raise AssertionError("unreachable")
+
+
+def _bootstrap_warehouse(settings: Settings) -> list[str]:
+    """Roles, schemas, source tables, audit tables and grants, in one transaction; what it created or changed."""
+    created: list[str] = []
     with connect("admin", settings) as conn:
         conn.execute("select pg_advisory_xact_lock(hashtext('support-analytics bootstrap'))")
         _ensure_roles(conn, settings)
