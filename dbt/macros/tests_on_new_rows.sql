@@ -23,9 +23,9 @@
     `config: {where: "__customers_merged_by:<model>__"}`: the customers whose row <model> (customer-keyed, with a
     `_merged_at` column: the transaction time of the build that recomputed the row) recomputed in its last build; a
     singular test calls `customers_merged_by('<model>')` in its own where clause. The other customers' rows differ
-    from the last build's only by inputs the view reads — the date it computes them as of, their logins (from
-    int_customer_login_totals: a login never rewrites the activity's row), which the login staging tests checked as
-    they landed — through the formulas the tests check, covered on every branch by the unit tests
+    from the last build's only by inputs the view reads — the date it computes them as of, their logins (a new last
+    login included: int_customer_churn_activity merges it without recomputing the row), which the login staging
+    tests checked as they landed — through the formulas the tests check, covered on every branch by the unit tests
     (run by `make test` and `sa dbt -- build` on the code deployed; the nightly build skips them: fixed inputs), and
     on every row by the weekly full check.
 

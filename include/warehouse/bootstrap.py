@@ -216,10 +216,18 @@ def drop_outdated_batch_id_index(conn: psycopg.Connection, table: contract.Table
     return _drop_index_if(conn, batch_id_index_name(table), "indpred is null")
 
 
-# Indexes earlier versions built that no query reads any more: `customer_logins_login_at_brin` served
-# int_customer_churn_activity reading the logins crossing a window edge as the as-of date moved (the churn view counts
-# the login windows in the login totals' login days, and the activity no longer reads logins).
-RETIRED_SOURCE_INDEXES = ("customer_logins_login_at_brin",)
+# Tables read by a time range as well as by batch: a BRIN index on the column (kilobytes; rows arrive in roughly
+# that order, day by day). int_customer_churn_activity reads the logins crossing a window edge when the as-of date
+# moves through it.
+TIME_RANGE_INDEXES = {"customer_logins": "login_at"}
+
+
+def time_range_index_ddl(table: contract.Table) -> sql.Composed | None:
+    column = TIME_RANGE_INDEXES.get(table.name)
+    if column is None:
+        return None
+    return sql.SQL("create index if not exists {} on {} using brin ({})").format(
+        _ident(f"{table.name}_{column}_brin"), _ident(SCHEMA_SOURCES, table.name), _ident(column))
 
 
 # Tables an incremental model reads by a key of another table: a btree index on the key as the staging view exposes
@@ -228,8 +236,8 @@ RETIRED_SOURCE_INDEXES = ("customer_logins_login_at_brin",)
 #   macros/changed_tickets.sql) instead of scanning every ticket;
 # - int_customer_login_totals recounts the logins of the customers a night's logins touched, customer by customer
 #   (all of a customer's logins: the key alone serves, and its repeats are stored once — btree deduplication: ~6
-#   bytes a login instead of ~38 with login_at beside it), and mart_churned_customers looks up a customer's last
-#   login before its as-of date (after a backfill, for a reader of last_login_at);
+#   bytes a login instead of ~38 with login_at beside it), and int_customer_churn_activity looks up a customer's last
+#   login before its as-of date (after a backfill);
 # - int_customer_churn_activity reads the customer row, holdings and tickets of the customers a night affected,
 #   customer by customer (customers, customer_products, support_tickets).
 # Dropped and built once around a first (bulk) load, like the `_batch_id` index.
@@ -277,18 +285,17 @@ def upgrade_source_table(conn: psycopg.Connection, table: contract.Table) -> boo
 RETIRED_MODEL_TABLES = ((SCHEMA_MARTS, "int_customer_login_days"),)
 
 
-# Incremental model tables an earlier version built with other columns than this version merges (on_schema_change=
-# 'fail' would refuse the night's build): dropped, so that the next build creates them whole. Each is known by one
-# column and whether this version has it. int_customer_login_totals gained login_days (the churn mart counts its login
-# windows in it); int_customer_churn_activity gave its login counts and frequency points to the churn mart and gained
-# _merged_at (the rows its last build merged), then gave up the logins altogether (last_login_at and a copy of the
-# login days: the churn mart joins the login totals, so a night's logins no longer rewrite the activity's rows).
-OUTDATED_MODEL_TABLES: dict[tuple[str, str], tuple[str, bool]] = {
-    (SCHEMA_MARTS, "int_customer_login_totals"): ("login_days", True),
-    (SCHEMA_MARTS, "int_customer_churn_activity"): ("login_days", False),
+# Incremental model tables an earlier version built without a column this version merges (on_schema_change='fail'
+# would refuse the night's build): dropped, so that the next build creates them whole. int_customer_login_totals
+# gained login_days (the churn mart counts its login windows in it); int_customer_churn_activity gave its login
+# counts and frequency points to the churn mart and gained _merged_at (the rows its last build merged), then a copy of
+# the login totals' login_days (the churn mart reads it without joining the login totals).
+OUTDATED_MODEL_TABLES = {
+    (SCHEMA_MARTS, "int_customer_login_totals"): "login_days",
+    (SCHEMA_MARTS, "int_customer_churn_activity"): "login_days",
     # one row per customer and date, flagged with its lists (was one row per list and customer, with list_name):
     # the stored dates' lists go with it, the next build stores its own date's again
-    (SCHEMA_MARTS, "churn_list_snapshots"): ("in_churned_customers", True),
+    (SCHEMA_MARTS, "churn_list_snapshots"): "in_churned_customers",
 }
 
 
@@ -313,18 +320,17 @@ def drop_retired_model_tables(conn: psycopg.Connection) -> list[str]:
 
 
 def drop_outdated_model_tables(conn: psycopg.Connection) -> list[str]:
-    """Drop those whose column is not as this version has it, and their build watermarks; returns what was dropped."""
+    """Drop those lacking their column, and their build watermarks; returns what was dropped."""
     dropped = []
-    for (schema, name), (column, expected) in OUTDATED_MODEL_TABLES.items():
+    for (schema, name), column in OUTDATED_MODEL_TABLES.items():
         if conn.execute("select to_regclass(%s)", (f"{schema}.{name}",)).fetchone()[0] is None:
             continue
         has_column = conn.execute(
             "select exists (select from pg_attribute where attrelid = %s::regclass and attname = %s"
             " and not attisdropped)", (f"{schema}.{name}", column)).fetchone()[0]
-        if has_column != expected:
+        if not has_column:
             _drop_model_table(conn, schema, name)
-            dropped.append(f"{schema}.{name} {'with' if has_column else 'without'} {column} dropped (the next build"
-                           " creates it whole)")
+            dropped.append(f"{schema}.{name} without {column} dropped (the next build creates it whole)")
     return dropped
 
 
@@ -442,12 +448,12 @@ def _bootstrap_warehouse(settings: Settings) -> list[str]:
             if drop_outdated_batch_id_index(conn, table):
                 created.append(f"_batch_id index of {SCHEMA_SOURCES}.{table.name} rebuilt without the history batch")
             conn.execute(batch_id_index_ddl(table))
+            if (time_index := time_range_index_ddl(table)) is not None:
+                conn.execute(time_index)
             if drop_outdated_key_lookup_index(conn, table):
                 created.append(f"key-lookup index of {SCHEMA_SOURCES}.{table.name} rebuilt on the key alone")
             if (key_index := key_lookup_index_ddl(table)) is not None:
                 conn.execute(key_index)
-        for index in RETIRED_SOURCE_INDEXES:
-            conn.execute(sql.SQL("drop index if exists {}").format(_ident(SCHEMA_SOURCES, index)))
         conn.execute((SQL_DIR / "audit.sql").read_text())
         version = int(conn.execute("show server_version_num").fetchone()[0])
         conn.execute(IS_VALID_PG16 if version >= 160000 else IS_VALID_PG15)

@@ -246,43 +246,36 @@ def test_metadata_database_has_its_own_owner_role_and_an_older_superuser_owned_o
             conn.execute(f'drop database if exists "{settings.airflow_db}" with (force)')
 
 
-def test_bootstrap_drops_an_incremental_table_built_with_other_columns_than_this_version_merges(
+def test_bootstrap_drops_an_incremental_table_built_without_a_column_this_version_merges(
         warehouse: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An earlier version's incremental model table lacking a column this version merges, or holding one it gave up
-    (on_schema_change='fail' would refuse the merge either way), is dropped with its watermark and the views over it
-    (the churn mart over the activity), so the next build creates them whole; one as this version builds it is
-    kept."""
-    monkeypatch.setattr(bootstrap, "OUTDATED_MODEL_TABLES", {("marts", "upgrade_lacking"): ("login_days", True),
-                                                             ("marts", "upgrade_retired"): ("login_days", False),
-                                                             ("marts", "upgrade_current"): ("login_days", True)})
+    """An earlier version's incremental model table lacking a column (on_schema_change='fail' would refuse the merge)
+    is dropped with its watermark and the views over it (the churn mart over the activity), so the next build
+    creates them whole; one that has the column is kept."""
+    monkeypatch.setattr(bootstrap, "OUTDATED_MODEL_TABLES", {("marts", "upgrade_outdated"): "login_days",
+                                                             ("marts", "upgrade_current"): "login_days"})
     with connect("admin", warehouse) as conn:
         conn.execute(f"set role {warehouse.roles.transformer}")
-        conn.execute("create table marts.upgrade_lacking (customer_id text)")
-        conn.execute("create table marts.upgrade_retired (customer_id text, login_days date[])")
+        conn.execute("create table marts.upgrade_outdated (customer_id text)")
         conn.execute("create table marts.upgrade_current (customer_id text, login_days date[])")
-        conn.execute("create view marts.upgrade_lacking_view as select * from marts.upgrade_lacking")
+        conn.execute("create view marts.upgrade_outdated_view as select * from marts.upgrade_outdated")
         conn.execute("reset role")
         conn.execute("insert into audit.build_watermarks (model_name, load_seq, built_at) values"
-                     " ('marts.upgrade_lacking', 1, now()), ('marts.upgrade_retired', 1, now()),"
-                     " ('marts.upgrade_current', 1, now())")
+                     " ('marts.upgrade_outdated', 1, now()), ('marts.upgrade_current', 1, now())")
         conn.commit()
     try:
         created = bootstrap.bootstrap(warehouse)
         with connect("admin", warehouse) as conn:
-            tables = conn.execute("select to_regclass('marts.upgrade_lacking'), to_regclass('marts.upgrade_retired'),"
-                                  " to_regclass('marts.upgrade_current'), to_regclass('marts.upgrade_lacking_view')"
-                                  ).fetchone()
+            tables = conn.execute("select to_regclass('marts.upgrade_outdated'), to_regclass('marts.upgrade_current'),"
+                                  " to_regclass('marts.upgrade_outdated_view')").fetchone()
             watermarks = [r[0] for r in conn.execute(
                 "select model_name from audit.build_watermarks where model_name like 'marts.upgrade_%'"
                 " order by 1").fetchall()]
     finally:
         with connect("admin", warehouse) as conn:
-            conn.execute("drop table if exists marts.upgrade_lacking, marts.upgrade_retired, marts.upgrade_current"
-                         " cascade")
+            conn.execute("drop table if exists marts.upgrade_outdated, marts.upgrade_current cascade")
             conn.execute("delete from audit.build_watermarks where model_name like 'marts.upgrade_%'")
-    assert created == ["marts.upgrade_lacking without login_days dropped (the next build creates it whole)",
-                       "marts.upgrade_retired with login_days dropped (the next build creates it whole)"]
-    assert tables == (None, None, "marts.upgrade_current", None) and watermarks == ["marts.upgrade_current"]
+    assert created == ["marts.upgrade_outdated without login_days dropped (the next build creates it whole)"]
+    assert tables == (None, "marts.upgrade_current", None) and watermarks == ["marts.upgrade_current"]
 
 
 def _bootstrap_over_an_earlier_index(warehouse: Settings, name: str, columns: str) -> tuple[list[str], str]:

@@ -1,23 +1,29 @@
--- Per customer, as of the churn as-of date: contact and segment, holdings and tickets — every column of
--- mart_churned_customers that does not move by itself as days pass and does not come from the logins. The mart (a
--- view) adds the login side from int_customer_login_totals (every login's UTC day and the latest login, as of the
--- latest data) and what moves with the date: the last login as of the date, days since it, the logins in the last 30 /
--- prior 60 days and in all (counted in the login days), the flags, the score and its level, from these columns and
--- the as-of date this model's last build recorded (audit.build_watermarks.as_of_date). Logins never change a row
--- here: a night's logins (most of the customers a night touches) are merged into the login totals alone.
+-- Per customer, as of the churn as-of date: contact and segment, the last login, holdings and tickets — every column
+-- of mart_churned_customers that does not move by itself as days pass —, and a copy of the customer's login days
+-- (int_customer_login_totals.login_days, every login's UTC day, as of the latest data). The mart (a view) adds what
+-- moves with the date: days since the last login, the logins in the last 30 / prior 60 days and the total (counted
+-- in the login days as of the date), the flags, the score and its level, from these columns and the as-of date this
+-- model's last build recorded (audit.build_watermarks.as_of_date). The copy spares every whole read of the view (the
+-- churn lists and the summary, each night) a join of every customer with the login totals.
 --
 -- Incremental, merged on customer_id: a build recomputes only the customers whose row can differ from the last
 -- build's —
---   * a load committed since then wrote their customer row, a holding or a ticket of theirs (the load log's committed
---     sequence, macros/incremental_watermark.sql);
---   * the as-of date moved (forwards or backwards, a backfill) and one of their tickets or holdings crosses a window
---     edge between the two dates: a ticket created or resolved across the as-of day's end or 90 days before it; a
---     holding opened, or closed across the as-of date, 90 or 120 days before it.
--- Everyone else's columns are the same as of either date. Recomputed rows get the build's `_merged_at`: it marks the
--- rows the churn view's nightly data tests check (in the others only a login can have moved, which the login staging
--- tests checked when it landed). A full refresh gives the same rows. Customers who signed up after the as-of date are
--- kept (the mart leaves them out). A source that moves a ticket or a holding to another customer, or rewrites rows
--- behind the extract, needs a --full-refresh (the old customer is not known).
+--   * a load committed since then wrote their customer row, a holding, a ticket or a login of theirs (the load log's
+--     committed sequence, macros/incremental_watermark.sql);
+--   * the as-of date moved (forwards or backwards, a backfill) and one of their events crosses a window edge between
+--     the two dates: a login between the two as-of days (their last login as of the date); a ticket created or
+--     resolved across the as-of day's end or 90 days before it; a holding opened, or closed across the as-of date,
+--     90 or 120 days before it.
+-- Everyone else's columns are the same as of either date. A customer whose only reason is a login — a new one from a
+-- load that only appended (audit.committed_loads.appended_only), or one between the two as-of days when the date moved
+-- forwards — can differ only in the last login as of the date, which such logins can only move later, and in the login
+-- days: their stored row is kept with last_login_at = the later of the stored one and their latest such login on or
+-- before the as-of day and the login totals' login days (the usual night's customers: no lookup of their customer row,
+-- holdings and tickets). Only rows where either moves are merged, and they keep their `_merged_at`: it marks the rows a
+-- build recomputed, the ones the churn view's nightly data tests check (only an input of the view moved in the others:
+-- a login, which the login staging tests checked when it landed). A full refresh gives the same rows. Customers who
+-- signed up after the as-of date are kept (the mart leaves them out). A source that moves a ticket or a holding to
+-- another customer, or rewrites rows behind the extract, needs a --full-refresh (the old customer is not known).
 {{
     config(
         materialized='incremental',
@@ -47,6 +53,13 @@
         {%- set recompute_all = false %}
         {%- set moved = dates[0] != dates[1] %}
         {%- set low, high = [dates[0], dates[1]] | min, [dates[0], dates[1]] | max %}
+        {#- logins move a kept row's last login only later when the date stays or moves forwards (ISO dates) -#}
+        {%- set logins_add = dates[0] >= dates[1] %}
+        {#- a login on a day between the two as-of dates, (low, high] -#}
+        {%- set login_between_the_dates -%}
+            login_at >= (date '{{ low }}' + 1)::timestamp at time zone 'UTC'
+                    and login_at < (date '{{ high }}' + 1)::timestamp at time zone 'UTC'
+        {%- endset %}
     {%- endif %}
 {%- endif %}
 
@@ -64,7 +77,19 @@ with
         union
         select customer_id from {{ ref('stg_tickets') }}
         where _batch_id = any({{ batches_loaded_since_last_build('support_tickets') }})
+        union
+        select customer_id from {{ ref('stg_customer_logins') }}
+        where _batch_id = any({{ batches_loaded_since_last_build('customer_logins', appended=none if not logins_add
+                                                                  else false) }})
         {% if moved %}
+            {% if not logins_add %}
+                -- events crossing a window edge between the two as-of dates (low, high]: a login on a day between
+                -- them (the last login as of the date; the mart counts the login windows in the login days itself)
+                union
+                select customer_id from {{ ref('stg_customer_logins') }}
+                where
+                    {{ login_between_the_dates }}
+            {% endif %}
             -- a ticket or a holding crossing a window edge
             union
             select customer_id from {{ ref('stg_tickets') }}
@@ -105,7 +130,83 @@ as_of as (
 
 ),
 
-{#- Per customer, as of the date: their holdings' and tickets' counts. -#}
+{% if not recompute_all and logins_add %}
+
+    -- the customers whose only reason is a login (see the header): their latest such login on or before the as-of
+    -- day — the new logins of appending loads{{ ' and the logins between the two as-of days' if moved }}
+    login_news as (
+
+        select
+            logins.customer_id,
+            max(logins.login_at) filter (where logins.login_at < as_of.as_of_end) as latest_login_at
+
+        from (
+            select customer_id, login_at from {{ ref('stg_customer_logins') }}
+            where _batch_id = any({{ batches_loaded_since_last_build('customer_logins', appended=true) }})
+            {% if moved %}
+                union all
+                select customer_id, login_at from {{ ref('stg_customer_logins') }}
+                where
+                    {{ login_between_the_dates }}
+            {% endif %}
+        ) as logins
+        cross join as_of
+        where not exists (select from affected where affected.customer_id = logins.customer_id)
+        group by logins.customer_id
+
+    ),
+
+    -- their stored rows, the last login moved and the login days copied again; rows neither changes are left alone
+    login_moved_rows as (
+
+        select
+            stored.customer_id,
+            stored.customer_name,
+            stored.email,
+            stored.phone,
+            stored.customer_segment,
+            stored.customer_city,
+            stored.active_products,
+            stored.products_closed_90d,
+            stored.total_tickets,
+            stored.tickets_last_90d,
+            stored.open_tickets,
+            stored.unsatisfied_tickets,
+            stored.unsatisfied_tickets_90d,
+            stored.monthly_revenue,
+            stored.estimated_clv,
+            stored.support_and_holding_points,
+            stored.signup_date,
+            greatest(stored.last_login_at, login_news.latest_login_at) as last_login_at,
+            login_totals.login_days,
+            stored._merged_at
+
+        from login_news
+        inner join {{ this }} as stored on login_news.customer_id = stored.customer_id
+        left join {{ ref('int_customer_login_totals') }} as login_totals
+            on login_news.customer_id = login_totals.customer_id
+        where
+            greatest(stored.last_login_at, login_news.latest_login_at) is distinct from stored.last_login_at
+            or login_totals.login_days is distinct from stored.login_days
+
+    ),
+
+{% endif %}
+
+{#- Per customer, as of the date: the last login on or before the as-of day, without reading the logins — the one kept
+    in int_customer_login_totals (as of the latest data) unless it is after the as-of day (a backfill); only then is
+    it looked up, through the trim(customer_id) index —, the login days kept there, and their holdings' and tickets'
+    counts. -#}
+{%- set last_login_as_of %}
+        login_totals.login_days,
+        case
+            when login_totals.last_login_date <= as_of.as_of_date then login_totals.last_login_at
+            else (
+                select max(earlier.login_at) from {{ ref('stg_customer_logins') }} as earlier
+                where earlier.customer_id = login_totals.customer_id and earlier.login_at < as_of.as_of_end
+            )
+        end as last_login_at
+{%- endset %}
 {%- set holding_counts %}
         count(*) filter (
             where holdings.closed_at is null or holdings.closed_at > as_of.as_of_date
@@ -136,6 +237,17 @@ as_of as (
 {% if recompute_all %}
 
     -- every customer: set-based
+    login_activity as (
+
+        select
+            login_totals.customer_id,
+            {{- last_login_as_of }}
+
+        from {{ ref('int_customer_login_totals') }} as login_totals
+        cross join as_of
+
+    ),
+
     holding_activity as (
 
         select
@@ -199,6 +311,9 @@ recomputed_rows as (
 
         customers.signup_date::date as signup_date,
 
+        login_activity.last_login_at::timestamptz as last_login_at,
+        login_activity.login_days::date[] as login_days,
+
         -- the build that recomputed the row (its transaction's time, which its post-hook records as the watermark's
         -- built_at): the view's data tests check these customers' rows every night (macros/tests_on_new_rows.sql)
         now() as _merged_at
@@ -206,13 +321,14 @@ recomputed_rows as (
     {% if recompute_all %}
 
         from {{ ref('stg_customers') }} as customers
+        left join login_activity on customers.customer_id = login_activity.customer_id
         left join holding_activity on customers.customer_id = holding_activity.customer_id
         left join ticket_activity on customers.customer_id = ticket_activity.customer_id
 
     {% else %}
 
         -- The affected customers only, one at a time (LATERAL), each relation read through its index on
-        -- trim(customer_id) (include/warehouse/bootstrap.py, KEY_LOOKUP_INDEXES).
+        -- trim(customer_id) (include/warehouse/bootstrap.py, KEY_LOOKUP_INDEXES; int_customer_login_totals' key).
         -- Joined as sets, the planner, which cannot tell how many customers are affected, read, sorted or hashed
         -- every row of each table, or rescanned one set per customer; `offset 0` keeps a LATERAL subquery from
         -- being flattened into such a join.
@@ -223,6 +339,13 @@ recomputed_rows as (
             where keyed.customer_id = affected.customer_id
             offset 0
         ) as customers
+        left join lateral (
+            select
+                {{- last_login_as_of }}
+            from {{ ref('int_customer_login_totals') }} as login_totals
+            where login_totals.customer_id = affected.customer_id
+            offset 0
+        ) as login_activity on true
         cross join lateral (
             select
                 {{- holding_counts }}
@@ -243,6 +366,10 @@ recomputed_rows as (
 final as (
 
     select * from recomputed_rows
+    {% if not recompute_all and logins_add %}
+        union all
+        select * from login_moved_rows
+    {% endif %}
 
 )
 

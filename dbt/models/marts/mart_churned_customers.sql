@@ -4,24 +4,22 @@
 -- for the same date gives the same answer. Rules, formula and thresholds are documented in _marts__models.yml.
 --
 -- A view: the counts that do not move with the date are kept per customer by int_customer_churn_activity (merged for
--- the customers a night's customer rows, holdings and tickets changed) and the logins by int_customer_login_totals
--- (merged for the customers a night's logins touched: a login never rewrites the activity's row); what moves by
--- itself as days pass — the last login as of the date and the days since it, the logins in the last 30 / prior 60
--- days and in all (counted in the customer's sorted login days by binary search: width_bucket(day, login_days) is the
--- number of logins on or before that day, and login_days[that number] the last such day), the churn flags, the score
+-- the customers a night changed); what moves by itself as days pass — days since the last login, the logins in the
+-- last 30 / prior 60 days and in all (counted in the activity's copy of the customer's sorted login days by binary
+-- search: width_bucket(day, login_days) is the number of logins on or before that day), the churn flags, the score
 -- and its level — is computed here when read, so no night rewrites every customer's row. No CTEs (see
--- models/serving): the readers' `order by estimated_clv … limit` and lookups by customer_id reach the tables' indexes.
+-- models/serving): the readers' `order by estimated_clv … limit` and lookups by customer_id reach the activity
+-- table's indexes.
 {{ config(materialized='view') }}
 -- depends_on: {{ source('audit', 'build_watermarks') }}
+{%- set last_login_date = "(activity.last_login_at at time zone 'UTC')::date" %}
+{%- set days_since_last_login = '(built.as_of_date - ' ~ last_login_date ~ ')' %}
 {#- the logins on or before the as-of date, and on or before 30 and 90 days before it -#}
 {%- set logins_by = {} %}
 {%- for days in (0, 30, 90) %}
     {%- do logins_by.update(
-        {days: 'coalesce(width_bucket(built.as_of_date - ' ~ days ~ ', logins.login_days), 0)'}) %}
+        {days: 'coalesce(width_bucket(built.as_of_date - ' ~ days ~ ', activity.login_days), 0)'}) %}
 {%- endfor %}
-{#- the UTC day of the last login on or before the as-of date (null without one: an array's element 0 is null) -#}
-{%- set last_login_date = 'logins.login_days[' ~ logins_by[0] ~ ']' %}
-{%- set days_since_last_login = '(built.as_of_date - ' ~ last_login_date ~ ')' %}
 {%- set logins_last_30d = '(' ~ logins_by[0] ~ ' - ' ~ logins_by[30] ~ ')' %}
 {%- set logins_prior_60d = '(' ~ logins_by[30] ~ ' - ' ~ logins_by[90] ~ ')' %}
 {#- recency (0–50): days without a login (since sign-up for customers who never logged in), full at 60; frequency
@@ -63,29 +61,17 @@ select
     activity.monthly_revenue,
     activity.estimated_clv,
 
-    ({{ logins_by[0] }} > 0)::boolean as has_logged_in,
+    (activity.last_login_at is not null)::boolean as has_logged_in,
     coalesce({{ days_since_last_login }} between 30 and 59, false)::boolean as is_churned_30d,
     coalesce({{ days_since_last_login }} between 30 and 119, false)::boolean as is_churned_90d,
 
     built.as_of_date::date as as_of_date,
     activity.signup_date,
-    {{ last_login_date }}::date as last_login_date,
+    {{ last_login_date }} as last_login_date,
 
-    -- the latest login, unless it is after the as-of date (a backfill, or a date given for an earlier day): then the
-    -- last one before the as-of day's end, looked up in the customer's logins (through the index on
-    -- trim(customer_id)) — only for a reader that selects this column
-    (case
-        when logins.last_login_date <= built.as_of_date then logins.last_login_at
-        when {{ logins_by[0] }} > 0 then (
-            select max(earlier.login_at) from {{ ref('stg_customer_logins') }} as earlier
-            where
-                earlier.customer_id = activity.customer_id
-                and earlier.login_at < (built.as_of_date + 1)::timestamp at time zone 'UTC'
-        )
-    end)::timestamptz as last_login_at
+    activity.last_login_at
 
 from {{ ref('int_customer_churn_activity') }} as activity
 inner join {{ source('audit', 'build_watermarks') }} as built
     on built.model_name = '{{ watermark_name('int_customer_churn_activity') }}'
-left join {{ ref('int_customer_login_totals') }} as logins on activity.customer_id = logins.customer_id
 where activity.signup_date <= built.as_of_date

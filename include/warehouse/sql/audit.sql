@@ -33,7 +33,8 @@ alter table audit.load_batches add column if not exists load_seq bigint;
 
 -- Whether that load only appended: the table held no row of the batch before it and it rewrote no existing key, so
 -- the rows tagged with the batch are exactly the keys it inserted — none of them was in any earlier build's input.
--- int_customer_login_totals adds such a load's logins to its stored totals instead of recounting the customers.
+-- int_customer_login_totals adds such a load's logins to its stored totals instead of recounting the customers, and
+-- int_customer_churn_activity moves only the last login of the customers they alone touched.
 -- Set by each successful load (a failed re-run keeps it, as it keeps load_seq); null for loads before this column.
 alter table audit.load_batches add column if not exists appended_only boolean;
 
