@@ -10,12 +10,17 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
+# Installed with their bytecode (uv leaves it out by default): where PYTHONDONTWRITEBYTECODE is set, as on these
+# machines, no process would cache it, and every Airflow task process compiled Airflow, Cosmos and dbt from source
+# again (~3 CPU-s of its start; the transform DAG's parse 0.59 -> 0.33 s). The project's own modules likewise.
 $(STAMP): requirements/dev.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH" >&2; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/uv pip install -q --python $(BIN)/python -r requirements/dev.lock
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python \
+		-r requirements/dev.lock
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q include dags >/dev/null
 	$(BIN)/uv pip check --python $(BIN)/python
 	touch $(STAMP)
 
