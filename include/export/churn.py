@@ -33,6 +33,8 @@ import io
 import json
 import time
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -136,19 +138,25 @@ def _read_list(conn: Any, relation: sql.Identifier, layout: _Layout, as_of: str,
     return _List(layout, buffer.getvalue())
 
 
-def _fetch_lists(as_of_date: str | None, include_pii: bool, settings: Settings) -> tuple[str, dict[str, _List]]:
-    """The as-of date and both lists with their contacts, read in one REPEATABLE READ transaction."""
+def _fetch_lists(as_of_date: str | None, include_pii: bool, settings: Settings,
+                 on_read: Callable[[str, _List], None] | None = None) -> tuple[str, dict[str, _List]]:
+    """The as-of date and both lists with their contacts, read in one REPEATABLE READ transaction; `on_read` is
+    called with each list as soon as it is read (the next one is read meanwhile)."""
     import psycopg
 
     role, name = source(include_pii)
     relation = sql.Identifier(*name.split("."))
+    lists: dict[str, _List] = {}
     with connect(role, settings) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
             as_of = _resolve_as_of(conn, relation, name, as_of_date)
             layout = _layout(conn, relation)
-            lists = {list_name: _read_list(conn, relation, layout, as_of, list_name) for list_name in LISTS}
+            for list_name in LISTS:
+                lists[list_name] = _read_list(conn, relation, layout, as_of, list_name)
+                if on_read is not None:
+                    on_read(list_name, lists[list_name])
     return as_of, lists
 
 
@@ -178,7 +186,13 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
     started = time.monotonic()
     settings = settings or get_settings()
     include_pii = settings.export_include_pii if include_pii is None else include_pii
-    as_of, lists = _fetch_lists(as_of_date, include_pii, settings)
+    # Each list's Parquet is made in a thread while PostgreSQL sends the next list (Arrow and the socket reads
+    # release the GIL): at scale 100 reading both lists takes ~3 s and converting each ~1 s.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as converter:
+        converting: dict[str, Future[tuple[bytes, int]]] = {}
+        as_of, lists = _fetch_lists(as_of_date, include_pii, settings, on_read=lambda name, listed: converting.update(
+            {name: converter.submit(_parquet_bytes, listed)}))
+        parquets = {name: future.result() for name, future in converting.items()}
     fs, root = fsspec.core.url_to_fs(settings.export_root)
     final = f"{root.rstrip('/')}/{as_of}"
     staging = f"{root.rstrip('/')}/.staging-{as_of}-{uuid.uuid4().hex[:8]}"
@@ -187,7 +201,7 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
         files: dict[str, dict[str, Any]] = {}
         counts: dict[str, int] = {}
         for name, listed in lists.items():
-            parquet, counts[name] = _parquet_bytes(listed)
+            parquet, counts[name] = parquets[name]
             for extension, payload in (("csv", listed.csv), ("parquet", parquet)):
                 filename = f"{name}.{extension}"
                 with fs.open(f"{staging}/{filename}", "wb") as handle:
