@@ -190,8 +190,11 @@ def export_churn(as_of_date: str | None = None, settings: Settings | None = None
     # release the GIL): at scale 100 reading both lists takes ~3 s and converting each ~1 s.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as converter:
         converting: dict[str, Future[tuple[bytes, int]]] = {}
-        as_of, lists = _fetch_lists(as_of_date, include_pii, settings, on_read=lambda name, listed: converting.update(
-            {name: converter.submit(_parquet_bytes, listed)}))
+
+        def convert_meanwhile(name: str, listed: _List) -> None:
+            converting[name] = converter.submit(_parquet_bytes, listed)
+
+        as_of, lists = _fetch_lists(as_of_date, include_pii, settings, on_read=convert_meanwhile)
         parquets = {name: future.result() for name, future in converting.items()}
     fs, root = fsspec.core.url_to_fs(settings.export_root)
     final = f"{root.rstrip('/')}/{as_of}"
